@@ -1,0 +1,65 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies point down this list only: EvalCore <- GoldenSets, ModelClient <- Engine <- evalengine.
+// package-benchmark lives in Benchmarks/ (its own package) so `swift build` never builds it.
+let package = Package(
+    name: "evalengine",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "evalengine", targets: ["evalengine"]),
+        .library(name: "EvalCore", targets: ["EvalCore"]),
+        .library(name: "Engine", targets: ["Engine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.24.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+    ],
+    targets: [
+        // System libraries: Debian's libopenblas-dev + liblapacke-dev, libsqlite3-dev, libssl-dev.
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
+        .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CCrypto", providers: [.apt(["libssl-dev"])]),
+
+        // Pure values and math: no I/O, no networking.
+        .target(name: "EvalCore", dependencies: ["CCrypto"]),
+        // Golden-set, prompt, endpoint and gate files -> EvalCore values, with file:line errors.
+        .target(name: "GoldenSets", dependencies: ["EvalCore", .product(name: "Yams", package: "Yams")]),
+        .target(name: "VectorSearch", dependencies: ["CBLAS"]),
+        .target(
+            name: "ModelClient",
+            dependencies: [
+                "EvalCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        .target(name: "Engine", dependencies: ["EvalCore", "GoldenSets", "ModelClient", "SimulatedModel"]),
+        .target(
+            name: "SimulatedModel",
+            dependencies: [
+                "EvalCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "evalengine",
+            dependencies: [
+                "Engine", "SimulatedModel", "GoldenSets",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "EvalCoreTests", dependencies: ["EvalCore"]),
+        .testTarget(name: "GoldenSetsTests", dependencies: ["GoldenSets"]),
+        .testTarget(name: "VectorSearchTests", dependencies: ["VectorSearch"]),
+        .testTarget(name: "ModelClientTests", dependencies: ["ModelClient", "SimulatedModel"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "SimulatedModel", "GoldenSets"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

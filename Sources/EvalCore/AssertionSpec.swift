@@ -1,0 +1,239 @@
+/// The deterministic assertion types, named as promptfoo names them.
+public enum AssertionType: String, Sendable, CaseIterable, Hashable {
+    case equals
+    case contains
+    case icontains
+    case containsAny = "contains-any"
+    case containsAll = "contains-all"
+    case icontainsAny = "icontains-any"
+    case icontainsAll = "icontains-all"
+    case startsWith = "starts-with"
+    case regex
+    case isJSON = "is-json"
+    case containsJSON = "contains-json"
+    case levenshtein
+    case rougeN = "rouge-n"
+    case bleu
+    case latency
+    case cost
+    case finishReason = "finish-reason"
+
+    /// Types that exist in promptfoo but need a model, a script or the vector engine; named so the
+    /// error can say "not supported yet" rather than "unknown".
+    static let recognisedButUnsupported: Set<String> = [
+        "similar", "similar:cosine", "similar:dot", "similar:euclidean", "llm-rubric", "g-eval", "factuality",
+        "model-graded-closedqa", "model-graded-factuality", "answer-relevance", "context-faithfulness",
+        "context-recall", "context-relevance", "javascript", "python", "ruby", "webhook", "assert-set",
+        "select-best", "max-score", "moderation", "classifier", "perplexity", "perplexity-score",
+    ]
+
+    /// Default pass threshold where the type has one (promptfoo's defaults).
+    var defaultThreshold: Double? {
+        switch self {
+        case .levenshtein: return 5
+        case .rougeN: return 0.75
+        case .bleu: return 0.5
+        default: return nil
+        }
+    }
+}
+
+/// One assertion as written in a golden set.
+public struct AssertionSpec: Sendable, Hashable {
+    public var type: AssertionType
+    /// `not-` prefix: the result is inverted.
+    public var negated: Bool
+    /// Expected value; nil means "the case's `expected`".
+    public var value: JSONValue?
+    public var threshold: Double?
+    /// Weight in the case's weighted mean score; 0 makes the assertion metric-only.
+    public var weight: Double
+    /// Name of the metric this assertion's score is reported under.
+    public var metric: String?
+
+    public init(
+        type: AssertionType, negated: Bool = false, value: JSONValue? = nil, threshold: Double? = nil,
+        weight: Double = 1, metric: String? = nil
+    ) {
+        self.type = type
+        self.negated = negated
+        self.value = value
+        self.threshold = threshold
+        self.weight = weight
+        self.metric = metric
+    }
+
+    /// The type as written, with its `not-` prefix.
+    public var displayType: String { (negated ? "not-" : "") + type.rawValue }
+
+    static let knownFields: Set<String> = ["type", "value", "threshold", "weight", "metric"]
+
+    /// Resolves `not-TYPE` and checks the type is one we run.
+    public static func resolveType(_ raw: String) throws(FieldError) -> (AssertionType, Bool) {
+        var name = raw
+        var negated = false
+        if name.hasPrefix("not-") {
+            negated = true
+            name.removeFirst(4)
+        }
+        if let t = AssertionType(rawValue: name) { return (t, negated) }
+        if AssertionType.recognisedButUnsupported.contains(name) {
+            throw FieldError(field: "type", message: "assertion type '\(raw)' is not supported by this version")
+        }
+        throw FieldError(
+            field: "type",
+            message: "unknown assertion type '\(raw)' (known: \(AssertionType.allCases.map(\.rawValue).joined(separator: ", ")))")
+    }
+
+    /// Decodes `{type, value, threshold, weight, metric}`.
+    public static func decode(_ json: JSONValue) throws(FieldError) -> AssertionSpec {
+        guard let object = json.objectValue else {
+            throw FieldError(field: "", message: "an assertion must be an object with a 'type', got \(json.typeName)")
+        }
+        for key in object.keys where !knownFields.contains(key) {
+            throw FieldError(field: key, message: "unknown field (expected one of \(knownFields.sorted().joined(separator: ", ")))")
+        }
+        guard let rawType = object["type"]?.stringValue else {
+            throw FieldError(field: "type", message: "missing or not a string")
+        }
+        let (type, negated) = try resolveType(rawType)
+        var spec = AssertionSpec(type: type, negated: negated)
+        if let v = object["value"], v != .null { spec.value = v }
+        switch object["threshold"] {
+        case nil, .null?: break
+        case .number(let n)?: spec.threshold = n
+        default: throw FieldError(field: "threshold", message: "must be a number")
+        }
+        switch object["weight"] {
+        case nil, .null?: break
+        case .number(let n)? where n >= 0: spec.weight = n
+        default: throw FieldError(field: "weight", message: "must be a number >= 0")
+        }
+        switch object["metric"] {
+        case nil, .null?: break
+        case .string(let s)? where !s.isEmpty: spec.metric = s
+        default: throw FieldError(field: "metric", message: "must be a non-empty string")
+        }
+        try spec.checkShape()
+        return spec
+    }
+
+    /// Parses promptfoo's CSV shorthand: `type:value`, `not-type:value`, `type(0.8):value`; text that
+    /// does not start with a known type is an `equals` of the whole text.
+    public static func parseShorthand(_ text: String) throws(FieldError) -> AssertionSpec {
+        guard let colon = text.firstIndex(of: ":") else { return AssertionSpec(type: .equals, value: .string(text)) }
+        var head = String(text[..<colon])
+        let rest = String(text[text.index(after: colon)...])
+        var threshold: Double?
+        if head.hasSuffix(")"), let open = head.firstIndex(of: "(") {
+            let inner = head[head.index(after: open)..<head.index(before: head.endIndex)]
+            guard let t = Double(inner) else { return AssertionSpec(type: .equals, value: .string(text)) }
+            threshold = t
+            head = String(head[..<open])
+        }
+        let bare = head.hasPrefix("not-") ? String(head.dropFirst(4)) : head
+        let looksLikeType = !bare.isEmpty && bare.allSatisfy { $0.isLowercase || $0 == "-" || $0.isNumber }
+        guard looksLikeType,
+            AssertionType(rawValue: bare) != nil || AssertionType.recognisedButUnsupported.contains(bare)
+                || ["grade", "fn"].contains(bare)
+        else {
+            return AssertionSpec(type: .equals, value: .string(text))
+        }
+        if bare == "grade" { throw FieldError(field: "type", message: "assertion type 'llm-rubric' is not supported by this version") }
+        if bare == "fn" { throw FieldError(field: "type", message: "assertion type 'javascript' is not supported by this version") }
+        let (type, negated) = try resolveType(head)
+        var spec = AssertionSpec(type: type, negated: negated, threshold: threshold)
+        switch type {
+        case .containsAny, .containsAll, .icontainsAny, .icontainsAll:
+            spec.value = .array(splitCommaList(rest).map(JSONValue.string))
+        case .latency, .cost:
+            if !rest.isEmpty {
+                guard let n = Double(rest.trimmingSpaces) else { throw FieldError(field: "value", message: "\(type.rawValue) needs a number") }
+                spec.threshold = n
+            }
+        case .levenshtein, .rougeN, .bleu, .isJSON, .containsJSON:
+            if !rest.isEmpty {
+                if type == .isJSON || type == .containsJSON {
+                    do {
+                        spec.value = try JSONValue.parse(rest)
+                    } catch {
+                        throw FieldError(field: "value", message: "\(type.rawValue) schema is not valid JSON: \(error.message)")
+                    }
+                } else {
+                    spec.value = .string(rest)
+                }
+            }
+        default:
+            spec.value = .string(rest)
+        }
+        try spec.checkShape()
+        return spec
+    }
+
+    /// Checks what can be checked without the case: value shapes and required thresholds.
+    func checkShape() throws(FieldError) {
+        switch type {
+        case .latency, .cost:
+            if threshold == nil && metric == nil {
+                throw FieldError(field: "threshold", message: "\(type.rawValue) needs a threshold (or a metric to record the raw value)")
+            }
+        case .contains, .icontains, .startsWith:
+            if let v = value {
+                switch v {
+                case .string(let s) where !s.isEmpty: break
+                case .number: break
+                default: throw FieldError(field: "value", message: "\(type.rawValue) needs a non-empty string or a number")
+                }
+            }
+        case .regex:
+            if let v = value, v.stringValue == nil { throw FieldError(field: "value", message: "regex needs a pattern string") }
+        case .containsAny, .containsAll, .icontainsAny, .icontainsAll:
+            if let v = value {
+                switch v {
+                case .string, .array: break
+                default: throw FieldError(field: "value", message: "\(type.rawValue) needs a list or a comma-separated string")
+                }
+            }
+        case .finishReason:
+            if value == nil || value?.stringValue == nil { throw FieldError(field: "value", message: "finish-reason needs a string value") }
+        case .isJSON, .containsJSON:
+            if let v = value {
+                switch v {
+                case .object, .bool, .string: break
+                default: throw FieldError(field: "value", message: "\(type.rawValue) value must be a JSON Schema object")
+                }
+            }
+        case .equals, .levenshtein, .rougeN, .bleu:
+            break
+        }
+    }
+}
+
+/// Splits `a, b, "c, d"` into items, honouring double quotes as promptfoo's CSV lists do.
+func splitCommaList(_ text: String) -> [String] {
+    var items: [String] = []
+    var current = ""
+    var quoted = false
+    for ch in text {
+        if ch == "\"" {
+            quoted.toggle()
+        } else if ch == "," && !quoted {
+            items.append(current.trimmingSpaces)
+            current = ""
+        } else {
+            current.append(ch)
+        }
+    }
+    items.append(current.trimmingSpaces)
+    return items.filter { !$0.isEmpty }
+}
+
+extension String {
+    /// The string without leading and trailing spaces, tabs and newlines.
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}

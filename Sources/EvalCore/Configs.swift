@@ -1,0 +1,146 @@
+/// Sampling parameters sent with every request of a run.
+public struct ModelParams: Sendable, Hashable {
+    public var temperature: Double?
+    public var topP: Double?
+    public var maxTokens: Int?
+    public var seed: Int?
+    public var stop: [String]?
+    public var responseFormat: JSONValue?
+    /// Passed through into the request body as given (provider-specific options).
+    public var extraBody: [String: JSONValue] = [:]
+
+    public init() {}
+
+    static let knownFields: Set<String> = ["temperature", "top_p", "max_tokens", "seed", "stop", "response_format", "extra_body"]
+
+    /// Decodes `params:`.
+    public static func decode(_ json: JSONValue) throws(FieldError) -> ModelParams {
+        guard let o = json.objectValue else { throw FieldError(field: "", message: "params must be an object") }
+        for key in o.keys where !knownFields.contains(key) {
+            throw FieldError(field: key, message: "unknown parameter (expected one of \(knownFields.sorted().joined(separator: ", ")); use extra_body for others)")
+        }
+        var p = ModelParams()
+        if let v = o["temperature"], v != .null {
+            guard let n = v.numberValue, n >= 0, n <= 2 else { throw FieldError(field: "temperature", message: "must be a number between 0 and 2") }
+            p.temperature = n
+        }
+        if let v = o["top_p"], v != .null {
+            guard let n = v.numberValue, n >= 0, n <= 1 else { throw FieldError(field: "top_p", message: "must be a number between 0 and 1") }
+            p.topP = n
+        }
+        if let v = o["max_tokens"], v != .null {
+            guard let n = v.numberValue, n >= 1, n.rounded() == n, n < 1e9 else { throw FieldError(field: "max_tokens", message: "must be a whole number >= 1") }
+            p.maxTokens = Int(n)
+        }
+        if let v = o["seed"], v != .null {
+            guard let n = v.numberValue, n.rounded() == n, abs(n) < 9e15 else { throw FieldError(field: "seed", message: "must be a whole number") }
+            p.seed = Int(n)
+        }
+        switch o["stop"] {
+        case nil, .null?: break
+        case .string(let s)?: p.stop = [s]
+        case .array(let items)?:
+            var stops: [String] = []
+            for (i, item) in items.enumerated() {
+                guard let s = item.stringValue else { throw FieldError(field: "stop[\(i)]", message: "must be a string") }
+                stops.append(s)
+            }
+            p.stop = stops
+        default: throw FieldError(field: "stop", message: "must be a string or a list of strings")
+        }
+        if let v = o["response_format"], v != .null {
+            guard v.objectValue?["type"]?.stringValue != nil else {
+                throw FieldError(field: "response_format", message: "must be an object with a 'type' (text, json_object or json_schema)")
+            }
+            p.responseFormat = v
+        }
+        if let v = o["extra_body"], v != .null {
+            guard let e = v.objectValue else { throw FieldError(field: "extra_body", message: "must be an object") }
+            p.extraBody = e
+        }
+        return p
+    }
+}
+
+/// One chat message with a `{{var}}` template as its content.
+public struct MessageTemplate: Sendable, Hashable {
+    public var role: String
+    public var content: Template
+}
+
+/// A rendered chat message.
+public struct ChatMessage: Sendable, Hashable {
+    public var role: String
+    public var content: String
+
+    public init(role: String, content: String) {
+        self.role = role
+        self.content = content
+    }
+}
+
+/// The prompt of a run: chat messages (or one completion prompt) plus sampling parameters.
+public struct PromptConfig: Sendable, Hashable {
+    public var messages: [MessageTemplate]
+    /// Set for the legacy `/v1/completions` API instead of `messages`.
+    public var completionPrompt: Template?
+    public var params: ModelParams
+
+    public init(messages: [MessageTemplate], completionPrompt: Template? = nil, params: ModelParams = ModelParams()) {
+        self.messages = messages
+        self.completionPrompt = completionPrompt
+        self.params = params
+    }
+
+    static let knownFields: Set<String> = ["messages", "prompt", "params", "description"]
+    static let roles: Set<String> = ["system", "developer", "user", "assistant"]
+
+    /// Decodes a prompt file: `messages: [{role, content}]` or `prompt: "text"`, and `params:`.
+    public static func decode(_ json: JSONValue) throws(FieldError) -> PromptConfig {
+        guard let o = json.objectValue else { throw FieldError(field: "", message: "a prompt config must be an object") }
+        for key in o.keys where !knownFields.contains(key) {
+            throw FieldError(field: key, message: "unknown field (expected one of \(knownFields.sorted().joined(separator: ", ")))")
+        }
+        var messages: [MessageTemplate] = []
+        var completion: Template?
+        switch (o["messages"], o["prompt"]) {
+        case (.array(let items)?, nil):
+            guard !items.isEmpty else { throw FieldError(field: "messages", message: "needs at least one message") }
+            for (i, item) in items.enumerated() {
+                guard let role = item["role"]?.stringValue, roles.contains(role) else {
+                    throw FieldError(field: "messages[\(i)].role", message: "must be one of \(roles.sorted().joined(separator: ", "))")
+                }
+                guard let content = item["content"]?.stringValue else {
+                    throw FieldError(field: "messages[\(i)].content", message: "must be a string")
+                }
+                messages.append(MessageTemplate(role: role, content: Template(content)))
+            }
+        case (nil, .string(let p)?):
+            completion = Template(p)
+        case (nil, nil):
+            throw FieldError(field: "messages", message: "a prompt config needs 'messages' (chat) or 'prompt' (completions)")
+        default:
+            throw FieldError(field: "messages", message: "give either 'messages' (a list) or 'prompt' (a string), not both")
+        }
+        var params = ModelParams()
+        if let v = o["params"], v != .null {
+            do { params = try ModelParams.decode(v) } catch { throw error.nested(in: "params") }
+        }
+        return PromptConfig(messages: messages, completionPrompt: completion, params: params)
+    }
+
+    /// Top-level var names the prompt reads.
+    public var variableNames: Set<String> {
+        var names = Set(messages.flatMap(\.content.variableNames))
+        if let c = completionPrompt { names.formUnion(c.variableNames) }
+        return names
+    }
+
+    /// Renders the messages for a case; throws the first var the case lacks.
+    public func renderMessages(_ vars: [String: JSONValue]) throws(MissingVariable) -> [ChatMessage] {
+        var out: [ChatMessage] = []
+        out.reserveCapacity(messages.count)
+        for m in messages { out.append(ChatMessage(role: m.role, content: try m.content.render(vars))) }
+        return out
+    }
+}

@@ -1,0 +1,145 @@
+/// A model endpoint as the operator configured it (`configs/endpoints.yaml`). Requests name an
+/// endpoint; they never carry URLs or keys of their own.
+public struct EndpointConfig: Sendable, Hashable {
+    public enum API: String, Sendable { case chat, completions }
+
+    public struct Retry: Sendable, Hashable {
+        /// Total HTTP attempts per call, the first included.
+        public var maxAttempts = 5
+        public var initialBackoffSeconds = 0.5
+        public var maxBackoffSeconds = 30.0
+        /// A `Retry-After` longer than this is not waited for: the call fails as rate-limited.
+        public var maxRetryAfterSeconds = 120.0
+        public init() {}
+    }
+
+    public struct Pricing: Sendable, Hashable {
+        public var inputPerMillion: Double
+        public var outputPerMillion: Double
+
+        /// Cost in USD of one call's usage.
+        public func cost(promptTokens: Int, completionTokens: Int) -> Double {
+            (Double(promptTokens) * inputPerMillion + Double(completionTokens) * outputPerMillion) / 1_000_000
+        }
+    }
+
+    public var name: String
+    /// `http(s)://host[:port]` without the `/v1/...` path; nil for a simulated endpoint until it starts.
+    public var baseURL: String?
+    public var model: String
+    public var api: API = .chat
+    /// Name of the environment variable holding the API key.
+    public var apiKeyEnv: String?
+    /// Path of a file holding the API key (e.g. a mounted Kubernetes secret).
+    public var apiKeyFile: String?
+    public var connectTimeoutSeconds = 10.0
+    public var requestTimeoutSeconds = 120.0
+    /// Most requests in flight at once to this endpoint, across every run in the process.
+    public var maxInFlight = 64
+    public var requestsPerMinute: Double?
+    public var tokensPerMinute: Double?
+    /// Bucket depth in seconds of rate: how much may go at once after an idle spell.
+    public var burstSeconds = 0.5
+    public var retry = Retry()
+    public var pricing: Pricing?
+    /// When set, the CLI starts the built-in simulated endpoint in-process with this profile file
+    /// ("" = default profile) and points this endpoint at it.
+    public var simulatedProfile: String?
+
+    public init(name: String, baseURL: String?, model: String) {
+        self.name = name
+        self.baseURL = baseURL
+        self.model = model
+    }
+
+    static let knownFields: Set<String> = [
+        "name", "base_url", "model", "api", "api_key_env", "api_key_file", "timeouts", "max_in_flight",
+        "requests_per_minute", "tokens_per_minute", "burst_seconds", "retry", "pricing", "simulated", "description",
+    ]
+
+    /// Decodes one entry of `endpoints:`.
+    public static func decode(_ json: JSONValue) throws(FieldError) -> EndpointConfig {
+        guard let o = json.objectValue else { throw FieldError(field: "", message: "an endpoint must be an object") }
+        if o["api_key"] != nil {
+            throw FieldError(field: "api_key", message: "API keys are not written in config files; use api_key_env or api_key_file")
+        }
+        for key in o.keys where !knownFields.contains(key) {
+            throw FieldError(field: key, message: "unknown field (expected one of \(knownFields.sorted().joined(separator: ", ")))")
+        }
+        guard let name = o["name"]?.stringValue, !name.isEmpty else { throw FieldError(field: "name", message: "missing or not a string") }
+        guard let model = o["model"]?.stringValue, !model.isEmpty else { throw FieldError(field: "model", message: "missing or not a string") }
+        var e = EndpointConfig(name: name, baseURL: nil, model: model)
+        switch o["simulated"] {
+        case nil, .null?, .bool(false)?: break
+        case .bool(true)?: e.simulatedProfile = ""
+        case .object(let so)?: e.simulatedProfile = so["profile"]?.stringValue ?? ""
+        default: throw FieldError(field: "simulated", message: "must be true or {profile: FILE}")
+        }
+        if let url = o["base_url"]?.stringValue {
+            guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
+                throw FieldError(field: "base_url", message: "must start with http:// or https://")
+            }
+            e.baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+        } else if o["base_url"] != nil && o["base_url"] != .null {
+            throw FieldError(field: "base_url", message: "must be a string")
+        } else if e.simulatedProfile == nil {
+            throw FieldError(field: "base_url", message: "missing (or set simulated: true)")
+        }
+        if let a = o["api"] {
+            guard let s = a.stringValue, let api = API(rawValue: s) else { throw FieldError(field: "api", message: "must be 'chat' or 'completions'") }
+            e.api = api
+        }
+        if let v = o["api_key_env"] {
+            guard let s = v.stringValue, !s.isEmpty else { throw FieldError(field: "api_key_env", message: "must be a variable name") }
+            e.apiKeyEnv = s
+        }
+        if let v = o["api_key_file"] {
+            guard let s = v.stringValue, !s.isEmpty else { throw FieldError(field: "api_key_file", message: "must be a path") }
+            e.apiKeyFile = s
+        }
+        func positive(_ v: JSONValue?, _ field: String) throws(FieldError) -> Double? {
+            guard let v, v != .null else { return nil }
+            guard let n = v.numberValue, n > 0 else { throw FieldError(field: field, message: "must be a number > 0") }
+            return n
+        }
+        if let t = o["timeouts"] {
+            guard let to = t.objectValue else { throw FieldError(field: "timeouts", message: "must be an object") }
+            for key in to.keys where !["connect_seconds", "request_seconds"].contains(key) {
+                throw FieldError(field: "timeouts.\(key)", message: "unknown field (expected connect_seconds, request_seconds)")
+            }
+            e.connectTimeoutSeconds = try positive(to["connect_seconds"], "timeouts.connect_seconds") ?? e.connectTimeoutSeconds
+            e.requestTimeoutSeconds = try positive(to["request_seconds"], "timeouts.request_seconds") ?? e.requestTimeoutSeconds
+        }
+        if let n = try positive(o["max_in_flight"], "max_in_flight") {
+            guard n.rounded() == n, n <= 100_000 else { throw FieldError(field: "max_in_flight", message: "must be a whole number") }
+            e.maxInFlight = Int(n)
+        }
+        e.requestsPerMinute = try positive(o["requests_per_minute"], "requests_per_minute")
+        e.tokensPerMinute = try positive(o["tokens_per_minute"], "tokens_per_minute")
+        e.burstSeconds = try positive(o["burst_seconds"], "burst_seconds") ?? e.burstSeconds
+        if let r = o["retry"] {
+            guard let ro = r.objectValue else { throw FieldError(field: "retry", message: "must be an object") }
+            let known: Set<String> = ["max_attempts", "initial_backoff_seconds", "max_backoff_seconds", "max_retry_after_seconds"]
+            for key in ro.keys where !known.contains(key) {
+                throw FieldError(field: "retry.\(key)", message: "unknown field (expected one of \(known.sorted().joined(separator: ", ")))")
+            }
+            if let n = try positive(ro["max_attempts"], "retry.max_attempts") {
+                guard n.rounded() == n, n <= 100 else { throw FieldError(field: "retry.max_attempts", message: "must be a whole number <= 100") }
+                e.retry.maxAttempts = Int(n)
+            }
+            e.retry.initialBackoffSeconds = try positive(ro["initial_backoff_seconds"], "retry.initial_backoff_seconds") ?? e.retry.initialBackoffSeconds
+            e.retry.maxBackoffSeconds = try positive(ro["max_backoff_seconds"], "retry.max_backoff_seconds") ?? e.retry.maxBackoffSeconds
+            e.retry.maxRetryAfterSeconds = try positive(ro["max_retry_after_seconds"], "retry.max_retry_after_seconds") ?? e.retry.maxRetryAfterSeconds
+        }
+        if let p = o["pricing"], p != .null {
+            guard let i = p["input_per_million"]?.numberValue, i >= 0 else {
+                throw FieldError(field: "pricing.input_per_million", message: "must be a number >= 0 (USD per million input tokens)")
+            }
+            guard let out = p["output_per_million"]?.numberValue, out >= 0 else {
+                throw FieldError(field: "pricing.output_per_million", message: "must be a number >= 0 (USD per million output tokens)")
+            }
+            e.pricing = Pricing(inputPerMillion: i, outputPerMillion: out)
+        }
+        return e
+    }
+}

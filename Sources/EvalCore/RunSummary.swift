@@ -1,0 +1,137 @@
+/// What happened to one case, as the summary needs it (the full result goes to the report).
+public struct CaseOutcome: Sendable {
+    public enum Status: String, Sendable { case passed, failed, errored }
+    public var status: Status
+    public var score: Double
+    public var namedScores: [String: Double]
+    /// Endpoint latency of the successful call, in milliseconds.
+    public var latencyMs: Double?
+    public var promptTokens: Int
+    public var completionTokens: Int
+    public var costUSD: Double?
+    /// HTTP attempts beyond the first.
+    public var retries: Int
+    /// 429 answers seen while serving this case.
+    public var rateLimited: Int
+    /// Error kind (e.g. `timeout`, `http_500`) when the case errored.
+    public var errorKind: String?
+
+    public init(
+        status: Status, score: Double = 0, namedScores: [String: Double] = [:], latencyMs: Double? = nil,
+        promptTokens: Int = 0, completionTokens: Int = 0, costUSD: Double? = nil, retries: Int = 0,
+        rateLimited: Int = 0, errorKind: String? = nil
+    ) {
+        self.status = status
+        self.score = score
+        self.namedScores = namedScores
+        self.latencyMs = latencyMs
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.costUSD = costUSD
+        self.retries = retries
+        self.rateLimited = rateLimited
+        self.errorKind = errorKind
+    }
+}
+
+/// Mean of a named metric with its bootstrap interval.
+public struct MetricSummary: Sendable, Hashable {
+    public var mean: Double
+    public var low: Double
+    public var high: Double
+    public var count: Int
+}
+
+/// Latency percentiles over the successful calls, exact from the recorded values.
+public struct LatencySummary: Sendable, Hashable {
+    public var p50: Double
+    public var p95: Double
+    public var p99: Double
+    public var mean: Double
+    public var max: Double
+    public var count: Int
+}
+
+/// Aggregates of one run.
+public struct RunSummary: Sendable {
+    public var total = 0
+    public var passed = 0
+    public var failed = 0
+    public var errored = 0
+    public var scored: Int { passed + failed }
+    public var passRate: Double? { scored > 0 ? Double(passed) / Double(scored) : nil }
+    public var passRateInterval: (low: Double, high: Double)?
+    public var meanScore: Double?
+    public var metrics: [String: MetricSummary] = [:]
+    public var latency: LatencySummary?
+    public var promptTokens = 0
+    public var completionTokens = 0
+    /// Nil when the endpoint has no pricing.
+    public var costUSD: Double?
+    public var retries = 0
+    public var rateLimited = 0
+    public var errorsByKind: [String: Int] = [:]
+    public var durationSeconds = 0.0
+
+    public init() {}
+}
+
+/// Builds a `RunSummary` one case at a time. Memory is a few bytes per case (latencies and metric
+/// values as Float for exact percentiles and the bootstrap), never the cases themselves.
+public struct SummaryAccumulator: Sendable {
+    private var summary = RunSummary()
+    private var latencies: [Float] = []
+    private var scores: [Float] = []
+    private var metricValues: [String: [Float]] = [:]
+    private var cost = 0.0
+    private var anyCost = false
+    /// Seed of the bootstrap resampling, so the same run reports the same intervals.
+    public var seed: UInt64 = 0x5EED
+
+    public init() {}
+
+    public mutating func add(_ o: CaseOutcome) {
+        summary.total += 1
+        summary.retries += o.retries
+        summary.rateLimited += o.rateLimited
+        summary.promptTokens += o.promptTokens
+        summary.completionTokens += o.completionTokens
+        if let c = o.costUSD {
+            cost += c
+            anyCost = true
+        }
+        switch o.status {
+        case .errored:
+            summary.errored += 1
+            summary.errorsByKind[o.errorKind ?? "error", default: 0] += 1
+            return
+        case .passed: summary.passed += 1
+        case .failed: summary.failed += 1
+        }
+        scores.append(Float(o.score))
+        if let l = o.latencyMs { latencies.append(Float(l)) }
+        for (k, v) in o.namedScores { metricValues[k, default: []].append(Float(v)) }
+    }
+
+    /// The summary so far, with percentiles and intervals computed.
+    public func finish(durationSeconds: Double) -> RunSummary {
+        var s = summary
+        s.durationSeconds = durationSeconds
+        s.costUSD = anyCost ? cost : nil
+        if s.scored > 0 { s.passRateInterval = Statistics.wilson(successes: s.passed, trials: s.scored) }
+        s.meanScore = Statistics.mean(scores)
+        for (name, values) in metricValues {
+            let mean = Statistics.mean(values) ?? 0
+            let ci = Statistics.bootstrapMeanInterval(values, seed: seed) ?? (mean, mean)
+            s.metrics[name] = MetricSummary(mean: mean, low: ci.low, high: ci.high, count: values.count)
+        }
+        if !latencies.isEmpty {
+            let sorted = latencies.map(Double.init).sorted()
+            s.latency = LatencySummary(
+                p50: Statistics.percentile(sorted: sorted, 0.5)!, p95: Statistics.percentile(sorted: sorted, 0.95)!,
+                p99: Statistics.percentile(sorted: sorted, 0.99)!, mean: Statistics.mean(sorted)!, max: sorted.last!,
+                count: sorted.count)
+        }
+        return s
+    }
+}

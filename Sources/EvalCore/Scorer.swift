@@ -1,0 +1,301 @@
+import Foundation
+import Synchronization
+
+/// What a model answered for one case, as the assertions see it.
+public struct CaseOutput: Sendable {
+    public var text: String
+    public var latencyMs: Double?
+    public var costUSD: Double?
+    public var finishReason: String?
+
+    public init(text: String, latencyMs: Double? = nil, costUSD: Double? = nil, finishReason: String? = nil) {
+        self.text = text
+        self.latencyMs = latencyMs
+        self.costUSD = costUSD
+        self.finishReason = finishReason
+    }
+}
+
+/// The outcome of one assertion.
+public struct AssertionResult: Sendable, Hashable {
+    public var type: String
+    public var pass: Bool
+    public var score: Double
+    public var weight: Double
+    public var metric: String?
+    public var reason: String
+}
+
+/// The outcome of all of a case's assertions.
+public struct CaseScore: Sendable {
+    public var pass: Bool
+    /// Weighted mean of the assertion scores (0 when the total weight is 0).
+    public var score: Double
+    /// Weighted mean score per named metric.
+    public var namedScores: [String: Double]
+    public var results: [AssertionResult]
+}
+
+/// A case whose assertion values are rendered with its vars and whose patterns are compiled:
+/// everything that can be wrong with a case is found here, before any model call.
+public struct PreparedCase: Sendable {
+    public let goldenCase: GoldenCase
+    let assertions: [PreparedAssertion]
+}
+
+struct PreparedAssertion: Sendable {
+    let spec: AssertionSpec
+    let value: JSONValue?
+    let regex: NSRegularExpression?
+    let schema: JSONSchemaValidator?
+    let list: [String]
+}
+
+/// Prepares and scores cases. Compiled regular expressions are shared across cases by pattern.
+public final class Scorer: Sendable {
+    private let regexCache = Mutex<[String: NSRegularExpression]>([:])
+
+    public init() {}
+
+    /// Renders assertion values and compiles patterns; a bad case throws naming the field.
+    public func prepare(_ c: GoldenCase) throws(FieldError) -> PreparedCase {
+        var prepared: [PreparedAssertion] = []
+        prepared.reserveCapacity(c.assertions.count)
+        for (i, spec) in c.assertions.enumerated() {
+            do {
+                prepared.append(try prepare(spec, in: c))
+            } catch {
+                throw error.nested(in: "assert[\(i)]")
+            }
+        }
+        return PreparedCase(goldenCase: c, assertions: prepared)
+    }
+
+    private func prepare(_ spec: AssertionSpec, in c: GoldenCase) throws(FieldError) -> PreparedAssertion {
+        var value = spec.value ?? c.expected
+        if let v = value { value = try render(v, vars: c.vars) }
+        let needsValue: Set<AssertionType> = [
+            .equals, .contains, .icontains, .containsAny, .containsAll, .icontainsAny, .icontainsAll, .startsWith,
+            .regex, .levenshtein, .rougeN, .bleu,
+        ]
+        if value == nil, needsValue.contains(spec.type) {
+            throw FieldError(field: "value", message: "\(spec.displayType) needs a value (or the case's 'expected')")
+        }
+        var regex: NSRegularExpression?
+        var schema: JSONSchemaValidator?
+        var list: [String] = []
+        switch spec.type {
+        case .regex:
+            guard let pattern = value?.stringValue else { throw FieldError(field: "value", message: "regex needs a pattern string") }
+            regex = try compiledRegex(pattern)
+        case .isJSON, .containsJSON:
+            if let v = value {
+                switch v {
+                case .string(let s):
+                    do { schema = JSONSchemaValidator(schema: try JSONValue.parse(s)) } catch {
+                        throw FieldError(field: "value", message: "schema is not valid JSON: \(error.message)")
+                    }
+                default: schema = JSONSchemaValidator(schema: v)
+                }
+            }
+        case .containsAny, .containsAll, .icontainsAny, .icontainsAll:
+            switch value {
+            case .string(let s)?: list = splitCommaList(s)
+            case .array(let items)?: list = items.map(\.textForm)
+            default: throw FieldError(field: "value", message: "\(spec.displayType) needs a list or a comma-separated string")
+            }
+            if list.isEmpty { throw FieldError(field: "value", message: "\(spec.displayType) needs at least one item") }
+        case .contains, .icontains, .startsWith:
+            if let v = value, v.textForm.isEmpty { throw FieldError(field: "value", message: "\(spec.displayType) needs a non-empty value") }
+        default: break
+        }
+        return PreparedAssertion(spec: spec, value: value, regex: regex, schema: schema, list: list)
+    }
+
+    private func render(_ value: JSONValue, vars: [String: JSONValue]) throws(FieldError) -> JSONValue {
+        switch value {
+        case .string(let s) where s.contains("{{"):
+            do { return .string(try Template(s).render(vars)) } catch {
+                throw FieldError(field: "value", message: "template reads var '\(error.name)', which the case does not define")
+            }
+        case .array(let items):
+            var out: [JSONValue] = []
+            for item in items { out.append(try render(item, vars: vars)) }
+            return .array(out)
+        default: return value
+        }
+    }
+
+    private func compiledRegex(_ pattern: String) throws(FieldError) -> NSRegularExpression {
+        if let cached = regexCache.withLock({ $0[pattern] }) { return cached }
+        guard let re = try? NSRegularExpression(pattern: pattern) else {
+            throw FieldError(field: "value", message: "invalid regular expression '\(pattern)'")
+        }
+        regexCache.withLock { $0[pattern] = re }
+        return re
+    }
+
+    /// Scores an output. Pass = every weighted assertion passes, or score >= threshold when the case
+    /// sets one; weight-0 assertions only record their metric.
+    public func score(_ prepared: PreparedCase, output: CaseOutput) -> CaseScore {
+        var results: [AssertionResult] = []
+        results.reserveCapacity(prepared.assertions.count)
+        var weighted = 0.0
+        var totalWeight = 0.0
+        var allPass = true
+        var metricSums: [String: (Double, Double)] = [:]
+        for a in prepared.assertions {
+            var r = evaluate(a, output)
+            if a.spec.weight == 0 { r.pass = true }
+            results.append(r)
+            let metricOnly = (a.spec.type == .latency || a.spec.type == .cost) && a.spec.threshold == nil
+            if let m = a.spec.metric {
+                let w = a.spec.weight == 0 || metricOnly ? 1 : a.spec.weight
+                let s = metricSums[m] ?? (0, 0)
+                metricSums[m] = (s.0 + r.score * w, s.1 + w)
+            }
+            if metricOnly { continue }
+            weighted += r.score * a.spec.weight
+            totalWeight += a.spec.weight
+            if !r.pass { allPass = false }
+        }
+        let score = totalWeight > 0 ? weighted / totalWeight : 0
+        var pass = allPass
+        if let t = prepared.goldenCase.threshold, !t.isNaN { pass = score >= t }
+        var named: [String: Double] = [:]
+        for (k, v) in metricSums { named[k] = v.1 > 0 ? v.0 / v.1 : 0 }
+        return CaseScore(pass: pass, score: score, namedScores: named, results: results)
+    }
+
+    private func evaluate(_ a: PreparedAssertion, _ output: CaseOutput) -> AssertionResult {
+        let spec = a.spec
+        let text = output.text
+        var pass: Bool
+        var score: Double?
+        var reason: String
+        switch spec.type {
+        case .equals:
+            switch a.value {
+            case .object?, .array?:
+                let parsed = try? JSONValue.parse(text)
+                pass = parsed.map { jsonEqual($0, a.value!) } ?? false
+                reason = pass ? "output equals the expected JSON" : "output is not the expected JSON"
+            default:
+                pass = text == a.value!.textForm
+                reason = pass ? "output equals expected" : "expected \(quote(a.value!.textForm)), got \(quote(text))"
+            }
+        case .contains, .icontains:
+            let needle = a.value!.textForm
+            pass = spec.type == .contains ? text.contains(needle) : text.lowercased().contains(needle.lowercased())
+            reason = pass ? "output contains \(quote(needle))" : "output does not contain \(quote(needle))"
+        case .containsAny, .icontainsAny:
+            let hay = spec.type == .containsAny ? text : text.lowercased()
+            let found = a.list.first { hay.contains(spec.type == .containsAny ? $0 : $0.lowercased()) }
+            pass = found != nil
+            reason = found.map { "output contains \(quote($0))" } ?? "output contains none of \(a.list.map(quote).joined(separator: ", "))"
+        case .containsAll, .icontainsAll:
+            let hay = spec.type == .containsAll ? text : text.lowercased()
+            let missing = a.list.filter { !hay.contains(spec.type == .containsAll ? $0 : $0.lowercased()) }
+            pass = missing.isEmpty
+            reason = pass ? "output contains all items" : "missing: \(missing.map(quote).joined(separator: ", "))"
+        case .startsWith:
+            let prefix = a.value!.textForm
+            pass = text.hasPrefix(prefix)
+            reason = pass ? "output starts with \(quote(prefix))" : "output does not start with \(quote(prefix))"
+        case .regex:
+            pass = a.regex!.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+            reason = pass ? "output matches /\(a.regex!.pattern)/" : "output does not match /\(a.regex!.pattern)/"
+        case .isJSON:
+            do {
+                let parsed = try JSONValue.parse(text)
+                if let schema = a.schema, let err = schema.firstError(parsed) {
+                    pass = false
+                    reason = "JSON does not match the schema: \(err)"
+                } else {
+                    pass = true
+                    reason = "output is valid JSON"
+                }
+            } catch {
+                pass = false
+                reason = "output is not valid JSON (\(error.message) at byte \(error.offset))"
+            }
+        case .containsJSON:
+            let found = extractEmbeddedJSON(text)
+            if found.isEmpty {
+                pass = false
+                reason = "output contains no JSON"
+            } else if let schema = a.schema {
+                var lastError = ""
+                pass = false
+                for v in found {
+                    if let err = schema.firstError(v) { lastError = err } else { pass = true; break }
+                }
+                reason = pass ? "output contains JSON matching the schema" : "no embedded JSON matches the schema: \(lastError)"
+            } else {
+                pass = true
+                reason = "output contains JSON"
+            }
+        case .levenshtein:
+            let limit = spec.threshold ?? 5
+            let d = TextMetrics.levenshtein(text, a.value!.textForm)
+            pass = Double(d) <= limit
+            reason = "edit distance \(d) (limit \(format(limit)))"
+        case .rougeN:
+            let t = spec.threshold ?? 0.75
+            let f1 = TextMetrics.rougeN(candidate: text, reference: a.value!.textForm)
+            pass = f1 >= t
+            score = f1
+            reason = "ROUGE-1 F1 \(format(f1)) (threshold \(format(t)))"
+        case .bleu:
+            let t = spec.threshold ?? 0.5
+            let refs = a.value!.arrayValue?.map(\.textForm) ?? [a.value!.textForm]
+            let b = TextMetrics.bleu(candidate: text, references: refs)
+            pass = b >= t
+            score = b
+            reason = "BLEU \(format(b)) (threshold \(format(t)))"
+        case .latency:
+            guard let ms = output.latencyMs else {
+                return AssertionResult(type: spec.displayType, pass: false, score: 0, weight: spec.weight, metric: spec.metric, reason: "no latency was measured")
+            }
+            if let t = spec.threshold {
+                pass = ms <= t
+                reason = "latency \(format(ms)) ms (limit \(format(t)) ms)"
+            } else {
+                return AssertionResult(type: spec.displayType, pass: true, score: ms, weight: spec.weight, metric: spec.metric, reason: "latency \(format(ms)) ms")
+            }
+        case .cost:
+            guard let cost = output.costUSD else {
+                return AssertionResult(type: spec.displayType, pass: false, score: 0, weight: spec.weight, metric: spec.metric, reason: "the endpoint has no pricing, so no cost is known")
+            }
+            if let t = spec.threshold {
+                pass = cost <= t
+                reason = "cost $\(format(cost)) (limit $\(format(t)))"
+            } else {
+                return AssertionResult(type: spec.displayType, pass: true, score: cost, weight: spec.weight, metric: spec.metric, reason: "cost $\(format(cost))")
+            }
+        case .finishReason:
+            let want = a.value!.textForm.lowercased()
+            let got = output.finishReason?.lowercased() ?? "(none)"
+            pass = got == want
+            reason = "finish reason \(got), expected \(want)"
+        }
+        var s = score ?? (pass ? 1 : 0)
+        if spec.negated {
+            pass.toggle()
+            s = 1 - s
+            reason = "not: " + reason
+        }
+        return AssertionResult(type: spec.displayType, pass: pass, score: s, weight: spec.weight, metric: spec.metric, reason: reason)
+    }
+}
+
+private func quote(_ s: String) -> String {
+    let short = s.count > 80 ? String(s.prefix(77)) + "..." : s
+    return "\"" + short + "\""
+}
+
+/// Short human form of a number for reasons and summaries.
+public func format(_ x: Double) -> String {
+    if x.rounded() == x && abs(x) < 1e15 { return String(Int64(x)) }
+    return String(format: "%.4g", x)
+}

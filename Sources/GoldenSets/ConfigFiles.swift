@@ -1,0 +1,50 @@
+import EvalCore
+
+/// Loaders for the YAML/JSON configuration files; errors name the file, line and field.
+public enum ConfigFiles {
+    /// Reads `endpoints: [...]` (or a bare list) from an endpoints file.
+    public static func loadEndpoints(path: String) throws(InputError) -> [EndpointConfig] {
+        let root = try document(path)
+        let listNode: DocNode
+        if case .list = root.kind {
+            listNode = root
+        } else if let e = root["endpoints"], case .list = e.kind {
+            listNode = e
+        } else {
+            throw InputError(location: SourceLocation(file: path, line: root.line), field: "endpoints", message: "missing or not a list of endpoints")
+        }
+        guard case .list(let items) = listNode.kind else { return [] }
+        var out: [EndpointConfig] = []
+        var seen: [String: Int] = [:]
+        for (i, item) in items.enumerated() {
+            let e = try decodeLocated(item, file: path, prefix: "endpoints[\(i)]", EndpointConfig.decode)
+            if let first = seen[e.name] {
+                throw InputError(location: SourceLocation(file: path, line: item.line), field: "endpoints[\(i)].name",
+                    message: "duplicate endpoint name '\(e.name)' (first defined at line \(first))")
+            }
+            seen[e.name] = item.line
+            out.append(e)
+        }
+        return out
+    }
+
+    /// Reads a prompt file (`messages` or `prompt`, and `params`).
+    public static func loadPrompt(path: String) throws(InputError) -> PromptConfig {
+        try decodeLocated(try document(path), file: path, PromptConfig.decode)
+    }
+
+    /// Reads a gate file: the thresholds at the top level or under `gate:`.
+    public static func loadGate(path: String) throws(InputError) -> GateConfig {
+        let root = try document(path)
+        if let g = root["gate"] { return try decodeLocated(g, file: path, prefix: "gate", GateConfig.decode) }
+        return try decodeLocated(root, file: path, GateConfig.decode)
+    }
+
+    /// Parses a YAML/JSON file that must not be empty.
+    public static func document(_ path: String) throws(InputError) -> DocNode {
+        guard let root = try DocNode.parseYAML(try readTextFile(path), file: path) else {
+            throw InputError(location: SourceLocation(file: path, line: 0), message: "the file is empty")
+        }
+        return root
+    }
+}

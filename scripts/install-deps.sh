@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the system packages evalengine builds against (Debian/Ubuntu). Idempotent: packages
+# already present are not reinstalled. Used by the README and by .ci/run.
+set -euo pipefail
+
+PACKAGES=(libopenblas-dev liblapacke-dev libsqlite3-dev libssl-dev pkg-config)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all system packages present (${PACKAGES[*]})"
+  exit 0
+fi
+
+cmd="apt-get update -q && apt-get install -y -q --no-install-recommends ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo sh -c "$cmd"
+  else
+    echo "install-deps: missing packages: ${missing[*]}" >&2
+    echo "install-deps: run as root:  sudo sh -c '$cmd'" >&2
+    exit 1
+  fi
+else
+  DEBIAN_FRONTEND=noninteractive sh -c "$cmd"
+fi
+echo "install-deps: installed ${missing[*]}"
