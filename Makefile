@@ -1,0 +1,26 @@
+# The README's two commands: `make demo` and `make test`.
+SWIFT ?= swift
+BIN = .build/debug/evalengine
+
+.PHONY: deps build demo test release clean
+
+deps:
+	bash scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+# Runs the QA golden set (250 cases) against the built-in simulated endpoint, gated.
+demo: build
+	$(BIN) eval --golden golden-sets/qa/cases.jsonl --prompt golden-sets/qa/prompt.yaml \
+		--endpoint sim --gate configs/gates/qa.yaml --report out/demo-report.json --junit out/demo-junit.xml
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+release: deps
+	$(SWIFT) build -c release
+
+clean:
+	rm -rf .build out

@@ -1,0 +1,209 @@
+import EvalCore
+import Foundation
+import GoldenSets
+import ModelClient
+
+/// Everything one eval run needs besides the endpoint client.
+public struct EvalJob: Sendable {
+    public var goldenSetPath: String
+    public var prompt: PromptConfig
+    public var gate: GateConfig
+    /// Most cases in progress at once (waiting for admission included); the endpoint's
+    /// `max_in_flight` caps what is actually on the wire.
+    public var concurrency: Int
+    /// Seed of the bootstrap intervals.
+    public var seed: UInt64 = 0x5EED
+
+    public init(goldenSetPath: String, prompt: PromptConfig, gate: GateConfig = .default, concurrency: Int = 256) {
+        self.goldenSetPath = goldenSetPath
+        self.prompt = prompt
+        self.gate = gate
+        self.concurrency = max(1, concurrency)
+    }
+}
+
+/// The full result of one case: what the report and the JUnit file show.
+public struct CaseRecord: Sendable {
+    public var id: String
+    public var line: Int
+    public var description: String?
+    public var tags: [String]
+    public var status: CaseOutcome.Status
+    public var score: Double
+    public var namedScores: [String: Double]
+    public var output: String?
+    public var finishReason: String?
+    public var latencyMs: Double?
+    public var promptTokens: Int
+    public var completionTokens: Int
+    public var costUSD: Double?
+    public var attempts: Int
+    public var rateLimited: Int
+    public var assertions: [AssertionResult]
+    public var errorKind: String?
+    public var errorMessage: String?
+
+    var outcome: CaseOutcome {
+        CaseOutcome(
+            status: status, score: score, namedScores: namedScores, latencyMs: latencyMs, promptTokens: promptTokens,
+            completionTokens: completionTokens, costUSD: costUSD, retries: max(0, attempts - 1), rateLimited: rateLimited, errorKind: errorKind)
+    }
+}
+
+/// Progress of a run, sent after every finished case.
+public struct ProgressEvent: Sendable {
+    public var done: Int
+    public var total: Int
+    public var passed: Int
+    public var failed: Int
+    public var errored: Int
+    public var retries: Int
+    public var rateLimited: Int
+    public var elapsedSeconds: Double
+}
+
+/// The outcome of a run.
+public struct EvalResult: Sendable {
+    public var runID: String
+    public var startedAt: Date
+    public var summary: RunSummary
+    public var gate: GateResult
+    public var cancelled: Bool
+}
+
+/// Receives every case result as it finishes (reports stream to disk through this).
+public protocol CaseSink {
+    mutating func write(_ record: CaseRecord) throws
+}
+
+/// Runs an eval: validates the whole golden set first (so a bad line sends nothing), then streams
+/// the cases through a bounded task group; every case waits for the endpoint's limiter, is called,
+/// scored and handed to the sinks, and only aggregates stay in memory.
+public struct EvalRunner: Sendable {
+    public let client: EndpointClient
+    public let scorer: Scorer
+
+    public init(client: EndpointClient, scorer: Scorer = Scorer()) {
+        self.client = client
+        self.scorer = scorer
+    }
+
+    /// Reads and checks every case (fields, assertions, template vars) without calling anything.
+    /// Returns the number of cases.
+    public static func validate(goldenSetPath: String, prompt: PromptConfig, scorer: Scorer = Scorer()) throws(InputError) -> Int {
+        let reader = try GoldenSetReader(path: goldenSetPath)
+        while let c = try reader.next() {
+            _ = try prepare(c, prompt: prompt, scorer: scorer)
+        }
+        if reader.count == 0 {
+            throw InputError(location: SourceLocation(file: goldenSetPath, line: 0), message: "the golden set has no cases")
+        }
+        return reader.count
+    }
+
+    static func prepare(_ c: GoldenCase, prompt: PromptConfig, scorer: Scorer) throws(InputError) -> (PreparedCase, ModelRequest) {
+        let prepared: PreparedCase
+        do {
+            prepared = try scorer.prepare(c)
+        } catch {
+            throw InputError(location: c.location, caseID: c.id, field: error.field, message: error.message)
+        }
+        do {
+            let messages = try prompt.renderMessages(c.vars)
+            let completion = try prompt.completionPrompt?.render(c.vars)
+            return (prepared, ModelRequest(messages: messages, prompt: completion, params: prompt.params))
+        } catch {
+            throw InputError(location: c.location, caseID: c.id, field: "vars.\(error.name)",
+                message: "the prompt reads var '\(error.name)', which the case does not define")
+        }
+    }
+
+    /// Runs every case of `job`; `total` is the case count from `validate`.
+    public func run<Sink: CaseSink>(
+        _ job: EvalJob, total: Int, sink: inout Sink, progress: (ProgressEvent) -> Void = { _ in }
+    ) async throws -> EvalResult {
+        let started = Date()
+        let clock = ContinuousClock()
+        let t0 = clock.now
+        var accumulator = SummaryAccumulator()
+        accumulator.seed = job.seed
+        var event = ProgressEvent(done: 0, total: total, passed: 0, failed: 0, errored: 0, retries: 0, rateLimited: 0, elapsedSeconds: 0)
+        let reader = try GoldenSetReader(path: job.goldenSetPath)
+        let prompt = job.prompt
+        var cancelled = false
+
+        func consume(_ record: CaseRecord) throws {
+            accumulator.add(record.outcome)
+            try sink.write(record)
+            event.done += 1
+            switch record.status {
+            case .passed: event.passed += 1
+            case .failed: event.failed += 1
+            case .errored: event.errored += 1
+            }
+            event.retries += max(0, record.attempts - 1)
+            event.rateLimited += record.rateLimited
+            let e = clock.now - t0
+            event.elapsedSeconds = Double(e.components.seconds) + Double(e.components.attoseconds) * 1e-18
+            progress(event)
+        }
+
+        try await withThrowingTaskGroup(of: CaseRecord.self) { group in
+            var inFlight = 0
+            while !Task.isCancelled, let c = try reader.next() {
+                if inFlight >= job.concurrency, let r = try await group.next() {
+                    inFlight -= 1
+                    try consume(r)
+                }
+                let (prepared, request) = try EvalRunner.prepare(c, prompt: prompt, scorer: scorer)
+                group.addTask { await self.runCase(prepared, request) }
+                inFlight += 1
+            }
+            while let r = try await group.next() { try consume(r) }
+            cancelled = Task.isCancelled
+        }
+        let e = clock.now - t0
+        let seconds = Double(e.components.seconds) + Double(e.components.attoseconds) * 1e-18
+        let summary = accumulator.finish(durationSeconds: seconds)
+        var gate = job.gate.evaluate(summary)
+        if cancelled {
+            gate.verdict = .inconclusive
+            gate.reasons.insert("the run was cancelled after \(summary.total) of \(total) cases", at: 0)
+        }
+        return EvalResult(runID: UUID().uuidString.lowercased(), startedAt: started, summary: summary, gate: gate, cancelled: cancelled)
+    }
+
+    /// Calls the endpoint for one case and scores the answer; never throws: failures become an
+    /// errored record, so one bad call cannot stop the run.
+    func runCase(_ prepared: PreparedCase, _ request: ModelRequest) async -> CaseRecord {
+        let c = prepared.goldenCase
+        var record = CaseRecord(
+            id: c.id, line: c.location.line, description: c.description, tags: c.tags, status: .errored, score: 0, namedScores: [:],
+            output: nil, finishReason: nil, latencyMs: nil, promptTokens: 0, completionTokens: 0, costUSD: nil, attempts: 0,
+            rateLimited: 0, assertions: [], errorKind: nil, errorMessage: nil)
+        do {
+            let response = try await client.complete(request)
+            let cost = client.endpoint.pricing?.cost(promptTokens: response.promptTokens, completionTokens: response.completionTokens)
+            let score = scorer.score(
+                prepared, output: CaseOutput(text: response.text, latencyMs: response.latencyMs, costUSD: cost, finishReason: response.finishReason))
+            record.status = score.pass ? .passed : .failed
+            record.score = score.score
+            record.namedScores = score.namedScores
+            record.assertions = score.results
+            record.output = response.text
+            record.finishReason = response.finishReason
+            record.latencyMs = response.latencyMs
+            record.promptTokens = response.promptTokens
+            record.completionTokens = response.completionTokens
+            record.costUSD = cost
+            record.attempts = response.attempts
+            record.rateLimited = response.rateLimited
+        } catch {
+            record.errorKind = error.kind
+            record.errorMessage = error.message
+            record.attempts = error.attempts
+            record.rateLimited = error.rateLimited
+        }
+        return record
+    }
+}

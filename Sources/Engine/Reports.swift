@@ -1,0 +1,248 @@
+import EvalCore
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Buffered append-only file writer (case rows are spooled through it, so a 100,000-case run
+/// never holds its rows in memory).
+final class SpoolFile {
+    let path: String
+    private let file: UnsafeMutablePointer<FILE>
+    private var buffer: [UInt8] = []
+
+    init(path: String) throws {
+        guard let f = fopen(path, "w") else { throw ReportError(message: "cannot write \(path): \(String(cString: strerror(errno)))") }
+        self.path = path
+        file = f
+        buffer.reserveCapacity(1 << 16)
+    }
+
+    func append(_ bytes: [UInt8]) throws {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= 1 << 16 { try flush() }
+    }
+
+    func append(_ s: String) throws { try append(Array(s.utf8)) }
+
+    func flush() throws {
+        guard !buffer.isEmpty else { return }
+        let written = buffer.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+        guard written == buffer.count else { throw ReportError(message: "write to \(path) failed: \(String(cString: strerror(errno)))") }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Copies this spool's content into `other`.
+    func copy(into other: SpoolFile) throws {
+        try flush()
+        fflush(file)
+        guard let r = fopen(path, "r") else { throw ReportError(message: "cannot reread \(path)") }
+        defer { fclose(r) }
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, r) }
+            if n == 0 { break }
+            try other.append(Array(chunk[0..<n]))
+        }
+    }
+
+    func close() throws {
+        try flush()
+        fclose(file)
+    }
+
+    deinit {}
+}
+
+public struct ReportError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
+/// Where a run's reports go, and the metadata they carry.
+public struct ReportTargets: Sendable {
+    public var jsonPath: String?
+    public var junitPath: String?
+    public var includeOutputs = true
+
+    public init(jsonPath: String? = nil, junitPath: String? = nil) {
+        self.jsonPath = jsonPath
+        self.junitPath = junitPath
+    }
+}
+
+/// Describes the run in the report header.
+public struct RunInfo: Sendable {
+    public var goldenSet: String
+    public var endpoint: String
+    public var model: String
+    public var concurrency: Int
+    public var totalCases: Int
+
+    public init(goldenSet: String, endpoint: String, model: String, concurrency: Int, totalCases: Int) {
+        self.goldenSet = goldenSet
+        self.endpoint = endpoint
+        self.model = model
+        self.concurrency = concurrency
+        self.totalCases = totalCases
+    }
+}
+
+/// Streams case records into the JSON report (`evalengine.eval-report/v1`, docs/REPORT.md) and
+/// JUnit XML, and writes both files whole when the run ends.
+public struct ReportSink: CaseSink {
+    let targets: ReportTargets
+    private let jsonSpool: SpoolFile?
+    private let junitSpool: SpoolFile?
+    private var firstRow = true
+
+    public init(targets: ReportTargets) throws {
+        self.targets = targets
+        jsonSpool = try targets.jsonPath.map { try SpoolFile(path: $0 + ".cases.tmp") }
+        junitSpool = try targets.junitPath.map { try SpoolFile(path: $0 + ".cases.tmp") }
+    }
+
+    public mutating func write(_ r: CaseRecord) throws {
+        if let jsonSpool {
+            var bytes: [UInt8] = firstRow ? [] : Array(",\n".utf8)
+            ReportSink.caseJSON(r, includeOutput: targets.includeOutputs).write(to: &bytes)
+            try jsonSpool.append(bytes)
+        }
+        if let junitSpool { try junitSpool.append(ReportSink.junitCase(r)) }
+        firstRow = false
+    }
+
+    /// Writes the final files (summary first, then the spooled cases) and removes the spools.
+    public func finish(_ result: EvalResult, info: RunInfo) throws {
+        if let jsonSpool, let path = targets.jsonPath {
+            let out = try SpoolFile(path: path)
+            var head = ReportSink.headerJSON(result, info: info).serialized(sortedKeys: true)
+            head.removeLast()  // reopen the object to append "cases"
+            try out.append(head + ",\"cases\":[\n")
+            try jsonSpool.copy(into: out)
+            try out.append("\n]}\n")
+            try out.close()
+            try jsonSpool.close()
+            unlink(jsonSpool.path)
+        }
+        if let junitSpool, let path = targets.junitPath {
+            let out = try SpoolFile(path: path)
+            let s = result.summary
+            try out.append("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
+            try out.append("<testsuites name=\"evalengine\" tests=\"\(s.total)\" failures=\"\(s.failed)\" errors=\"\(s.errored)\" time=\"\(String(format: "%.3f", s.durationSeconds))\">\n")
+            try out.append("<testsuite name=\"\(xmlEscape(info.goldenSet))\" tests=\"\(s.total)\" failures=\"\(s.failed)\" errors=\"\(s.errored)\" time=\"\(String(format: "%.3f", s.durationSeconds))\">\n")
+            try out.append("<properties><property name=\"verdict\" value=\"\(result.gate.verdict.rawValue)\"/><property name=\"endpoint\" value=\"\(xmlEscape(info.endpoint))\"/><property name=\"model\" value=\"\(xmlEscape(info.model))\"/></properties>\n")
+            try junitSpool.copy(into: out)
+            try out.append("</testsuite>\n</testsuites>\n")
+            try out.close()
+            try junitSpool.close()
+            unlink(junitSpool.path)
+        }
+    }
+
+    static func caseJSON(_ r: CaseRecord, includeOutput: Bool) -> JSONValue {
+        var o: [String: JSONValue] = [
+            "id": .string(r.id), "line": .number(Double(r.line)), "status": .string(r.status.rawValue),
+            "pass": .bool(r.status == .passed), "score": .number(r.score), "attempts": .number(Double(r.attempts)),
+            "rate_limited": .number(Double(r.rateLimited)),
+            "tokens": ["prompt": .number(Double(r.promptTokens)), "completion": .number(Double(r.completionTokens))],
+        ]
+        if let d = r.description { o["description"] = .string(d) }
+        if !r.tags.isEmpty { o["tags"] = .array(r.tags.map(JSONValue.string)) }
+        if !r.namedScores.isEmpty { o["named_scores"] = .object(r.namedScores.mapValues(JSONValue.number)) }
+        if includeOutput, let out = r.output { o["output"] = .string(out) }
+        if let f = r.finishReason { o["finish_reason"] = .string(f) }
+        if let l = r.latencyMs { o["latency_ms"] = .number((l * 1000).rounded() / 1000) }
+        if let c = r.costUSD { o["cost_usd"] = .number(c) }
+        if !r.assertions.isEmpty {
+            o["assertions"] = .array(r.assertions.map { a in
+                var ao: [String: JSONValue] = ["type": .string(a.type), "pass": .bool(a.pass), "score": .number(a.score), "weight": .number(a.weight), "reason": .string(a.reason)]
+                if let m = a.metric { ao["metric"] = .string(m) }
+                return .object(ao)
+            })
+        }
+        if let k = r.errorKind { o["error"] = ["kind": .string(k), "message": .string(r.errorMessage ?? "")] }
+        return .object(o)
+    }
+
+    /// The report without its cases: run, verdict, checks and summary.
+    public static func headerJSON(_ result: EvalResult, info: RunInfo) -> JSONValue {
+        let s = result.summary
+        let iso = ISO8601DateFormatter()
+        var summary: [String: JSONValue] = [
+            "total": .number(Double(s.total)), "passed": .number(Double(s.passed)), "failed": .number(Double(s.failed)),
+            "errored": .number(Double(s.errored)), "scored": .number(Double(s.scored)),
+            "retries": .number(Double(s.retries)), "rate_limited": .number(Double(s.rateLimited)),
+            "tokens": ["prompt": .number(Double(s.promptTokens)), "completion": .number(Double(s.completionTokens))],
+            "duration_seconds": .number(round3(s.durationSeconds)),
+            "cases_per_second": .number(s.durationSeconds > 0 ? round3(Double(s.total) / s.durationSeconds) : 0),
+        ]
+        if let p = s.passRate { summary["pass_rate"] = .number(p) }
+        if let ci = s.passRateInterval { summary["pass_rate_ci95"] = [.number(ci.low), .number(ci.high)] }
+        if let m = s.meanScore { summary["mean_score"] = .number(m) }
+        if let c = s.costUSD { summary["cost_usd"] = .number(c) }
+        if !s.metrics.isEmpty {
+            summary["metrics"] = .object(s.metrics.mapValues { m in
+                ["mean": .number(m.mean), "ci95": [.number(m.low), .number(m.high)], "count": .number(Double(m.count))]
+            })
+        }
+        if let l = s.latency {
+            summary["latency_ms"] = ["p50": .number(round3(l.p50)), "p95": .number(round3(l.p95)), "p99": .number(round3(l.p99)),
+                                     "mean": .number(round3(l.mean)), "max": .number(round3(l.max)), "count": .number(Double(l.count))]
+        }
+        if !s.errorsByKind.isEmpty { summary["errors_by_kind"] = .object(s.errorsByKind.mapValues { .number(Double($0)) }) }
+        return [
+            "schema": "evalengine.eval-report/v1",
+            "run": [
+                "id": .string(result.runID), "started_at": .string(iso.string(from: result.startedAt)),
+                "golden_set": .string(info.goldenSet), "endpoint": .string(info.endpoint), "model": .string(info.model),
+                "concurrency": .number(Double(info.concurrency)), "cases": .number(Double(info.totalCases)), "cancelled": .bool(result.cancelled),
+            ],
+            "verdict": .string(result.gate.verdict.rawValue),
+            "reasons": .array(result.gate.reasons.map(JSONValue.string)),
+            "checks": .array(result.gate.checks.map { c in
+                ["name": .string(c.name), "kind": .string(c.kind.rawValue), "comparison": .string(c.comparison), "threshold": .number(c.threshold),
+                 "actual": c.actual.map(JSONValue.number) ?? .null, "pass": .bool(c.pass)]
+            }),
+            "summary": .object(summary),
+        ]
+    }
+
+    static func junitCase(_ r: CaseRecord) -> String {
+        let name = xmlEscape(r.description.map { "\(r.id): \($0)" } ?? r.id)
+        let time = String(format: "%.3f", (r.latencyMs ?? 0) / 1000)
+        var s = "<testcase classname=\"evalengine.eval\" name=\"\(name)\" time=\"\(time)\">"
+        switch r.status {
+        case .passed: break
+        case .failed:
+            let failed = r.assertions.filter { !$0.pass }.map { "\($0.type): \($0.reason)" }.joined(separator: "\n")
+            s += "<failure message=\"\(xmlEscape(failed.split(separator: "\n").first.map(String.init) ?? "score below threshold"))\">\(xmlEscape(failed))</failure>"
+        case .errored:
+            s += "<error type=\"\(xmlEscape(r.errorKind ?? "error"))\" message=\"\(xmlEscape(r.errorMessage ?? ""))\"/>"
+        }
+        return s + "</testcase>\n"
+    }
+}
+
+private func round3(_ x: Double) -> Double { (x * 1000).rounded() / 1000 }
+
+/// Escapes text for XML attributes and content; drops characters XML 1.0 cannot carry.
+func xmlEscape(_ s: String) -> String {
+    var out = ""
+    out.reserveCapacity(s.utf8.count)
+    for scalar in s.unicodeScalars {
+        switch scalar {
+        case "&": out += "&amp;"
+        case "<": out += "&lt;"
+        case ">": out += "&gt;"
+        case "\"": out += "&quot;"
+        case "'": out += "&apos;"
+        case "\t", "\n", "\r": out.unicodeScalars.append(scalar)
+        default:
+            if scalar.value < 0x20 || (0xFFFE...0xFFFF).contains(scalar.value) { continue }
+            out.unicodeScalars.append(scalar)
+        }
+    }
+    return out
+}

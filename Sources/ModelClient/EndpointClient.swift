@@ -1,0 +1,316 @@
+import AsyncHTTPClient
+import EvalCore
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// What one case asks the model.
+public struct ModelRequest: Sendable {
+    public var messages: [ChatMessage]
+    /// Set instead of `messages` for the `/v1/completions` API.
+    public var prompt: String?
+    public var params: ModelParams
+
+    public init(messages: [ChatMessage], prompt: String? = nil, params: ModelParams) {
+        self.messages = messages
+        self.prompt = prompt
+        self.params = params
+    }
+
+    /// Rough token count of the request (4 characters a token, 4 tokens of overhead per message),
+    /// plus the completion budget: what the tokens-per-minute bucket is charged before the call.
+    public var estimatedTokens: Int {
+        var chars = prompt?.utf8.count ?? 0
+        for m in messages { chars += m.content.utf8.count + 16 }
+        return chars / 4 + 1 + (params.maxTokens ?? 256)
+    }
+}
+
+/// A successful answer.
+public struct ModelResponse: Sendable {
+    public var text: String
+    public var finishReason: String?
+    public var promptTokens: Int
+    public var completionTokens: Int
+    /// Wall time of the successful HTTP attempt, in milliseconds.
+    public var latencyMs: Double
+    /// HTTP attempts made, the successful one included.
+    public var attempts: Int
+    /// 429 answers seen before success.
+    public var rateLimited: Int
+}
+
+/// Why a call failed, after retries.
+public struct ModelCallError: Error, Sendable, CustomStringConvertible {
+    /// `timeout`, `connection`, `rate_limited`, `http_NNN`, `malformed_response`, `empty_output`, `cancelled`.
+    public var kind: String
+    public var message: String
+    public var retryable: Bool
+    public var attempts: Int
+    public var rateLimited: Int
+    /// Seconds the endpoint asked us to wait (`Retry-After`), if it said.
+    var retryAfter: Double?
+
+    public var description: String { "\(kind): \(message)" }
+}
+
+/// Calls one OpenAI-compatible endpoint: renders the request body, admits it through the
+/// endpoint's limiter, retries what is worth retrying with backoff (holding no slot while it
+/// sleeps), and parses `choices`, `usage` and `finish_reason`.
+public final class EndpointClient: Sendable {
+    public let endpoint: EndpointConfig
+    public let limiter: EndpointLimiter
+    private let http: HTTPClient
+    private let url: String
+    /// `Authorization` header value; never logged, never part of a cache key.
+    private let authorization: String?
+
+    /// Creates the client; `baseURL` overrides the config's (for the in-process simulator).
+    public init(endpoint: EndpointConfig, limiter: EndpointLimiter, apiKey: String?, baseURL: String? = nil, eventLoopGroup: any EventLoopGroup) {
+        self.endpoint = endpoint
+        self.limiter = limiter
+        let base = baseURL ?? endpoint.baseURL ?? "http://127.0.0.1"
+        url = base + (endpoint.api == .chat ? "/v1/chat/completions" : "/v1/completions")
+        authorization = apiKey.map { "Bearer \($0)" }
+        var config = HTTPClient.Configuration(
+            timeout: .init(connect: .milliseconds(Int64(endpoint.connectTimeoutSeconds * 1000)), read: .milliseconds(Int64(endpoint.requestTimeoutSeconds * 1000))),
+            connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, endpoint.maxInFlight)))
+        config.httpVersion = .http1Only
+        config.decompression = .enabled(limit: .ratio(50))
+        http = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: config)
+    }
+
+    /// Reads the endpoint's API key from its env var or file; nil when it names neither.
+    public static func resolveAPIKey(_ e: EndpointConfig, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String? {
+        if let name = e.apiKeyEnv {
+            guard let key = environment[name], !key.isEmpty else {
+                throw KeyError(message: "endpoint '\(e.name)': environment variable \(name) (api_key_env) is not set")
+            }
+            return key
+        }
+        if let path = e.apiKeyFile {
+            guard let data = FileManager.default.contents(atPath: path), let s = String(data: data, encoding: .utf8) else {
+                throw KeyError(message: "endpoint '\(e.name)': cannot read api_key_file \(path)")
+            }
+            return s.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        return nil
+    }
+
+    public struct KeyError: Error, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
+    }
+
+    public func shutdown() async {
+        try? await http.shutdown()
+    }
+
+    /// The JSON body sent for `request`.
+    public func body(for request: ModelRequest) -> JSONValue {
+        var o: [String: JSONValue] = ["model": .string(endpoint.model)]
+        if endpoint.api == .chat {
+            o["messages"] = .array(request.messages.map { ["role": .string($0.role), "content": .string($0.content)] })
+        } else {
+            o["prompt"] = .string(request.prompt ?? request.messages.map(\.content).joined(separator: "\n\n"))
+        }
+        let p = request.params
+        if let v = p.temperature { o["temperature"] = .number(v) }
+        if let v = p.topP { o["top_p"] = .number(v) }
+        if let v = p.maxTokens { o["max_tokens"] = .number(Double(v)) }
+        if let v = p.seed { o["seed"] = .number(Double(v)) }
+        if let v = p.stop { o["stop"] = .array(v.map(JSONValue.string)) }
+        if let v = p.responseFormat { o["response_format"] = v }
+        for (k, v) in p.extraBody where o[k] == nil { o[k] = v }
+        return .object(o)
+    }
+
+    /// Sends `request`, retrying per the endpoint's policy. Cancellation stops it between attempts
+    /// and while waiting for admission.
+    public func complete(_ request: ModelRequest) async throws(ModelCallError) -> ModelResponse {
+        var bytes: [UInt8] = []
+        body(for: request).write(to: &bytes)
+        let estimate = request.estimatedTokens
+        let policy = endpoint.retry
+        var attempts = 0
+        var rateLimited = 0
+        var rng = SplitMix64(seed: UInt64(truncatingIfNeeded: bytes.count &* 31 &+ Int(clockSeed())))
+        while true {
+            attempts += 1
+            do {
+                try await limiter.acquire(estimatedTokens: estimate)
+            } catch {
+                throw ModelCallError(kind: "cancelled", message: "cancelled while waiting for the rate limiter", retryable: false, attempts: attempts - 1, rateLimited: rateLimited)
+            }
+            let result = await send(bytes)
+            switch result {
+            case .success(var response, let usedTokens, let pauseSeconds):
+                await limiter.release(estimatedTokens: estimate, actualTokens: usedTokens)
+                if let pauseSeconds { await limiter.pause(seconds: pauseSeconds) }
+                response.attempts = attempts
+                response.rateLimited = rateLimited
+                return response
+            case .failure(var error):
+                await limiter.release(estimatedTokens: estimate, actualTokens: nil)
+                if error.kind == "rate_limited" {
+                    rateLimited += 1
+                    if let ra = error.retryAfter { await limiter.pause(seconds: ra) }
+                }
+                error.attempts = attempts
+                error.rateLimited = rateLimited
+                guard error.retryable, attempts < policy.maxAttempts, !Task.isCancelled else { throw error }
+                var delay: Double
+                if let ra = error.retryAfter {
+                    guard ra <= policy.maxRetryAfterSeconds else {
+                        error.message += " (Retry-After \(ra) s exceeds max_retry_after_seconds)"
+                        throw error
+                    }
+                    delay = ra
+                } else {
+                    // Exponential backoff with full jitter.
+                    let cap = min(policy.maxBackoffSeconds, policy.initialBackoffSeconds * pow(2, Double(attempts - 1)))
+                    delay = cap * (0.5 + 0.5 * rng.nextUnit())
+                }
+                do {
+                    try await Task.sleep(for: .milliseconds(Int64(delay * 1000)))
+                } catch {
+                    throw ModelCallError(kind: "cancelled", message: "cancelled during retry backoff", retryable: false, attempts: attempts, rateLimited: rateLimited)
+                }
+            }
+        }
+    }
+
+    private enum SendResult {
+        case success(ModelResponse, usedTokens: Int?, pauseSeconds: Double?)
+        case failure(ModelCallError)
+    }
+
+    private func send(_ bytes: [UInt8]) async -> SendResult {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "Accept", value: "application/json")
+        if let authorization { request.headers.add(name: "Authorization", value: authorization) }
+        request.body = .bytes(ByteBuffer(bytes: bytes))
+        let start = ContinuousClock.now
+        let response: HTTPClientResponse
+        let body: ByteBuffer
+        do {
+            response = try await http.execute(request, timeout: .milliseconds(Int64(endpoint.requestTimeoutSeconds * 1000)))
+            body = try await response.body.collect(upTo: 16 * 1024 * 1024)
+        } catch {
+            return .failure(classify(error))
+        }
+        let elapsed = ContinuousClock.now - start
+        let latencyMs = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) * 1e-15
+        let status = Int(response.status.code)
+        guard status == 200 else {
+            let snippet = String(buffer: body.getSlice(at: body.readerIndex, length: min(body.readableBytes, 300)) ?? ByteBuffer())
+            let retryAfter = response.headers.first(name: "retry-after").flatMap(parseRetryAfter)
+            switch status {
+            case 429:
+                // A spent quota is not a rate limit: waiting will not help (as inspect_ai treats it).
+                let quota = snippet.contains("insufficient_quota")
+                return .failure(ModelCallError(kind: "rate_limited", message: "HTTP 429: \(snippet)", retryable: !quota, attempts: 0, rateLimited: 0,
+                    retryAfter: retryAfter ?? rateLimitReset(response.headers)))
+            case 408, 409, 500...599:
+                return .failure(ModelCallError(kind: "http_\(status)", message: "HTTP \(status): \(snippet)", retryable: true, attempts: 0, rateLimited: 0, retryAfter: retryAfter))
+            default:
+                return .failure(ModelCallError(kind: "http_\(status)", message: "HTTP \(status): \(snippet)", retryable: false, attempts: 0, rateLimited: 0))
+            }
+        }
+        let json: JSONValue
+        do {
+            json = try body.withUnsafeReadableBytes { raw throws(JSONParseError) in
+                try JSONValue.parse(bytes: UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count))
+            }
+        } catch {
+            return .failure(ModelCallError(kind: "malformed_response", message: "the endpoint answered 200 with \(error)", retryable: true, attempts: 0, rateLimited: 0))
+        }
+        guard let choice = json["choices"]?.arrayValue?.first else {
+            return .failure(ModelCallError(kind: "malformed_response", message: "the response has no choices", retryable: true, attempts: 0, rateLimited: 0))
+        }
+        let text: String? = choice["message"]?["content"]?.stringValue ?? choice["text"]?.stringValue
+        guard let text, !text.isEmpty else {
+            return .failure(ModelCallError(kind: "empty_output", message: "the model answered with empty content", retryable: false, attempts: 0, rateLimited: 0))
+        }
+        let usage = json["usage"]
+        let prompt = Int(usage?["prompt_tokens"]?.numberValue ?? 0)
+        let completion = Int(usage?["completion_tokens"]?.numberValue ?? 0)
+        let used = usage == nil ? nil : Int(usage?["total_tokens"]?.numberValue ?? Double(prompt + completion))
+        // Proactively stop when the endpoint says its window is spent.
+        var pause: Double?
+        if response.headers.first(name: "x-ratelimit-remaining-requests") == "0" || response.headers.first(name: "x-ratelimit-remaining-tokens") == "0" {
+            pause = rateLimitReset(response.headers)
+        }
+        let r = ModelResponse(
+            text: text, finishReason: choice["finish_reason"]?.stringValue, promptTokens: prompt, completionTokens: completion,
+            latencyMs: latencyMs, attempts: 1, rateLimited: 0)
+        return .success(r, usedTokens: used, pauseSeconds: pause)
+    }
+
+    private func classify(_ error: any Error) -> ModelCallError {
+        if let e = error as? HTTPClientError {
+            switch e {
+            case .deadlineExceeded, .readTimeout, .writeTimeout:
+                return ModelCallError(kind: "timeout", message: "no answer within \(format(endpoint.requestTimeoutSeconds)) s", retryable: true, attempts: 0, rateLimited: 0)
+            case .connectTimeout, .getConnectionFromPoolTimeout:
+                return ModelCallError(kind: "connection", message: "connect timed out", retryable: true, attempts: 0, rateLimited: 0)
+            case .cancelled:
+                return ModelCallError(kind: "cancelled", message: "cancelled", retryable: false, attempts: 0, rateLimited: 0)
+            default:
+                return ModelCallError(kind: "connection", message: "\(e)", retryable: true, attempts: 0, rateLimited: 0)
+            }
+        }
+        if error is CancellationError {
+            return ModelCallError(kind: "cancelled", message: "cancelled", retryable: false, attempts: 0, rateLimited: 0)
+        }
+        if error is NIOTooManyBytesError {
+            return ModelCallError(kind: "malformed_response", message: "response body larger than 16 MiB", retryable: false, attempts: 0, rateLimited: 0)
+        }
+        return ModelCallError(kind: "connection", message: "\(error)", retryable: true, attempts: 0, rateLimited: 0)
+    }
+}
+
+/// `Retry-After` as seconds (delta form; HTTP dates are not worth a parser here).
+func parseRetryAfter(_ value: String) -> Double? {
+    guard let s = Double(value.trimmingCharacters(in: .whitespaces)), s >= 0 else { return nil }
+    return s
+}
+
+/// The longer of `x-ratelimit-reset-requests` / `-tokens` (OpenAI's "1s", "6m0s", "250ms").
+func rateLimitReset(_ headers: HTTPHeaders) -> Double? {
+    let values = ["x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"].compactMap { headers.first(name: $0) }.compactMap(parseGoDuration)
+    return values.max()
+}
+
+/// Parses durations like `1s`, `6m0s`, `1h2m3.5s`, `250ms`, or a bare number of seconds.
+func parseGoDuration(_ text: String) -> Double? {
+    if let plain = Double(text) { return plain }
+    var total = 0.0
+    var number = ""
+    var chars = Array(text)
+    var i = 0
+    guard !chars.isEmpty else { return nil }
+    chars.append(" ")
+    while i < chars.count - 1 {
+        let c = chars[i]
+        if c.isNumber || c == "." {
+            number.append(c)
+            i += 1
+            continue
+        }
+        guard let n = Double(number) else { return nil }
+        number = ""
+        if c == "m" && chars[i + 1] == "s" {
+            total += n / 1000
+            i += 2
+        } else if c == "h" { total += n * 3600; i += 1 } else if c == "m" { total += n * 60; i += 1 } else if c == "s" { total += n; i += 1 } else { return nil }
+    }
+    return number.isEmpty ? total : nil
+}
+
+/// A little entropy for backoff jitter, so parallel cases do not retry in lockstep.
+private func clockSeed() -> UInt64 {
+    UInt64(truncatingIfNeeded: DispatchTime.now().uptimeNanoseconds)
+}

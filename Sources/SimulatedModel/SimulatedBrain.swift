@@ -1,0 +1,155 @@
+import EvalCore
+
+/// The simulated model's "knowledge": a few task families it can really solve, so golden sets
+/// pass and fail for real. Answers are a pure function of (model, prompt, seed, temperature);
+/// a deterministic fraction `1 - accuracy` of answers is deliberately wrong in a plausible way.
+public struct SimulatedBrain: Sendable {
+    public var accuracy: Double
+
+    public init(accuracy: Double) {
+        self.accuracy = accuracy
+    }
+
+    /// The answer to the last user message (the system message only sets the style).
+    public func answer(model: String, prompt: String, seed: Int?, temperature: Double?) -> String {
+        var key: [UInt8] = Array(model.utf8)
+        key.append(0)
+        key.append(contentsOf: prompt.utf8)
+        if let t = temperature, t > 0 {
+            // Sampling: the seed picks the sample.
+            key.append(contentsOf: "|seed=\(seed ?? 0)|t=\(t)".utf8)
+        }
+        let h = fnv1a(key)
+        var rng = SplitMix64(seed: h)
+        let correct = rng.nextUnit() < accuracy
+        return solve(prompt, correct: correct, rng: &rng)
+    }
+
+    func solve(_ prompt: String, correct: Bool, rng: inout SplitMix64) -> String {
+        let lower = prompt.lowercased()
+        if let r = lower.range(of: "capital of ") {
+            let country = prompt[r.upperBound...].trimmingCharacters(in: CharacterSet(charactersIn: " ?.!\n"))
+            guard let capital = SimulatedBrain.capitals[country.lowercased()] else {
+                return "I am not sure what the capital of \(country) is."
+            }
+            let name = country.prefix(1).uppercased() + country.dropFirst()
+            if correct { return "The capital of \(name) is \(capital)." }
+            let others = SimulatedBrain.capitalList.filter { $0 != capital }
+            return "The capital of \(name) is \(others[Int(rng.next(below: UInt64(others.count)))])."
+        }
+        if let r = lower.range(of: "what is "), let result = arithmetic(String(lower[r.upperBound...])) {
+            if correct { return String(result) }
+            let delta = Int(rng.next(below: 3)) + 1
+            return String(rng.next(below: 2) == 0 ? result + delta : result - delta)
+        }
+        if let text = after(prompt, lower, "convert to uppercase:") {
+            if correct { return text.uppercased() }
+            return String(text.prefix(1)).uppercased() + String(text.dropFirst())
+        }
+        if let text = after(prompt, lower, "reverse the words:") {
+            let words = text.split(separator: " ")
+            if correct || words.count < 2 { return words.reversed().joined(separator: " ") }
+            return words.joined(separator: " ")
+        }
+        if let text = after(prompt, lower, "count the words:") {
+            let n = text.split(whereSeparator: \.isWhitespace).count
+            return String(correct ? n : n + 1)
+        }
+        if let text = after(prompt, lower, "extract the person as json:") {
+            return extractPerson(text, correct: correct, rng: &rng)
+        }
+        if let text = after(prompt, lower, "classify the sentiment:") {
+            let label = sentiment(text)
+            if correct { return label }
+            let others = ["positive", "negative", "neutral"].filter { $0 != label }
+            return others[Int(rng.next(below: 2))]
+        }
+        if let text = after(prompt, lower, "repeat exactly:") {
+            return correct ? text : text + " Sure."
+        }
+        if let text = after(prompt, lower, "summarize:") {
+            // First sentence: a terse but faithful summary.
+            let first = text.split(separator: ".", maxSplits: 1).first.map(String.init) ?? text
+            return correct ? first.trimmingCharacters(in: .whitespaces) + "." : "This text is about something else entirely."
+        }
+        // Anything else: a fluent but content-free answer derived from the words of the prompt.
+        let words: [String] = prompt.split(whereSeparator: { !$0.isLetter }).filter { $0.count > 3 }.prefix(4).map(String.init)
+        let topic: String = words.isEmpty ? "your request" : words.joined(separator: ", ")
+        return "Here is a considered answer about \(topic)."
+    }
+
+    private func after(_ prompt: String, _ lower: String, _ marker: String) -> String? {
+        guard let r = lower.range(of: marker) else { return nil }
+        let offset = lower.distance(from: lower.startIndex, to: r.upperBound)
+        // `lower` and `prompt` have the same length for the ASCII markers we use.
+        guard offset <= prompt.count else { return nil }
+        return String(prompt.dropFirst(offset)).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private func arithmetic(_ text: String) -> Int? {
+        let tokens = text.trimmingCharacters(in: CharacterSet(charactersIn: " ?.\n")).split(separator: " ")
+        guard tokens.count == 3, let a = Int(tokens[0]), let b = Int(tokens[2]) else { return nil }
+        switch tokens[1] {
+        case "+", "plus": return a + b
+        case "-", "minus": return a - b
+        case "*", "x", "times": return a * b
+        default: return nil
+        }
+    }
+
+    private func extractPerson(_ text: String, correct: Bool, rng: inout SplitMix64) -> String {
+        // "<Name> is <age> years old and lives in <City>."
+        let words = text.trimmingCharacters(in: CharacterSet(charactersIn: ". ")).split(separator: " ").map(String.init)
+        guard words.count >= 9, let age = Int(words[2]) else { return "{\"error\": \"could not parse\"}" }
+        let name = words[0]
+        let city = words[8...].joined(separator: " ")
+        if correct { return "{\"name\": \"\(name)\", \"age\": \(age), \"city\": \"\(city)\"}" }
+        if rng.next(below: 2) == 0 { return "Sure! {\"name\": \"\(name)\", \"age\": \"\(age)\"}" }
+        return "{\"name\": \"\(name)\", \"age\": \(age + 1), \"city\": \"\(city)\"}"
+    }
+
+    private func sentiment(_ text: String) -> String {
+        var score = 0
+        for w in text.lowercased().split(whereSeparator: { !$0.isLetter }) {
+            if SimulatedBrain.positive.contains(String(w)) { score += 1 }
+            if SimulatedBrain.negative.contains(String(w)) { score -= 1 }
+        }
+        return score > 0 ? "positive" : (score < 0 ? "negative" : "neutral")
+    }
+
+    static let positive: Set<String> = [
+        "good", "great", "excellent", "love", "loved", "wonderful", "happy", "fantastic", "perfect", "amazing", "enjoyed",
+        "recommend", "fast", "friendly", "delicious", "beautiful", "best", "pleasant",
+    ]
+    static let negative: Set<String> = [
+        "bad", "terrible", "awful", "hate", "hated", "poor", "slow", "broken", "rude", "worst", "disappointing",
+        "disappointed", "cold", "dirty", "late", "never", "refund", "boring",
+    ]
+
+    static let capitals: [String: String] = [
+        "france": "Paris", "germany": "Berlin", "italy": "Rome", "spain": "Madrid", "portugal": "Lisbon",
+        "japan": "Tokyo", "china": "Beijing", "india": "New Delhi", "brazil": "Brasília", "canada": "Ottawa",
+        "australia": "Canberra", "mexico": "Mexico City", "egypt": "Cairo", "kenya": "Nairobi", "nigeria": "Abuja",
+        "argentina": "Buenos Aires", "chile": "Santiago", "peru": "Lima", "norway": "Oslo", "sweden": "Stockholm",
+        "finland": "Helsinki", "denmark": "Copenhagen", "poland": "Warsaw", "austria": "Vienna", "greece": "Athens",
+        "turkey": "Ankara", "ireland": "Dublin", "netherlands": "Amsterdam", "belgium": "Brussels",
+        "switzerland": "Bern", "hungary": "Budapest", "czechia": "Prague", "romania": "Bucharest",
+        "south korea": "Seoul", "thailand": "Bangkok", "vietnam": "Hanoi", "indonesia": "Jakarta",
+        "philippines": "Manila", "new zealand": "Wellington", "south africa": "Pretoria", "morocco": "Rabat",
+        "ethiopia": "Addis Ababa", "colombia": "Bogotá", "venezuela": "Caracas", "cuba": "Havana",
+        "iceland": "Reykjavik", "ukraine": "Kyiv", "pakistan": "Islamabad", "iran": "Tehran", "saudi arabia": "Riyadh",
+    ]
+    static let capitalList: [String] = capitals.values.sorted()
+}
+
+/// 64-bit FNV-1a: a fast, stable hash for deterministic choices (not for security).
+func fnv1a(_ bytes: [UInt8]) -> UInt64 {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for b in bytes {
+        h ^= UInt64(b)
+        h = h &* 0x100_0000_01b3
+    }
+    return h
+}
+
+import Foundation

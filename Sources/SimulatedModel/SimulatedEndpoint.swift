@@ -1,0 +1,354 @@
+import EvalCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import UnixSignals
+import NIOCore
+import Synchronization
+
+/// A built-in OpenAI-compatible endpoint (`/v1/chat/completions`, `/v1/completions`,
+/// `/v1/embeddings`, `/v1/models`) for demos, tests and capacity runs. Answers come from
+/// `SimulatedBrain`; latency, faults and a strict rate limit come from the profile.
+/// `GET /sim/stats` reports what it served; `POST /sim/reset` zeroes that.
+public final class SimulatedEndpoint: Sendable {
+    public let profile: SimulatorProfile
+    private let stats = Mutex(SimulatorStats())
+    private let bucket: Mutex<SimBucket?>
+    private let requestCounter = Atomic<UInt64>(0)
+    private let gate: ConcurrencyGate?
+
+    public init(profile: SimulatorProfile = SimulatorProfile()) {
+        self.profile = profile
+        bucket = Mutex(profile.requestsPerMinute.map { SimBucket(perMinute: $0, burstSeconds: profile.burstSeconds) })
+        gate = profile.maxConcurrency.map { ConcurrencyGate(limit: $0) }
+    }
+
+    /// Counters since start (or the last reset).
+    public var currentStats: SimulatorStats { stats.withLock { $0 } }
+
+    /// Serves on `host:port` (port 0 picks a free one) until the task is cancelled or, when
+    /// `shutdownSignals` are given, one of them arrives; `onReady` receives the bound port.
+    /// In-process use stops by cancellation, which the server logs as errors: hence `.critical`.
+    public func run(
+        host: String = "127.0.0.1", port: Int = 0, logLevel: Logger.Level = .critical, shutdownSignals: [UnixSignal] = [],
+        onReady: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws {
+        var logger = Logger(label: "evalengine-simulator")
+        logger.logLevel = logLevel
+        let router = Router()
+        router.post("/v1/chat/completions") { request, _ in try await self.handle(request, api: .chat) }
+        router.post("/v1/completions") { request, _ in try await self.handle(request, api: .completions) }
+        router.post("/v1/embeddings") { request, _ in try await self.handleEmbeddings(request) }
+        router.get("/v1/models") { _, _ in
+            self.json(.ok, ["object": "list", "data": [["id": "sim-small", "object": "model"], ["id": "sim-large", "object": "model"]]])
+        }
+        router.get("/sim/stats") { _, _ in self.json(.ok, self.currentStats.json) }
+        router.post("/sim/reset") { _, _ in
+            self.stats.withLock { $0 = SimulatorStats() }
+            return self.json(.ok, ["reset": true])
+        }
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(host, port: port), serverName: "evalengine-simulator", backlog: 1024),
+            onServerRunning: { channel in await onReady(channel.localAddress?.port ?? port) },
+            logger: logger
+        )
+        try await app.runService(gracefulShutdownSignals: shutdownSignals)
+    }
+
+    enum API { case chat, completions }
+
+    private func handle(_ request: Request, api: API) async throws -> Response {
+        var request = request
+        let body = try await request.collectBody(upTo: 4 * 1024 * 1024)
+        let n = requestCounter.add(1, ordering: .relaxed).newValue
+        var rng = SplitMix64(seed: profile.seed ^ (n &* 0x9E37_79B9_7F4A_7C15))
+        stats.withLock {
+            $0.requests += 1
+            if api == .chat { $0.chat += 1 } else { $0.completions += 1 }
+        }
+        let parsed: JSONValue
+        do {
+            parsed = try JSONValue.parse(bytes: Array(buffer: body))
+        } catch {
+            return finish(json(.badRequest, errorBody("invalid JSON body: \(error)", type: "invalid_request_error")))
+        }
+        let model = parsed["model"]?.stringValue ?? "sim-small"
+        let prompt: String
+        var promptChars = 0
+        switch api {
+        case .chat:
+            guard let messages = parsed["messages"]?.arrayValue, !messages.isEmpty else {
+                return finish(json(.badRequest, errorBody("'messages' is required", type: "invalid_request_error")))
+            }
+            var last = ""
+            for m in messages {
+                let content = m["content"]?.stringValue ?? ""
+                promptChars += content.utf8.count
+                if m["role"]?.stringValue == "user" { last = content }
+            }
+            prompt = last
+        case .completions:
+            guard let p = parsed["prompt"]?.stringValue else {
+                return finish(json(.badRequest, errorBody("'prompt' is required", type: "invalid_request_error")))
+            }
+            prompt = p
+            promptChars = p.utf8.count
+        }
+        let promptTokens = promptChars / 4 + 1
+
+        // The endpoint's own strict limit.
+        if let wait = bucket.withLock({ $0?.take() }) {
+            stats.withLock { $0.rateLimited += 1; $0.status[429, default: 0] += 1 }
+            var r = json(.tooManyRequests, errorBody("Rate limit reached for requests", type: "requests"))
+            r.headers[.retryAfter] = String(max(1, Int(wait.rounded(.up))))
+            r.headers[HTTPField.Name("x-ratelimit-limit-requests")!] = String(Int(profile.requestsPerMinute ?? 0))
+            r.headers[HTTPField.Name("x-ratelimit-remaining-requests")!] = "0"
+            r.headers[HTTPField.Name("x-ratelimit-reset-requests")!] = "\(Int((wait * 1000).rounded(.up)))ms"
+            return r
+        }
+
+        if let gate { await gate.enter() }
+        defer { if let gate { Task { await gate.leave() } } }
+
+        // Injected faults, drawn per request so that a retry can succeed.
+        let f = profile.faults
+        var u = rng.nextUnit()
+        func hit(_ rate: Double) -> Bool {
+            if u < rate { return true }
+            u -= rate
+            return false
+        }
+        if hit(f.rate429) {
+            stats.withLock { $0.injected += 1; $0.status[429, default: 0] += 1 }
+            var r = json(.tooManyRequests, errorBody("Rate limit reached (injected)", type: "requests"))
+            if let ra = f.retryAfterSeconds { r.headers[.retryAfter] = format(ra) }
+            return r
+        }
+        if hit(f.rate500) { return injectedStatus(.internalServerError) }
+        if hit(f.rate502) { return injectedStatus(.badGateway) }
+        if hit(f.rate503) { return injectedStatus(.serviceUnavailable) }
+        if hit(f.rateTimeout) {
+            stats.withLock { $0.injected += 1 }
+            try await Task.sleep(for: .milliseconds(Int64(f.hangSeconds * 1000)))
+        }
+        if hit(f.rateMalformed) {
+            stats.withLock { $0.injected += 1; $0.status[200, default: 0] += 1 }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{\"id\": \"cmpl-sim\", \"choices\": [{\"mess")))
+        }
+        if hit(f.rateDrop) {
+            stats.withLock { $0.injected += 1 }
+            // Promise a body, send half, then fail: the server closes the connection mid-response.
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(contentLength: 200) { writer in
+                try await writer.write(ByteBuffer(string: "{\"id\": \"cmpl-sim\", \"choi"))
+                throw DroppedConnection()
+            })
+        }
+        let empty = hit(f.rateEmpty)
+
+        try await sleepLatency(&rng)
+
+        let params = parsed
+        var text = empty ? "" : SimulatedBrain(accuracy: profile.accuracy(for: model)).answer(
+            model: model, prompt: prompt, seed: params["seed"]?.numberValue.map { Int($0) }, temperature: params["temperature"]?.numberValue)
+        var finishReason = "stop"
+        for stop in params["stop"]?.arrayValue?.compactMap(\.stringValue) ?? params["stop"]?.stringValue.map({ [$0] }) ?? [] {
+            if let r = text.range(of: stop) { text = String(text[..<r.lowerBound]) }
+        }
+        if let maxTokens = params["max_tokens"]?.numberValue, text.utf8.count > Int(maxTokens) * 4 {
+            text = String(text.prefix(Int(maxTokens) * 4))
+            finishReason = "length"
+        }
+        let completionTokens = text.isEmpty ? 0 : text.utf8.count / 4 + 1
+        stats.withLock {
+            $0.status[200, default: 0] += 1
+            $0.promptTokens += promptTokens
+            $0.completionTokens += completionTokens
+        }
+        let choice: JSONValue
+        switch api {
+        case .chat: choice = ["index": 0, "message": ["role": "assistant", "content": .string(text)], "finish_reason": .string(finishReason)]
+        case .completions: choice = ["index": 0, "text": .string(text), "finish_reason": .string(finishReason)]
+        }
+        let answer: JSONValue = [
+            "id": .string("cmpl-sim-\(n)"), "object": api == .chat ? "chat.completion" : "text_completion", "model": .string(model),
+            "choices": [choice],
+            "usage": ["prompt_tokens": .number(Double(promptTokens)), "completion_tokens": .number(Double(completionTokens)),
+                      "total_tokens": .number(Double(promptTokens + completionTokens))],
+        ]
+        return json(.ok, answer)
+    }
+
+    private func handleEmbeddings(_ request: Request) async throws -> Response {
+        var request = request
+        let body = try await request.collectBody(upTo: 16 * 1024 * 1024)
+        stats.withLock { $0.requests += 1; $0.embeddings += 1 }
+        guard let parsed = try? JSONValue.parse(bytes: Array(buffer: body)) else {
+            return finish(json(.badRequest, errorBody("invalid JSON body", type: "invalid_request_error")))
+        }
+        let inputs: [String]
+        switch parsed["input"] {
+        case .string(let s)?: inputs = [s]
+        case .array(let a)?: inputs = a.compactMap(\.stringValue)
+        default: return finish(json(.badRequest, errorBody("'input' must be a string or a list of strings", type: "invalid_request_error")))
+        }
+        if let wait = bucket.withLock({ $0?.take() }) {
+            stats.withLock { $0.rateLimited += 1; $0.status[429, default: 0] += 1 }
+            var r = json(.tooManyRequests, errorBody("Rate limit reached for requests", type: "requests"))
+            r.headers[.retryAfter] = String(max(1, Int(wait.rounded(.up))))
+            return r
+        }
+        var rng = SplitMix64(seed: profile.seed ^ requestCounter.add(1, ordering: .relaxed).newValue)
+        try await sleepLatency(&rng)
+        let dims = parsed["dimensions"]?.numberValue.map { Int($0) } ?? profile.embeddingDimensions
+        var data: [JSONValue] = []
+        var tokens = 0
+        for (i, text) in inputs.enumerated() {
+            tokens += text.utf8.count / 4 + 1
+            let v = SimulatedEmbedding.vector(text, dimensions: dims)
+            data.append(["object": "embedding", "index": .number(Double(i)), "embedding": .array(v.map { .number(Double($0)) })])
+        }
+        stats.withLock { $0.status[200, default: 0] += 1; $0.promptTokens += tokens }
+        return json(.ok, ["object": "list", "data": .array(data), "model": parsed["model"] ?? "sim-embed",
+                          "usage": ["prompt_tokens": .number(Double(tokens)), "total_tokens": .number(Double(tokens))]])
+    }
+
+    private func sleepLatency(_ rng: inout SplitMix64) async throws {
+        let ms: Double
+        switch profile.latency {
+        case .none: return
+        case .fixed(let v): ms = v
+        case .uniform(let lo, let hi): ms = lo + (hi - lo) * rng.nextUnit()
+        case .lognormal(let median, let p99):
+            let sigma = log(p99 / median) / 2.326_347_874
+            let u1 = max(rng.nextUnit(), 1e-12)
+            let z = (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * rng.nextUnit())
+            ms = median * exp(sigma * z)
+        }
+        if ms > 0 { try await Task.sleep(for: .microseconds(Int64(ms * 1000))) }
+    }
+
+    private func injectedStatus(_ status: HTTPResponse.Status) -> Response {
+        stats.withLock { $0.injected += 1; $0.status[status.code, default: 0] += 1 }
+        return json(status, errorBody("injected \(status.code)", type: "server_error"))
+    }
+
+    private func finish(_ r: Response) -> Response {
+        stats.withLock { $0.status[r.status.code, default: 0] += 1 }
+        return r
+    }
+
+    private func errorBody(_ message: String, type: String) -> JSONValue {
+        ["error": ["message": .string(message), "type": .string(type)]]
+    }
+
+    private func json(_ status: HTTPResponse.Status, _ value: JSONValue) -> Response {
+        var bytes: [UInt8] = []
+        value.write(to: &bytes)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}
+
+struct DroppedConnection: Error {}
+
+/// What the simulator served.
+public struct SimulatorStats: Sendable {
+    public var requests = 0
+    public var chat = 0
+    public var completions = 0
+    public var embeddings = 0
+    /// 429s from the simulator's own rate limit (not injected ones).
+    public var rateLimited = 0
+    public var injected = 0
+    public var status: [Int: Int] = [:]
+    public var promptTokens = 0
+    public var completionTokens = 0
+
+    public var json: JSONValue {
+        var s: [String: JSONValue] = [:]
+        for (k, v) in status { s[String(k)] = .number(Double(v)) }
+        return [
+            "requests": .number(Double(requests)), "chat": .number(Double(chat)), "completions": .number(Double(completions)),
+            "embeddings": .number(Double(embeddings)), "rate_limited": .number(Double(rateLimited)), "injected": .number(Double(injected)),
+            "status": .object(s), "prompt_tokens": .number(Double(promptTokens)), "completion_tokens": .number(Double(completionTokens)),
+        ]
+    }
+}
+
+/// The simulator's strict request bucket.
+struct SimBucket {
+    let ratePerSecond: Double
+    let capacity: Double
+    var level: Double
+    var last = ContinuousClock.now
+
+    init(perMinute: Double, burstSeconds: Double) {
+        ratePerSecond = perMinute / 60
+        capacity = max(1, ratePerSecond * burstSeconds)
+        level = capacity
+    }
+
+    /// Takes a token; returns nil when admitted, else the seconds until one is available.
+    mutating func take() -> Double? {
+        let now = ContinuousClock.now
+        let d = (now - last).components
+        last = now
+        level = min(capacity, level + (Double(d.seconds) + Double(d.attoseconds) * 1e-18) * ratePerSecond)
+        if level >= 1 {
+            level -= 1
+            return nil
+        }
+        return (1 - level) / ratePerSecond
+    }
+}
+
+/// At most `limit` requests served at once; the rest queue in order.
+actor ConcurrencyGate {
+    let limit: Int
+    var active = 0
+    var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(limit: Int) { self.limit = limit }
+
+    func enter() async {
+        if active < limit {
+            active += 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func leave() {
+        if waiting.isEmpty {
+            active -= 1
+        } else {
+            waiting.removeFirst().resume()
+        }
+    }
+}
+
+/// Deterministic embeddings from hashed word unigrams and character trigrams, L2-normalised:
+/// texts that share words land close together, so retrieval over them means something.
+public enum SimulatedEmbedding {
+    public static func vector(_ text: String, dimensions: Int) -> [Float] {
+        var v = [Float](repeating: 0, count: dimensions)
+        let lower = text.lowercased()
+        for word in lower.split(whereSeparator: { !$0.isLetter && !$0.isNumber }) {
+            let h = fnv1a(Array(word.utf8))
+            v[Int(h % UInt64(dimensions))] += (h >> 63) == 0 ? 1 : -1
+            let chars = Array(" \(word) ".utf8)
+            if chars.count >= 3 {
+                for i in 0...(chars.count - 3) {
+                    let g = fnv1a(Array(chars[i..<(i + 3)]) + [0x7C])
+                    v[Int(g % UInt64(dimensions))] += (g >> 63) == 0 ? 0.5 : -0.5
+                }
+            }
+        }
+        var norm: Float = 0
+        for x in v { norm += x * x }
+        norm = norm.squareRoot()
+        if norm > 0 { for i in v.indices { v[i] /= norm } }
+        return v
+    }
+}

@@ -1,0 +1,126 @@
+import EvalCore
+
+/// How the simulated endpoint behaves: accuracy, latency, injected faults and its own rate limit.
+public struct SimulatorProfile: Sendable, Hashable {
+    public enum Latency: Sendable, Hashable {
+        case none
+        case fixed(ms: Double)
+        case uniform(minMs: Double, maxMs: Double)
+        /// Log-normal with the given median and 99th percentile.
+        case lognormal(medianMs: Double, p99Ms: Double)
+    }
+
+    public struct Faults: Sendable, Hashable {
+        /// Fraction of requests answered 429 with `Retry-After: retryAfterSeconds`.
+        public var rate429 = 0.0
+        /// Send `Retry-After` with injected 429s (a storm without it tests backoff).
+        public var retryAfterSeconds: Double? = 1
+        public var rate500 = 0.0
+        public var rate502 = 0.0
+        public var rate503 = 0.0
+        /// Fraction of requests that hang for `hangSeconds` before answering (client-side timeouts).
+        public var rateTimeout = 0.0
+        public var hangSeconds = 30.0
+        /// Fraction answered 200 with a truncated JSON body.
+        public var rateMalformed = 0.0
+        /// Fraction whose connection is dropped mid-response.
+        public var rateDrop = 0.0
+        /// Fraction answered 200 with empty content.
+        public var rateEmpty = 0.0
+        public init() {}
+    }
+
+    public var accuracy = 0.9
+    /// Accuracy per model name, overriding `accuracy`.
+    public var modelAccuracy: [String: Double] = [:]
+    public var latency: Latency = .none
+    public var faults = Faults()
+    /// The endpoint's own limit: beyond it, 429 with `Retry-After`.
+    public var requestsPerMinute: Double?
+    public var tokensPerMinute: Double?
+    /// Bucket depth of the endpoint's limit, in seconds of rate.
+    public var burstSeconds = 1.0
+    /// Most requests served at once; beyond it requests queue (a service-time limit for capacity tests).
+    public var maxConcurrency: Int?
+    public var embeddingDimensions = 256
+    public var seed: UInt64 = 42
+
+    public init() {}
+
+    static let knownFields: Set<String> = [
+        "accuracy", "model_accuracy", "latency", "faults", "rate_limit", "max_concurrency", "embedding_dimensions", "seed", "description",
+    ]
+
+    /// Decodes a profile file (`profiles/sim-*.yaml`).
+    public static func decode(_ json: JSONValue) throws(FieldError) -> SimulatorProfile {
+        guard let o = json.objectValue else { throw FieldError(field: "", message: "a simulator profile must be an object") }
+        for key in o.keys where !knownFields.contains(key) {
+            throw FieldError(field: key, message: "unknown field (expected one of \(knownFields.sorted().joined(separator: ", ")))")
+        }
+        var p = SimulatorProfile()
+        func fraction(_ v: JSONValue?, _ field: String) throws(FieldError) -> Double? {
+            guard let v, v != .null else { return nil }
+            guard let n = v.numberValue, n >= 0, n <= 1 else { throw FieldError(field: field, message: "must be a number between 0 and 1") }
+            return n
+        }
+        func nonNegative(_ v: JSONValue?, _ field: String) throws(FieldError) -> Double? {
+            guard let v, v != .null else { return nil }
+            guard let n = v.numberValue, n >= 0 else { throw FieldError(field: field, message: "must be a number >= 0") }
+            return n
+        }
+        p.accuracy = try fraction(o["accuracy"], "accuracy") ?? p.accuracy
+        if let m = o["model_accuracy"]?.objectValue {
+            for (k, v) in m { p.modelAccuracy[k] = try fraction(v, "model_accuracy.\(k)") }
+        }
+        if let l = o["latency"], l != .null {
+            guard let lo = l.objectValue else { throw FieldError(field: "latency", message: "must be an object") }
+            switch lo["distribution"]?.stringValue ?? "fixed" {
+            case "none": p.latency = .none
+            case "fixed": p.latency = .fixed(ms: try nonNegative(lo["ms"], "latency.ms") ?? 0)
+            case "uniform":
+                p.latency = .uniform(minMs: try nonNegative(lo["min_ms"], "latency.min_ms") ?? 0, maxMs: try nonNegative(lo["max_ms"], "latency.max_ms") ?? 0)
+            case "lognormal":
+                guard let median = try nonNegative(lo["median_ms"], "latency.median_ms"), median > 0,
+                    let p99 = try nonNegative(lo["p99_ms"], "latency.p99_ms"), p99 >= median
+                else { throw FieldError(field: "latency", message: "lognormal needs median_ms > 0 and p99_ms >= median_ms") }
+                p.latency = .lognormal(medianMs: median, p99Ms: p99)
+            case let other: throw FieldError(field: "latency.distribution", message: "unknown distribution '\(other)' (none, fixed, uniform, lognormal)")
+            }
+        }
+        if let f = o["faults"], f != .null {
+            guard let fo = f.objectValue else { throw FieldError(field: "faults", message: "must be an object") }
+            let known: Set<String> = ["rate_429", "retry_after_seconds", "rate_500", "rate_502", "rate_503", "rate_timeout", "hang_seconds", "rate_malformed", "rate_drop", "rate_empty"]
+            for key in fo.keys where !known.contains(key) {
+                throw FieldError(field: "faults.\(key)", message: "unknown fault (expected one of \(known.sorted().joined(separator: ", ")))")
+            }
+            p.faults.rate429 = try fraction(fo["rate_429"], "faults.rate_429") ?? 0
+            if let ra = fo["retry_after_seconds"] {
+                p.faults.retryAfterSeconds = ra == .null ? nil : try nonNegative(ra, "faults.retry_after_seconds")
+            }
+            p.faults.rate500 = try fraction(fo["rate_500"], "faults.rate_500") ?? 0
+            p.faults.rate502 = try fraction(fo["rate_502"], "faults.rate_502") ?? 0
+            p.faults.rate503 = try fraction(fo["rate_503"], "faults.rate_503") ?? 0
+            p.faults.rateTimeout = try fraction(fo["rate_timeout"], "faults.rate_timeout") ?? 0
+            p.faults.hangSeconds = try nonNegative(fo["hang_seconds"], "faults.hang_seconds") ?? p.faults.hangSeconds
+            p.faults.rateMalformed = try fraction(fo["rate_malformed"], "faults.rate_malformed") ?? 0
+            p.faults.rateDrop = try fraction(fo["rate_drop"], "faults.rate_drop") ?? 0
+            p.faults.rateEmpty = try fraction(fo["rate_empty"], "faults.rate_empty") ?? 0
+        }
+        if let r = o["rate_limit"], r != .null {
+            guard let ro = r.objectValue else { throw FieldError(field: "rate_limit", message: "must be an object") }
+            p.requestsPerMinute = try nonNegative(ro["requests_per_minute"], "rate_limit.requests_per_minute")
+            p.tokensPerMinute = try nonNegative(ro["tokens_per_minute"], "rate_limit.tokens_per_minute")
+            p.burstSeconds = try nonNegative(ro["burst_seconds"], "rate_limit.burst_seconds") ?? p.burstSeconds
+        }
+        if let n = try nonNegative(o["max_concurrency"], "max_concurrency") { p.maxConcurrency = max(1, Int(n)) }
+        if let n = try nonNegative(o["embedding_dimensions"], "embedding_dimensions") {
+            guard n >= 8, n <= 4096 else { throw FieldError(field: "embedding_dimensions", message: "must be between 8 and 4096") }
+            p.embeddingDimensions = Int(n)
+        }
+        if let n = try nonNegative(o["seed"], "seed") { p.seed = UInt64(n) }
+        return p
+    }
+
+    /// Accuracy for `model`.
+    func accuracy(for model: String) -> Double { modelAccuracy[model] ?? accuracy }
+}

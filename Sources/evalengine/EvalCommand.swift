@@ -1,0 +1,173 @@
+import ArgumentParser
+import Engine
+import EvalCore
+import Foundation
+import GoldenSets
+import ModelClient
+
+/// Exit codes (documented in README): verdicts 0/1/2, then sysexits-style input errors.
+enum ExitCodes {
+    static let pass: Int32 = 0
+    static let fail: Int32 = 1
+    static let inconclusive: Int32 = 2
+    static let usage: Int32 = 64
+    static let dataError: Int32 = 65
+    static let noInput: Int32 = 66
+    static let software: Int32 = 70
+    static let config: Int32 = 78
+    static let interrupted: Int32 = 130
+}
+
+struct EvalCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Run a golden set against a model endpoint, score, aggregate and gate.",
+        discussion: """
+            Exit codes: 0 pass, 1 fail, 2 inconclusive (too many infrastructure errors to judge), \
+            64 usage, 65 bad golden set or prompt, 66 missing input file, 78 bad configuration, 130 interrupted.
+            """)
+
+    @Option(name: .long, help: "Golden set: .jsonl, .csv, .yaml or .json.")
+    var golden: String
+
+    @Option(name: .long, help: "Prompt config (YAML/JSON): messages or prompt, and params.")
+    var prompt: String
+
+    @Option(name: .long, help: "Endpoint name from the endpoints config.")
+    var endpoint: String
+
+    @Option(name: .long, help: "Endpoints config.")
+    var config: String = "configs/endpoints.yaml"
+
+    @Option(name: .long, help: "Gate thresholds (YAML/JSON). Default: every scored case must pass.")
+    var gate: String?
+
+    @Option(name: .long, help: "Most cases in progress at once (the endpoint's max_in_flight caps requests on the wire).")
+    var concurrency: Int = 256
+
+    @Option(name: .long, help: "Write the JSON report here.")
+    var report: String?
+
+    @Option(name: .long, help: "Write JUnit XML here.")
+    var junit: String?
+
+    @Flag(name: .long, help: "Leave model outputs out of the JSON report.")
+    var noOutputs = false
+
+    @Flag(name: .long, help: "Print no progress.")
+    var quiet = false
+
+    @Option(name: .long, help: "Seed of the bootstrap intervals.")
+    var seed: UInt64 = 0x5EED
+
+    func validate() throws {
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+    }
+
+    func run() async throws {
+        let code = await execute()
+        throw ExitCode(code)
+    }
+
+    func execute() async -> Int32 {
+        // 1. Configuration and inputs, all checked before anything is sent.
+        let endpointConfig: EndpointConfig
+        let promptConfig: PromptConfig
+        var gateConfig = GateConfig.default
+        let total: Int
+        do {
+            let endpoints = try ConfigFiles.loadEndpoints(path: config)
+            guard let e = endpoints.first(where: { $0.name == endpoint }) else {
+                printError("\(config): field 'endpoints': no endpoint named '\(endpoint)' (defined: \(endpoints.map(\.name).joined(separator: ", ")))")
+                return ExitCodes.config
+            }
+            endpointConfig = e
+            if let gate { gateConfig = try ConfigFiles.loadGate(path: gate) }
+        } catch {
+            printError(error.description)
+            return error.location.line == 0 && !FileManager.default.fileExists(atPath: error.location.file) ? ExitCodes.noInput : ExitCodes.config
+        }
+        do {
+            promptConfig = try ConfigFiles.loadPrompt(path: prompt)
+            total = try EvalRunner.validate(goldenSetPath: golden, prompt: promptConfig)
+        } catch {
+            printError(error.description)
+            return error.location.line == 0 && !FileManager.default.fileExists(atPath: error.location.file) ? ExitCodes.noInput : ExitCodes.dataError
+        }
+        let apiKey: String?
+        do {
+            apiKey = try EndpointClient.resolveAPIKey(endpointConfig)
+        } catch {
+            printError("\(config): \(error)")
+            return ExitCodes.config
+        }
+
+        // 2. The run.
+        var job = EvalJob(goldenSetPath: golden, prompt: promptConfig, gate: gateConfig, concurrency: concurrency)
+        job.seed = seed
+        var targets = ReportTargets(jsonPath: report, junitPath: junit)
+        targets.includeOutputs = !noOutputs
+        let info = RunInfo(goldenSet: golden, endpoint: endpointConfig.name, model: endpointConfig.model, concurrency: concurrency, totalCases: total)
+        let progress = ProgressPrinter(enabled: !quiet, total: total)
+        let quietRun = quiet
+        let runJob = job
+        let runTargets = targets
+        let runTask = Task { () throws -> EvalResult in
+            try await EndpointSession.with(endpointConfig, registry: LimiterRegistry(), apiKey: apiKey) { client in
+                var sink = try ReportSink(targets: runTargets)
+                let result = try await EvalRunner(client: client).run(runJob, total: total, sink: &sink) { progress.update($0) }
+                progress.finish()
+                try sink.finish(result, info: info)
+                return result
+            }
+        }
+        let interrupt = InterruptHandler { runTask.cancel() }
+        defer { interrupt.cancel() }
+        let result: EvalResult
+        do {
+            result = try await runTask.value
+        } catch {
+            progress.finish()
+            printError("evalengine eval: \(error)")
+            return ExitCodes.software
+        }
+        print(TerminalSummary.render(result, info: info, color: !quietRun && isatty(1) != 0))
+        if let report { print("report: \(report)") }
+        if let junit { print("junit: \(junit)") }
+        if result.cancelled { return ExitCodes.interrupted }
+        switch result.gate.verdict {
+        case .pass: return ExitCodes.pass
+        case .fail: return ExitCodes.fail
+        case .inconclusive: return ExitCodes.inconclusive
+        }
+    }
+}
+
+/// Cancels the run on SIGINT/SIGTERM so the report is still written.
+final class InterruptHandler: @unchecked Sendable {
+    // Immutable after init; DispatchSource is thread-safe but not marked Sendable.
+    private let sources: [any DispatchSourceSignal]
+
+    init(_ action: @escaping @Sendable () -> Void) {
+        var sources: [any DispatchSourceSignal] = []
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler {
+                FileHandle.standardError.write("\ninterrupted: stopping the run, writing what finished\n".data(using: .utf8)!)
+                action()
+            }
+            s.resume()
+            sources.append(s)
+        }
+        self.sources = sources
+    }
+
+    func cancel() {
+        for s in sources { s.cancel() }
+    }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write((message + "\n").data(using: .utf8)!)
+}

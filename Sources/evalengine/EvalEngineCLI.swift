@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct EvalEngineCLI: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evalengine",
+        abstract: "Evaluation engine for GenAI delivery pipelines.",
+        subcommands: [EvalCommand.self, ValidateCommand.self, SimulateCommand.self])
+}

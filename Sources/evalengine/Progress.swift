@@ -1,0 +1,105 @@
+import Engine
+import EvalCore
+import Foundation
+import Synchronization
+
+/// Progress on stderr: a redrawn bar on a terminal, a plain line every 10% (or 5 s) otherwise.
+final class ProgressPrinter: Sendable {
+    private struct State {
+        var lastDraw = ContinuousClock.now
+        var lastLineFraction = 0.0
+        var lastLineTime = ContinuousClock.now
+        var drewBar = false
+    }
+
+    private let enabled: Bool
+    private let tty: Bool
+    private let total: Int
+    private let state = Mutex(State())
+
+    init(enabled: Bool, total: Int) {
+        self.enabled = enabled
+        self.total = total
+        tty = isatty(2) != 0
+    }
+
+    func update(_ e: ProgressEvent) {
+        guard enabled else { return }
+        let now = ContinuousClock.now
+        let line: String? = state.withLock { s in
+            let fraction = total > 0 ? Double(e.done) / Double(total) : 1
+            if tty {
+                guard now - s.lastDraw > .milliseconds(100) || e.done == total else { return nil }
+                s.lastDraw = now
+                s.drewBar = true
+                let width = 30
+                let filled = Int(fraction * Double(width))
+                let bar = String(repeating: "=", count: filled) + (filled < width ? ">" : "") + String(repeating: " ", count: max(0, width - filled - 1))
+                return "\r[\(bar)] " + stats(e)
+            }
+            guard fraction - s.lastLineFraction >= 0.1 || now - s.lastLineTime > .seconds(5) || e.done == total else { return nil }
+            s.lastLineFraction = fraction
+            s.lastLineTime = now
+            return "progress: " + stats(e) + "\n"
+        }
+        if let line { FileHandle.standardError.write(line.data(using: .utf8)!) }
+    }
+
+    private func stats(_ e: ProgressEvent) -> String {
+        let rate = e.elapsedSeconds > 0 ? Double(e.done) / e.elapsedSeconds : 0
+        let eta = rate > 0 ? Double(e.total - e.done) / rate : 0
+        return "\(e.done)/\(e.total)  \(Int(rate))/s  ETA \(Int(eta.rounded(.up)))s  errors \(e.errored)  retries \(e.retries)  429s \(e.rateLimited)   "
+    }
+
+    func finish() {
+        guard enabled else { return }
+        let drew = state.withLock { s in
+            defer { s.drewBar = false }
+            return s.drewBar
+        }
+        if drew { FileHandle.standardError.write("\n".data(using: .utf8)!) }
+    }
+}
+
+/// The short summary printed at the end of a run.
+enum TerminalSummary {
+    static func render(_ r: EvalResult, info: RunInfo, color: Bool) -> String {
+        let s = r.summary
+        var lines: [String] = []
+        let rate = s.durationSeconds > 0 ? Double(s.total) / s.durationSeconds : 0
+        lines.append("eval: \(s.total) cases from \(info.goldenSet) against \(info.endpoint) (\(info.model)) in \(String(format: "%.2f", s.durationSeconds)) s, \(Int(rate)) cases/s")
+        var counts = "  passed \(s.passed)   failed \(s.failed)   errored \(s.errored)"
+        if let p = s.passRate, let ci = s.passRateInterval {
+            counts += String(format: "   pass rate %.1f%% (95%% CI %.1f–%.1f%%)", p * 100, ci.low * 100, ci.high * 100)
+        }
+        lines.append(counts)
+        for (name, m) in s.metrics.sorted(by: { $0.key < $1.key }) {
+            lines.append(String(format: "  metric %@: %.3f (95%% CI %.3f–%.3f, n=%d)", name, m.mean, m.low, m.high, m.count))
+        }
+        if let l = s.latency {
+            lines.append(String(format: "  latency ms: p50 %.1f  p95 %.1f  p99 %.1f  max %.1f", l.p50, l.p95, l.p99, l.max))
+        }
+        var usage = "  tokens: \(s.promptTokens) in, \(s.completionTokens) out"
+        if let c = s.costUSD { usage += String(format: "   cost $%.4f", c) }
+        usage += "   retries \(s.retries)   429s \(s.rateLimited)"
+        lines.append(usage)
+        if !s.errorsByKind.isEmpty {
+            lines.append("  errors: " + s.errorsByKind.sorted(by: { $0.key < $1.key }).map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
+        for c in r.gate.checks {
+            let actual = c.actual.map(format) ?? "n/a"
+            lines.append("  [\(c.pass ? "ok" : "FAILED")] \(c.name) \(actual) \(c.comparison) \(format(c.threshold))")
+        }
+        let verdict = r.gate.verdict.rawValue.uppercased()
+        let painted: String
+        if color {
+            let code = r.gate.verdict == .pass ? "32" : (r.gate.verdict == .fail ? "31" : "33")
+            painted = "\u{1B}[1;\(code)m\(verdict)\u{1B}[0m"
+        } else {
+            painted = verdict
+        }
+        lines.append("verdict: \(painted)")
+        for reason in r.gate.reasons { lines.append("  - \(reason)") }
+        return lines.joined(separator: "\n")
+    }
+}
