@@ -13,6 +13,8 @@ final class SpoolFile {
     private var buffer: [UInt8] = []
 
     init(path: String) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         guard let f = fopen(path, "w") else { throw ReportError(message: "cannot write \(path): \(String(cString: strerror(errno)))") }
         self.path = path
         file = f

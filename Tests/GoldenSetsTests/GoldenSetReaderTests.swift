@@ -1,0 +1,185 @@
+import EvalCore
+import Foundation
+import Testing
+@testable import GoldenSets
+
+/// Writes `text` to a fresh temp file with `ext` and returns its path.
+func tempFile(_ text: String, ext: String) -> String {
+    let path = NSTemporaryDirectory() + "evalengine-test-\(UUID().uuidString).\(ext)"
+    FileManager.default.createFile(atPath: path, contents: text.data(using: .utf8))
+    return path
+}
+
+@Suite struct GoldenSetReaderTests {
+    @Test func jsonlStreamsCasesWithLinesAndStableGeneratedIDs() throws {
+        let path = tempFile("""
+            {"id": "a", "vars": {"q": "1"}, "assert": [{"type": "equals", "value": "x"}]}
+
+            {"vars": {"q": "2"}, "expected": "y", "tags": ["t"]}
+            {"vars": {"q": "2"}, "expected": "y", "tags": ["t"]}
+            """, ext: "jsonl")
+        let cases = try GoldenSetReader(path: path).readAll()
+        #expect(cases.map(\.location.line) == [1, 3, 4])
+        #expect(cases[0].id == "a")
+        #expect(cases[1].id.hasPrefix("c-") && cases[1].id.count == 18)
+        #expect(cases[2].id == cases[1].id + "-2")  // identical cases stay apart
+        #expect(cases[1].assertions == [AssertionSpec(type: .equals, value: "y")])  // bare expected means equals
+        let again = try GoldenSetReader(path: path).readAll()
+        #expect(again.map(\.id) == cases.map(\.id))
+    }
+
+    @Test func malformedLineIsReportedWithFileAndLine() throws {
+        let path = tempFile("{\"id\": \"a\", \"vars\": {}}\n{\"id\": \"b\", \"vars\": {\n", ext: "jsonl")
+        let reader = try GoldenSetReader(path: path)
+        _ = try reader.next()
+        do {
+            _ = try reader.next()
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.location == SourceLocation(file: path, line: 2))
+            #expect(error.description.hasPrefix("\(path):2: malformed JSON"))
+        }
+    }
+
+    @Test func unknownAssertionTypeNamesLineCaseAndField() throws {
+        let path = tempFile("{\"id\": \"a\"}\n{\"id\": \"q7\", \"assert\": [{\"type\": \"contains\", \"value\": \"x\"}, {\"type\": \"equalz\"}]}\n", ext: "jsonl")
+        let reader = try GoldenSetReader(path: path)
+        _ = try reader.next()
+        #expect(throws: InputError.self) { try reader.next() }
+        do { _ = try GoldenSetReader(path: path).readAll() } catch {
+            #expect(error.location.line == 2)
+            #expect(error.caseID == "q7")
+            #expect(error.field == "assert[1].type")
+            #expect(error.message.contains("unknown assertion type 'equalz'"))
+        }
+    }
+
+    @Test func duplicateExplicitIDsAreRejected() {
+        let path = tempFile("{\"id\": \"a\"}\n{\"id\": \"a\"}\n", ext: "jsonl")
+        do { _ = try GoldenSetReader(path: path).readAll(); Issue.record("expected an error") } catch {
+            #expect(error.location.line == 2 && error.message.contains("first used at line 1"))
+        }
+    }
+
+    @Test func yamlDefaultsMergeLikePromptfooDefaultTest() throws {
+        let path = tempFile("""
+            defaults:
+              vars: {lang: en, tone: formal}
+              assert:
+                - type: not-contains
+                  value: error
+              threshold: 0.5
+              tags: [smoke]
+            cases:
+              - id: one
+                vars: {q: hi, tone: casual}
+                assert:
+                  - type: contains
+                    value: hello
+              - id: two
+                vars: {q: "yes"}
+                threshold: 0.9
+                tags: [extra]
+            """, ext: "yaml")
+        let cases = try GoldenSetReader(path: path).readAll()
+        #expect(cases.count == 2)
+        #expect(cases[0].vars == ["lang": "en", "tone": "casual", "q": "hi"])
+        #expect(cases[0].assertions.map(\.displayType) == ["not-contains", "contains"])
+        #expect(cases[0].threshold == 0.5 && cases[1].threshold == 0.9)
+        #expect(cases[1].vars["q"] == "yes")  // quoted stays a string
+        #expect(cases[1].tags == ["smoke", "extra"])
+        #expect(cases[1].location.line == 14)
+    }
+
+    @Test func yamlFieldErrorPointsAtTheFieldsLine() {
+        let path = tempFile("""
+            - id: ok
+              vars: {q: 1}
+            - id: bad
+              vars: {q: 2}
+              assert:
+                - type: contains
+                  value: a
+                - type: sounds-like
+                  value: b
+            """, ext: "yml")
+        do { _ = try GoldenSetReader(path: path).readAll(); Issue.record("expected an error") } catch {
+            #expect(error.location.line == 8)
+            #expect(error.field == "assert[1].type")
+            #expect(error.caseID == "bad")
+        }
+    }
+
+    @Test func csvColumnsAreVarsAndExpectedColumnsAreShorthandAssertions() throws {
+        let path = tempFile("""
+            question,context,__expected,__expected2,__id,__metadata:source
+            "What is 2+2, roughly?","multi
+            line",4,"not-contains:five",q1,book
+            Capital of France?,,icontains:paris,,,web
+
+            """, ext: "csv")
+        let cases = try GoldenSetReader(path: path).readAll()
+        #expect(cases.count == 2)
+        #expect(cases[0].id == "q1" && cases[0].location.line == 2)
+        #expect(cases[0].vars["question"] == "What is 2+2, roughly?")
+        #expect(cases[0].vars["context"] == "multi\nline")
+        #expect(cases[0].assertions.map(\.displayType) == ["equals", "not-contains"])
+        #expect(cases[0].metadata["source"] == "book")
+        #expect(cases[1].location.line == 4 && cases[1].id.hasPrefix("c-"))
+        #expect(cases[1].assertions == [AssertionSpec(type: .icontains, value: "paris")])
+    }
+
+    @Test func csvRowWithWrongFieldCountIsNamed() {
+        let path = tempFile("a,b\n1,2\n3\n", ext: "csv")
+        do { _ = try GoldenSetReader(path: path).readAll(); Issue.record("expected an error") } catch {
+            #expect(error.location.line == 3 && error.message.contains("1 fields"))
+        }
+    }
+
+    @Test func unknownFormatAndMissingFileAreClearErrors() {
+        #expect(throws: InputError.self) { try GoldenSetReader(path: "/nonexistent/cases.jsonl") }
+        #expect(throws: InputError.self) { try GoldenSetReader(path: tempFile("x", ext: "txt")) }
+    }
+}
+
+@Suite struct ConfigFileTests {
+    @Test func endpointsDecodeWithDefaultsAndRejectInlineKeys() throws {
+        let path = tempFile("""
+            endpoints:
+              - name: a
+                base_url: http://127.0.0.1:8089/
+                model: m
+                requests_per_minute: 6000
+                retry: {max_attempts: 3}
+                pricing: {input_per_million: 1, output_per_million: 2}
+              - name: b
+                base_url: https://example.invalid
+                model: m
+                api_key: sk-secret
+            """, ext: "yaml")
+        do { _ = try ConfigFiles.loadEndpoints(path: path); Issue.record("expected an error") } catch {
+            #expect(error.location.line == 11)  // the api_key line itself
+            #expect(error.field == "endpoints[1].api_key")
+            #expect(!error.description.contains("sk-secret"))
+        }
+        let ok = tempFile("endpoints:\n  - {name: a, base_url: 'http://h:1/', model: m, requests_per_minute: 6000, retry: {max_attempts: 3}}\n", ext: "yaml")
+        let e = try ConfigFiles.loadEndpoints(path: ok)[0]
+        #expect(e.baseURL == "http://h:1" && e.requestsPerMinute == 6000 && e.retry.maxAttempts == 3 && e.maxInFlight == 64)
+    }
+
+    @Test func promptAndGateFilesDecode() throws {
+        let prompt = try ConfigFiles.loadPrompt(path: tempFile("""
+            messages:
+              - {role: system, content: "Be brief."}
+              - {role: user, content: "{{q}}"}
+            params: {temperature: 0, max_tokens: 64, seed: 1, stop: ["\\n\\n"], response_format: {type: json_object}}
+            """, ext: "yaml"))
+        #expect(prompt.variableNames == ["q"])
+        #expect(prompt.params.maxTokens == 64 && prompt.params.stop == ["\n\n"])
+        do { _ = try ConfigFiles.loadPrompt(path: tempFile("messages:\n  - {role: user, content: hi}\nparams: {temprature: 1}\n", ext: "yaml")) } catch {
+            #expect(error.field == "params.temprature" && error.location.line == 3)
+        }
+        let gate = try ConfigFiles.loadGate(path: tempFile("gate:\n  min_pass_rate: 0.9\n  max_error_rate: 0.2\n", ext: "yaml"))
+        #expect(gate.minPassRate == 0.9 && gate.maxErrorRate == 0.2)
+    }
+}
