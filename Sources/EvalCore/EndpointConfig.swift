@@ -17,6 +17,11 @@ public struct EndpointConfig: Sendable, Hashable {
         public var inputPerMillion: Double
         public var outputPerMillion: Double
 
+        public init(inputPerMillion: Double, outputPerMillion: Double) {
+            self.inputPerMillion = inputPerMillion
+            self.outputPerMillion = outputPerMillion
+        }
+
         /// Cost in USD of one call's usage.
         public func cost(promptTokens: Int, completionTokens: Int) -> Double {
             (Double(promptTokens) * inputPerMillion + Double(completionTokens) * outputPerMillion) / 1_000_000

@@ -76,6 +76,9 @@ public final class EndpointClient: Sendable {
             timeout: .init(connect: .milliseconds(Int64(endpoint.connectTimeoutSeconds * 1000)), read: .milliseconds(Int64(endpoint.requestTimeoutSeconds * 1000))),
             connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, endpoint.maxInFlight)))
         config.httpVersion = .http1Only
+        // One retry layer: ours, which honours the endpoint's policy. AHC's own reconnect loop would
+        // hold a refused request until the connect timeout.
+        config.connectionPool.retryConnectionEstablishment = false
         config.decompression = .enabled(limit: .ratio(50))
         http = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: config)
     }

@@ -1,0 +1,129 @@
+import EvalCore
+import Foundation
+import GoldenSets
+import ModelClient
+import SimulatedModel
+import Testing
+@testable import Engine
+
+/// Collects records in memory (tests only; real runs stream to disk).
+struct MemorySink: CaseSink {
+    var records: [CaseRecord] = []
+    mutating func write(_ record: CaseRecord) throws { records.append(record) }
+}
+
+let qaGolden = repoRoot + "/golden-sets/qa/cases.jsonl"
+let qaPrompt = repoRoot + "/golden-sets/qa/prompt.yaml"
+let qaGate = repoRoot + "/configs/gates/qa.yaml"
+
+@Suite struct EvalRunnerTests {
+    @Test func qaGoldenSetPassesOnAGoodModelWithOneCallPerCase() async throws {
+        let prompt = try ConfigFiles.loadPrompt(path: qaPrompt)
+        let gate = try ConfigFiles.loadGate(path: qaGate)
+        let total = try EvalRunner.validate(goldenSetPath: qaGolden, prompt: prompt)
+        #expect(total == 250)
+        var profile = SimulatorProfile()
+        profile.accuracy = 0.97
+        let (result, records) = try await withSimulator(profile) { sim, port in
+            var e = EndpointConfig(name: "sim", baseURL: nil, model: "sim-small")
+            e.pricing = .init(inputPerMillion: 1, outputPerMillion: 2)
+            let out = try await withClient(e, port: port) { client in
+                var sink = MemorySink()
+                let r = try await EvalRunner(client: client).run(EvalJob(goldenSetPath: qaGolden, prompt: prompt, gate: gate, concurrency: 32), total: total, sink: &sink)
+                return (r, sink.records)
+            }
+            #expect(sim.currentStats.chat == 250)  // no wasted calls
+            return out
+        }
+        #expect(result.gate.verdict == .pass)
+        #expect(result.summary.total == 250 && result.summary.errored == 0)
+        #expect(Set(records.map(\.id)).count == 250)
+        #expect(result.summary.passed == records.filter { $0.status == .passed }.count)
+        #expect(result.summary.latency != nil && result.summary.costUSD! > 0)
+        #expect(result.summary.metrics["accuracy"]!.mean > 0.9)
+    }
+
+    @Test func aWeakModelFailsTheGateForReal() async throws {
+        let prompt = try ConfigFiles.loadPrompt(path: qaPrompt)
+        let gate = try ConfigFiles.loadGate(path: qaGate)
+        var profile = SimulatorProfile()
+        profile.accuracy = 0.6
+        let result = try await withSimulator(profile) { _, port in
+            try await withClient(EndpointConfig(name: "sim", baseURL: nil, model: "sim-small"), port: port) { client in
+                var sink = MemorySink()
+                return try await EvalRunner(client: client).run(EvalJob(goldenSetPath: qaGolden, prompt: prompt, gate: gate), total: 250, sink: &sink)
+            }
+        }
+        #expect(result.gate.verdict == .fail)
+        #expect(result.summary.errored == 0)
+        #expect(result.gate.checks.first { $0.name == "pass_rate" }?.pass == false)
+    }
+
+    @Test func rateLimitsAndServerErrorsAreRetriedAndCounted() async throws {
+        let prompt = try ConfigFiles.loadPrompt(path: qaPrompt)
+        var profile = SimulatorProfile()
+        profile.faults.rate429 = 0.1
+        profile.faults.retryAfterSeconds = 0
+        profile.faults.rate500 = 0.05
+        let result = try await withSimulator(profile) { sim, port in
+            var e = EndpointConfig(name: "sim", baseURL: nil, model: "sim-small")
+            e.retry.maxAttempts = 10
+            e.retry.initialBackoffSeconds = 0.001
+            let r = try await withClient(e, port: port) { client in
+                var sink = MemorySink()
+                return try await EvalRunner(client: client).run(EvalJob(goldenSetPath: qaGolden, prompt: prompt), total: 250, sink: &sink)
+            }
+            #expect(sim.currentStats.requests == 250 + r.summary.retries)
+            return r
+        }
+        #expect(result.summary.errored == 0 && result.summary.total == 250)
+        #expect(result.summary.retries > 0 && result.summary.rateLimited > 0)
+    }
+
+    @Test func anEndpointThatIsDownIsInconclusiveNotFail() async throws {
+        let prompt = try ConfigFiles.loadPrompt(path: qaPrompt)
+        let gate = try ConfigFiles.loadGate(path: qaGate)
+        var e = EndpointConfig(name: "down", baseURL: nil, model: "m")
+        e.retry.maxAttempts = 2
+        e.retry.initialBackoffSeconds = 0.001
+        e.connectTimeoutSeconds = 1
+        let result = try await withClient(e, port: 9) { client in
+            var sink = MemorySink()
+            return try await EvalRunner(client: client).run(EvalJob(goldenSetPath: qaGolden, prompt: prompt, gate: gate), total: 250, sink: &sink)
+        }
+        #expect(result.gate.verdict == .inconclusive)
+        #expect(result.summary.errored == 250)
+        #expect(result.summary.errorsByKind["connection"] == 250)
+    }
+
+    @Test func cancellingARunStopsItAndReportsWhatFinished() async throws {
+        let prompt = try ConfigFiles.loadPrompt(path: qaPrompt)
+        var profile = SimulatorProfile()
+        profile.latency = .fixed(ms: 50)
+        try await withSimulator(profile) { sim, port in
+            var e = EndpointConfig(name: "sim", baseURL: nil, model: "sim-small")
+            e.maxInFlight = 4
+            try await withClient(e, port: port) { client in
+                let run = Task {
+                    var sink = MemorySink()
+                    return try await EvalRunner(client: client).run(EvalJob(goldenSetPath: qaGolden, prompt: prompt, concurrency: 8), total: 250, sink: &sink)
+                }
+                try await Task.sleep(for: .milliseconds(300))
+                run.cancel()
+                let result = try await run.value
+                #expect(result.cancelled)
+                #expect(result.gate.verdict == .inconclusive)
+                #expect(result.summary.total < 250)
+                #expect(sim.currentStats.chat < 250)
+            }
+        }
+    }
+
+    @Test func missingTemplateVarIsFoundBeforeAnyCall() throws {
+        let dir = scratchDir(["g.jsonl": "{\"id\": \"a\", \"vars\": {\"question\": \"x\"}}\n{\"id\": \"b\", \"vars\": {\"q\": \"y\"}}\n"])
+        let prompt = try ConfigFiles.loadPrompt(path: qaPrompt)
+        do { _ = try EvalRunner.validate(goldenSetPath: dir + "/g.jsonl", prompt: prompt); Issue.record("expected an error") } catch {
+            #expect(error.location.line == 2 && error.caseID == "b" && error.field == "vars.question")
+        }
+    }
+}

@@ -1,0 +1,180 @@
+import EvalCore
+import Foundation
+import Testing
+@testable import ModelClient
+@testable import SimulatedModel
+
+@Suite struct EndpointClientTests {
+    @Test func parsesAnswerUsageAndFinishReason() async throws {
+        try await withSimulator { sim, port in
+            try await withClient(EndpointConfig(name: "s", baseURL: nil, model: "sim-small"), port: port) { client in
+            let r = try await client.complete(request("What is 2 + 3?"))
+            #expect(r.text == "5" || r.text == "4" || r.text == "6" || r.text == "7" || r.text == "3" || r.text == "2" || r.text == "8")
+            #expect(r.finishReason == "stop")
+            #expect(r.promptTokens > 0 && r.completionTokens > 0 && r.attempts == 1)
+            let long = try await client.complete(request("Repeat exactly: " + String(repeating: "word ", count: 50), maxTokens: 2))
+            #expect(long.finishReason == "length")
+            #expect(sim.currentStats.chat == 2)
+            }
+        }
+    }
+
+    @Test func retriesServerErrorsAndRateLimitsUntilSuccess() async throws {
+        var profile = SimulatorProfile()
+        profile.faults.rate500 = 0.3
+        profile.faults.rate429 = 0.2
+        profile.faults.retryAfterSeconds = 0
+        try await withSimulator(profile) { sim, port in
+            var e = EndpointConfig(name: "s", baseURL: nil, model: "sim-small")
+            e.retry.maxAttempts = 20
+            e.retry.initialBackoffSeconds = 0.001
+            try await withClient(e, port: port) { client in
+            var attempts = 0
+            var limited = 0
+            for i in 0..<40 {
+                let r = try await client.complete(request("Count the words: a b c \(i)"))
+                attempts += r.attempts
+                limited += r.rateLimited
+            }
+            #expect(attempts > 40)
+            #expect(limited > 0)
+            #expect(sim.currentStats.requests == attempts)  // every attempt reached the endpoint once
+            }
+        }
+    }
+
+    @Test func clientErrorsAreNotRetried() async throws {
+        try await withSimulator { sim, port in
+            var e = EndpointConfig(name: "s", baseURL: nil, model: "sim-small")
+            e.retry.maxAttempts = 5
+            try await withClient(e, port: port, path: "/missing") { client in
+            do throws(ModelCallError) {
+                _ = try await client.complete(request("hi"))
+                Issue.record("expected an error")
+            } catch {
+                #expect(error.kind == "http_404" && !error.retryable && error.attempts == 1)
+            }
+            }
+            #expect(sim.currentStats.requests == 0)  // 404 came from the router, not a model route
+        }
+    }
+
+    @Test func emptyAnswerAndMalformedBodyAreClassified() async throws {
+        var profile = SimulatorProfile()
+        profile.faults.rateEmpty = 1
+        try await withSimulator(profile) { _, port in
+            try await withClient(EndpointConfig(name: "s", baseURL: nil, model: "sim-small"), port: port) { client in
+            await #expect(throws: ModelCallError.self) { try await client.complete(request("hi")) }
+            do throws(ModelCallError) { _ = try await client.complete(request("hi")) } catch { #expect(error.kind == "empty_output") }
+            }
+        }
+        var malformed = SimulatorProfile()
+        malformed.faults.rateMalformed = 1
+        try await withSimulator(malformed) { sim, port in
+            var e = EndpointConfig(name: "s", baseURL: nil, model: "sim-small")
+            e.retry.maxAttempts = 2
+            e.retry.initialBackoffSeconds = 0.001
+            try await withClient(e, port: port) { client in
+            do throws(ModelCallError) { _ = try await client.complete(request("hi")) } catch { #expect(error.kind == "malformed_response" && error.attempts == 2) }
+            #expect(sim.currentStats.requests == 2)
+            }
+        }
+    }
+
+    @Test func droppedConnectionsAndTimeoutsAreRetryable() async throws {
+        var drop = SimulatorProfile()
+        drop.faults.rateDrop = 0.5
+        try await withSimulator(drop) { _, port in
+            var e = EndpointConfig(name: "s", baseURL: nil, model: "sim-small")
+            e.retry.maxAttempts = 30
+            e.retry.initialBackoffSeconds = 0.001
+            try await withClient(e, port: port) { client in
+            for i in 0..<10 { _ = try await client.complete(request("Repeat exactly: \(i)")) }
+            }
+        }
+        var hang = SimulatorProfile()
+        hang.faults.rateTimeout = 1
+        hang.faults.hangSeconds = 5
+        try await withSimulator(hang) { _, port in
+            var e = EndpointConfig(name: "s", baseURL: nil, model: "sim-small")
+            e.requestTimeoutSeconds = 0.2
+            e.retry.maxAttempts = 2
+            e.retry.initialBackoffSeconds = 0.001
+            try await withClient(e, port: port) { client in
+            do throws(ModelCallError) { _ = try await client.complete(request("hi")); Issue.record("expected a timeout") } catch {
+                #expect(error.kind == "timeout" && error.attempts == 2)
+            }
+            }
+        }
+    }
+
+    @Test func strictEndpointLimitIsNeverExceeded() async throws {
+        var profile = SimulatorProfile()
+        profile.requestsPerMinute = 1200  // 20/s, 1 s of burst
+        try await withSimulator(profile) { sim, port in
+            var e = EndpointConfig(name: "s", baseURL: nil, model: "sim-small")
+            e.requestsPerMinute = 1200
+            e.retry.maxAttempts = 1  // a single 429 would fail the call
+            try await withClient(e, port: port) { client in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<60 { group.addTask { _ = try await client.complete(request("What is \(i) + 1?")) } }
+                try await group.waitForAll()
+            }
+            #expect(sim.currentStats.rateLimited == 0)
+            #expect(sim.currentStats.chat == 60)
+            }
+        }
+    }
+
+    @Test func inFlightCapHoldsUnderFanOut() async throws {
+        var profile = SimulatorProfile()
+        profile.latency = .fixed(ms: 20)
+        try await withSimulator(profile) { _, port in
+            var e = EndpointConfig(name: "s", baseURL: nil, model: "sim-small")
+            e.maxInFlight = 4
+            try await withClient(e, port: port) { client in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<40 { group.addTask { _ = try await client.complete(request("Count the words: \(i)")) } }
+                try await group.waitForAll()
+            }
+            #expect(await client.limiter.peakInFlight == 4)
+            }
+        }
+    }
+
+    @Test func cancellingAWaitingCallStopsIt() async throws {
+        let limiter = EndpointLimiter(.init(requestsPerMinute: 60, maxInFlight: 1, burstSeconds: 0.01))
+        try await limiter.acquire(estimatedTokens: 1)  // takes the only token and the only slot
+        let waiter = Task { try await limiter.acquire(estimatedTokens: 1) }
+        try await Task.sleep(for: .milliseconds(50))
+        waiter.cancel()
+        await #expect(throws: CancellationError.self) { try await waiter.value }
+        await limiter.release(estimatedTokens: 1, actualTokens: 1)
+        #expect(await limiter.currentInFlight == 0)
+    }
+
+    @Test func apiKeyComesFromEnvOrFileAndIsSentOnlyAsAHeader() async throws {
+        var e = EndpointConfig(name: "p", baseURL: "https://x.invalid", model: "m")
+        e.apiKeyEnv = "EVALENGINE_TEST_KEY"
+        #expect(throws: EndpointClient.KeyError.self) { try EndpointClient.resolveAPIKey(e, environment: [:]) }
+        #expect(try EndpointClient.resolveAPIKey(e, environment: ["EVALENGINE_TEST_KEY": "sk-1"]) == "sk-1")
+        let file = NSTemporaryDirectory() + "key-\(UUID().uuidString)"
+        FileManager.default.createFile(atPath: file, contents: "sk-file\n".data(using: .utf8))
+        e.apiKeyEnv = nil
+        e.apiKeyFile = file
+        #expect(try EndpointClient.resolveAPIKey(e) == "sk-file")
+        let client = EndpointClient(endpoint: e, limiter: EndpointLimiter(.init(e)), apiKey: "sk-file", eventLoopGroup: .singletonMultiThreadedEventLoopGroup)
+        let body = client.body(for: request("hello")).serialized()
+        await client.shutdown()
+        #expect(!body.contains("sk-file"))
+        #expect(body.contains("\"model\":\"m\""))
+    }
+
+    @Test func goDurationsParse() {
+        #expect(parseGoDuration("1s") == 1)
+        #expect(parseGoDuration("6m0s") == 360)
+        #expect(parseGoDuration("250ms") == 0.25)
+        #expect(parseGoDuration("1h2m3.5s") == 3723.5)
+        #expect(parseGoDuration("abc") == nil)
+    }
+}

@@ -1,0 +1,50 @@
+import EvalCore
+import ModelClient
+import NIOPosix
+import SimulatedModel
+
+/// Runs `body` with a simulated endpoint listening on a loopback port.
+func withSimulator<T: Sendable>(
+    _ profile: SimulatorProfile = SimulatorProfile(), _ body: @Sendable (SimulatedEndpoint, Int) async throws -> T
+) async throws -> T {
+    let sim = SimulatedEndpoint(profile: profile)
+    let (ports, sink) = AsyncStream.makeStream(of: Int.self)
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask {
+            try await sim.run(port: 0) { sink.yield($0) }
+            return nil
+        }
+        var it = ports.makeAsyncIterator()
+        let port = await it.next()!
+        defer { group.cancelAll() }
+        return try await body(sim, port)
+    }
+}
+
+func makeClient(_ e: EndpointConfig, port: Int, apiKey: String? = nil) -> EndpointClient {
+    EndpointClient(endpoint: e, limiter: EndpointLimiter(.init(e)), apiKey: apiKey, baseURL: "http://127.0.0.1:\(port)",
+                   eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+}
+
+func request(_ text: String, maxTokens: Int? = 64) -> ModelRequest {
+    var p = ModelParams()
+    p.maxTokens = maxTokens
+    p.temperature = 0
+    return ModelRequest(messages: [ChatMessage(role: "user", content: text)], params: p)
+}
+
+/// Runs `body` with a client for `e` on `port` (or a full base URL), shutting it down on every path.
+func withClient<T: Sendable>(
+    _ e: EndpointConfig, port: Int, path: String = "", apiKey: String? = nil, _ body: @Sendable (EndpointClient) async throws -> T
+) async throws -> T {
+    let client = EndpointClient(endpoint: e, limiter: EndpointLimiter(.init(e)), apiKey: apiKey, baseURL: "http://127.0.0.1:\(port)\(path)",
+                                eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+    do {
+        let r = try await body(client)
+        await client.shutdown()
+        return r
+    } catch {
+        await client.shutdown()
+        throw error
+    }
+}
