@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Reproduces the eval-stage figures in docs/PERFORMANCE.md. Each scenario starts the simulated
+# endpoint in its own process on loopback, runs the CLI against it, and prints the figures.
+#   scripts/bench-eval.sh rate-limit   # 2,000 cases, endpoint limited to 6,000 req/min: ~20 s, zero 429s
+#   scripts/bench-eval.sh throughput   # 20,000 cases, no latency, no limit: cases/s
+#   scripts/bench-eval.sh faults       # 2,000 cases, 10% 429 (Retry-After: 1) + 5% 500: all complete
+#   scripts/bench-eval.sh memory       # 100,000 cases: peak RSS
+# BIN defaults to the release build (swift build -c release).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-.build/release/evalengine}
+[ -x "$BIN" ] || { echo "build first: swift build -c release (or set BIN)"; exit 64; }
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+start_sim() { # port profile
+  "$BIN" simulate --port "$1" --profile "$2" > "$WORK/sim-$1.log" 2>&1 &
+  for _ in $(seq 1 100); do grep -q listening "$WORK/sim-$1.log" 2>/dev/null && return; sleep 0.05; done
+  echo "simulator did not start"; cat "$WORK/sim-$1.log"; exit 70
+}
+golden() { python3 golden-sets/qa/generate.py --cases "$1" > "$WORK/g$1.jsonl"; echo "$WORK/g$1.jsonl"; }
+run_eval() { # endpoint golden extra...
+  local ep=$1 g=$2; shift 2
+  /usr/bin/time -f "wall %e s  peak RSS %M KB" "$BIN" eval --golden "$g" --prompt golden-sets/qa/prompt.yaml \
+    --endpoint "$ep" --gate configs/gates/qa.yaml --quiet --report "$WORK/report.json" "$@" || echo "exit code $?"
+}
+stats() { curl -s "http://127.0.0.1:$1/sim/stats"; echo; }
+
+case "${1:-}" in
+  rate-limit)
+    start_sim 18090 profiles/sim-limited.yaml
+    g=$(golden 2000)
+    run_eval bench-limited "$g"
+    echo "simulator: $(stats 18090)"
+    ;;
+  throughput)
+    start_sim 18091 profiles/sim-fast.yaml
+    g=$(golden 20000)
+    run_eval bench-fast "$g" --concurrency 512
+    echo "simulator: $(stats 18091)"
+    ;;
+  faults)
+    start_sim 18092 profiles/sim-flaky.yaml
+    g=$(golden 2000)
+    run_eval bench-flaky "$g"
+    echo "simulator: $(stats 18092)"
+    ;;
+  memory)
+    start_sim 18091 profiles/sim-fast.yaml
+    g=$(golden 100000)
+    run_eval bench-fast "$g" --concurrency 512 --no-outputs
+    ls -la "$WORK/report.json"
+    ;;
+  *) echo "usage: $0 rate-limit|throughput|faults|memory"; exit 64 ;;
+esac
