@@ -73,8 +73,13 @@ let package = Package(
         .testTarget(name: "EvalCoreTests", dependencies: ["EvalCore"]),
         .testTarget(name: "GoldenSetsTests", dependencies: ["GoldenSets"]),
         .testTarget(name: "VectorSearchTests", dependencies: ["VectorSearch"]),
-        .testTarget(name: "ModelClientTests", dependencies: ["ModelClient", "SimulatedModel"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "SimulatedModel", "GoldenSets"]),
+        .target(
+            name: "TestSupport",
+            dependencies: ["EvalCore", "ModelClient", "SimulatedModel", .product(name: "NIOPosix", package: "swift-nio")],
+            path: "Tests/TestSupport"
+        ),
+        .testTarget(name: "ModelClientTests", dependencies: ["ModelClient", "SimulatedModel", "TestSupport"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "SimulatedModel", "GoldenSets", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -45,6 +45,8 @@ public struct GoldenCase: Sendable, Hashable {
     public var tags: [String]
     public var metadata: [String: JSONValue]
     public var location: SourceLocation
+    /// True when `id` was derived from the content (the case had none).
+    public var hasGeneratedID = false
 
     public init(
         id: String, description: String? = nil, vars: [String: JSONValue] = [:], expected: JSONValue? = nil,
@@ -135,9 +137,11 @@ extension GoldenCase {
         for t in try decodeTags(object["tags"]) where !tags.contains(t) { tags.append(t) }
         var metadata = defaults.metadata
         for (k, v) in try decodeMetadata(object["metadata"]) { metadata[k] = v }
-        return GoldenCase(
+        var c = GoldenCase(
             id: id, description: description, vars: vars, expected: expected, assertions: assertions,
             threshold: threshold, tags: tags, metadata: metadata, location: location)
+        c.hasGeneratedID = object["id"] == nil || object["id"] == .null
+        return c
     }
 }
 

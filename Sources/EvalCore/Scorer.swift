@@ -253,26 +253,20 @@ public final class Scorer: Sendable {
             pass = b >= t
             score = b
             reason = "BLEU \(format(b)) (threshold \(format(t)))"
-        case .latency:
-            guard let ms = output.latencyMs else {
-                return AssertionResult(type: spec.displayType, pass: false, score: 0, weight: spec.weight, metric: spec.metric, reason: "no latency was measured")
+        case .latency, .cost:
+            // Both compare a measured quantity with an upper limit; without a limit they only
+            // record the raw value under their metric.
+            let measured = spec.type == .latency ? output.latencyMs : output.costUSD
+            let describe: (Double) -> String = spec.type == .latency ? { "\(format($0)) ms" } : { "$\(format($0))" }
+            guard let value = measured else {
+                let why = spec.type == .latency ? "no latency was measured" : "the endpoint has no pricing, so no cost is known"
+                return AssertionResult(type: spec.displayType, pass: false, score: 0, weight: spec.weight, metric: spec.metric, reason: why)
             }
-            if let t = spec.threshold {
-                pass = ms <= t
-                reason = "latency \(format(ms)) ms (limit \(format(t)) ms)"
-            } else {
-                return AssertionResult(type: spec.displayType, pass: true, score: ms, weight: spec.weight, metric: spec.metric, reason: "latency \(format(ms)) ms")
+            guard let t = spec.threshold else {
+                return AssertionResult(type: spec.displayType, pass: true, score: value, weight: spec.weight, metric: spec.metric, reason: "\(spec.type.rawValue) \(describe(value))")
             }
-        case .cost:
-            guard let cost = output.costUSD else {
-                return AssertionResult(type: spec.displayType, pass: false, score: 0, weight: spec.weight, metric: spec.metric, reason: "the endpoint has no pricing, so no cost is known")
-            }
-            if let t = spec.threshold {
-                pass = cost <= t
-                reason = "cost $\(format(cost)) (limit $\(format(t)))"
-            } else {
-                return AssertionResult(type: spec.displayType, pass: true, score: cost, weight: spec.weight, metric: spec.metric, reason: "cost $\(format(cost))")
-            }
+            pass = value <= t
+            reason = "\(spec.type.rawValue) \(describe(value)) (limit \(describe(t)))"
         case .finishReason:
             let want = a.value!.textForm.lowercased()
             let got = output.finishReason?.lowercased() ?? "(none)"

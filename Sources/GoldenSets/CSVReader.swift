@@ -134,6 +134,7 @@ final class CSVRecordReader {
             var identity: [String: JSONValue] = ["vars": .object(vars)]
             identity["expected"] = .array(expectedColumns.map { .string($0.1) })
             c.id = "c-" + String(SHA256Digest.hex(JSONValue.object(identity).canonicalBytes).prefix(16))
+            c.hasGeneratedID = true
         }
         return c
     }

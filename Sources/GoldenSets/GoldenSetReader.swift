@@ -42,7 +42,7 @@ public final class GoldenSetReader {
         guard var c = try source.next(file: path) else { return nil }
         count += 1
         if let first = seenIDs[c.id] {
-            if c.id.hasPrefix("c-") && generatedID(c) {
+            if c.hasGeneratedID {
                 // Identical cases without ids: keep them apart, deterministically, by occurrence.
                 let n = (generatedCounts[c.id] ?? 1) + 1
                 generatedCounts[c.id] = n
@@ -55,8 +55,6 @@ public final class GoldenSetReader {
         }
         return c
     }
-
-    private func generatedID(_ c: GoldenCase) -> Bool { c.id.count == 18 }
 
     /// Reads every case; for tests and small sets.
     public func readAll() throws(InputError) -> [GoldenCase] {

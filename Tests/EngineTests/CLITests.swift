@@ -1,6 +1,7 @@
 import EvalCore
 import Foundation
 import SimulatedModel
+import TestSupport
 import Testing
 
 /// End to end through the real binary: exit codes, messages, reports, and that bad input sends

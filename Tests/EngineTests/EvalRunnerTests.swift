@@ -3,6 +3,7 @@ import Foundation
 import GoldenSets
 import ModelClient
 import SimulatedModel
+import TestSupport
 import Testing
 @testable import Engine
 

@@ -1,6 +1,7 @@
 import EvalCore
 import Foundation
 import Testing
+import TestSupport
 @testable import ModelClient
 @testable import SimulatedModel
 

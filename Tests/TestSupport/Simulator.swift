@@ -1,10 +1,11 @@
+// Helpers shared by the test targets: a simulated endpoint on loopback and clients for it.
 import EvalCore
 import ModelClient
 import NIOPosix
 import SimulatedModel
 
 /// Runs `body` with a simulated endpoint listening on a loopback port.
-func withSimulator<T: Sendable>(
+public func withSimulator<T: Sendable>(
     _ profile: SimulatorProfile = SimulatorProfile(), _ body: @Sendable (SimulatedEndpoint, Int) async throws -> T
 ) async throws -> T {
     let sim = SimulatedEndpoint(profile: profile)
@@ -21,12 +22,12 @@ func withSimulator<T: Sendable>(
     }
 }
 
-func makeClient(_ e: EndpointConfig, port: Int, apiKey: String? = nil) -> EndpointClient {
+public func makeClient(_ e: EndpointConfig, port: Int, apiKey: String? = nil) -> EndpointClient {
     EndpointClient(endpoint: e, limiter: EndpointLimiter(.init(e)), apiKey: apiKey, baseURL: "http://127.0.0.1:\(port)",
                    eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
 }
 
-func request(_ text: String, maxTokens: Int? = 64) -> ModelRequest {
+public func request(_ text: String, maxTokens: Int? = 64) -> ModelRequest {
     var p = ModelParams()
     p.maxTokens = maxTokens
     p.temperature = 0
@@ -34,7 +35,7 @@ func request(_ text: String, maxTokens: Int? = 64) -> ModelRequest {
 }
 
 /// Runs `body` with a client for `e` on `port` (or a full base URL), shutting it down on every path.
-func withClient<T: Sendable>(
+public func withClient<T: Sendable>(
     _ e: EndpointConfig, port: Int, path: String = "", apiKey: String? = nil, _ body: @Sendable (EndpointClient) async throws -> T
 ) async throws -> T {
     let client = EndpointClient(endpoint: e, limiter: EndpointLimiter(.init(e)), apiKey: apiKey, baseURL: "http://127.0.0.1:\(port)\(path)",
