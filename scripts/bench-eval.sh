@@ -22,7 +22,7 @@ golden() { python3 golden-sets/qa/generate.py --cases "$1" > "$WORK/g$1.jsonl"; 
 run_eval() { # endpoint golden extra...
   local ep=$1 g=$2; shift 2
   /usr/bin/time -f "wall %e s  peak RSS %M KB" "$BIN" eval --golden "$g" --prompt golden-sets/qa/prompt.yaml \
-    --endpoint "$ep" --gate configs/gates/qa.yaml --quiet --report "$WORK/report.json" "$@" || echo "exit code $?"
+    --endpoint "$ep" --gate configs/gates/bench.yaml --quiet --report "$WORK/report.json" "$@" || echo "exit code $?"
 }
 stats() { curl -s "http://127.0.0.1:$1/sim/stats"; echo; }
 
