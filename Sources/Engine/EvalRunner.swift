@@ -133,6 +133,8 @@ public struct EvalRunner: Sendable {
         var cancelled = false
 
         func consume(_ record: CaseRecord) throws {
+            // A case stopped by cancelling the run did not run: it is neither a result nor an error.
+            if record.errorKind == "cancelled" && Task.isCancelled { return }
             accumulator.add(record.outcome)
             try sink.write(record)
             event.done += 1

@@ -171,6 +171,27 @@ import TestSupport
         #expect(body.contains("\"model\":\"m\""))
     }
 
+    @Test func completionsAPIIsSupported() async throws {
+        try await withSimulator { sim, port in
+            var e = EndpointConfig(name: "c", baseURL: nil, model: "sim-small")
+            e.api = .completions
+            let text = try await withClient(e, port: port) { client in
+                try await client.complete(ModelRequest(messages: [], prompt: "Convert to uppercase: quiet night", params: ModelParams())).text
+            }
+            #expect(text == "QUIET NIGHT" || text == "Quiet night")
+            #expect(sim.currentStats.completions == 1 && sim.currentStats.chat == 0)
+        }
+    }
+
+    @Test func simulatedEmbeddingsAreNormalisedAndSimilarTextsAreClose() {
+        let a = SimulatedEmbedding.vector("the river flows past the old stone bridge", dimensions: 256)
+        let b = SimulatedEmbedding.vector("an old stone bridge over the river", dimensions: 256)
+        let c = SimulatedEmbedding.vector("quarterly revenue grew in the software segment", dimensions: 256)
+        func dot(_ x: [Float], _ y: [Float]) -> Float { zip(x, y).reduce(0) { $0 + $1.0 * $1.1 } }
+        #expect(abs(dot(a, a) - 1) < 1e-5)
+        #expect(dot(a, b) > dot(a, c) + 0.2)
+    }
+
     @Test func goDurationsParse() {
         #expect(parseGoDuration("1s") == 1)
         #expect(parseGoDuration("6m0s") == 360)
