@@ -33,6 +33,8 @@ let package = Package(
         // Golden-set, prompt, endpoint and gate files -> EvalCore values, with file:line errors.
         .target(name: "GoldenSets", dependencies: ["EvalCore", .product(name: "Yams", package: "Yams")]),
         .target(name: "VectorSearch", dependencies: ["CBLAS"]),
+        // SQLite: response and embedding caches, runs, durable case results.
+        .target(name: "ResultStore", dependencies: ["CSQLite", "EvalCore"]),
         .target(
             name: "ModelClient",
             dependencies: [
@@ -46,7 +48,7 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: [
-                "EvalCore", "GoldenSets", "ModelClient", "SimulatedModel",
+                "EvalCore", "GoldenSets", "ModelClient", "ResultStore", "SimulatedModel",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
@@ -64,7 +66,7 @@ let package = Package(
         .executableTarget(
             name: "evalengine",
             dependencies: [
-                "Engine", "SimulatedModel", "GoldenSets",
+                "Engine", "SimulatedModel", "GoldenSets", "ResultStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
@@ -73,6 +75,7 @@ let package = Package(
         .testTarget(name: "EvalCoreTests", dependencies: ["EvalCore"]),
         .testTarget(name: "GoldenSetsTests", dependencies: ["GoldenSets"]),
         .testTarget(name: "VectorSearchTests", dependencies: ["VectorSearch"]),
+        .testTarget(name: "ResultStoreTests", dependencies: ["ResultStore"]),
         .target(
             name: "TestSupport",
             dependencies: ["EvalCore", "ModelClient", "SimulatedModel", .product(name: "NIOPosix", package: "swift-nio")],

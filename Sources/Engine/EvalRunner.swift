@@ -2,6 +2,7 @@ import EvalCore
 import Foundation
 import GoldenSets
 import ModelClient
+import ResultStore
 
 /// Everything one eval run needs besides the endpoint client.
 public struct EvalJob: Sendable {
@@ -13,6 +14,17 @@ public struct EvalJob: Sendable {
     public var concurrency: Int
     /// Seed of the bootstrap intervals.
     public var seed: UInt64 = 0x5EED
+    /// Where responses are cached and case results persisted; nil runs without memory.
+    public var store: Store?
+    public var cacheMode: CacheMode = .readWrite
+    /// Cached responses older than this many seconds are not used.
+    public var cacheTTL: Double?
+    /// Resume this run (its inputs must be the same).
+    public var resumeRunID: String?
+    /// Resume the newest interrupted run with the same inputs, if there is one.
+    public var autoResume = true
+    /// Told about damaged caches and the like.
+    public var warn: @Sendable (String) -> Void = { _ in }
 
     public init(goldenSetPath: String, prompt: PromptConfig, gate: GateConfig = .default, concurrency: Int = 256) {
         self.goldenSetPath = goldenSetPath
@@ -42,11 +54,15 @@ public struct CaseRecord: Sendable {
     public var assertions: [AssertionResult]
     public var errorKind: String?
     public var errorMessage: String?
+    /// Answered from the response cache.
+    public var cached = false
 
     var outcome: CaseOutcome {
-        CaseOutcome(
+        var o = CaseOutcome(
             status: status, score: score, namedScores: namedScores, latencyMs: latencyMs, promptTokens: promptTokens,
             completionTokens: completionTokens, costUSD: costUSD, retries: max(0, attempts - 1), rateLimited: rateLimited, errorKind: errorKind)
+        o.cached = cached
+        return o
     }
 }
 
@@ -65,10 +81,20 @@ public struct ProgressEvent: Sendable {
 /// The outcome of a run.
 public struct EvalResult: Sendable {
     public var runID: String
+    /// SHA-256 over the golden set's bytes, the prompt and the endpoint: same inputs, same digest.
+    public var inputDigest: String
+    /// Case results taken from an interrupted earlier attempt of this run.
+    public var resumedCases: Int
     public var startedAt: Date
     public var summary: RunSummary
     public var gate: GateResult
     public var cancelled: Bool
+}
+
+/// A run that cannot start or be resumed as asked.
+public struct RunError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
 }
 
 /// Receives every case result as it finishes (reports stream to disk through this).
@@ -128,13 +154,26 @@ public struct EvalRunner: Sendable {
         var accumulator = SummaryAccumulator()
         accumulator.seed = job.seed
         var event = ProgressEvent(done: 0, total: total, passed: 0, failed: 0, errored: 0, retries: 0, rateLimited: 0, elapsedSeconds: 0)
+        let digest = EvalRunner.inputDigest(job, endpoint: client)
+        let store = job.store
+        let runID = try EvalRunner.chooseRun(job, digest: digest, total: total)
+        let writer = store.map(StoreWriter.init)
+        let source = ResponseSource(client: client, store: store, mode: job.cacheMode, ttl: job.cacheTTL, writer: writer, warn: job.warn)
         let reader = try GoldenSetReader(path: job.goldenSetPath)
         let prompt = job.prompt
         var cancelled = false
+        var sequence = 0
+        var resumed = 0
 
-        func consume(_ record: CaseRecord) throws {
+        func consume(_ record: CaseRecord, persist: Bool) throws {
             // A case stopped by cancelling the run did not run: it is neither a result nor an error.
             if record.errorKind == "cancelled" && Task.isCancelled { return }
+            if persist, let writer {
+                sequence += 1
+                var bytes: [UInt8] = []
+                record.json().write(to: &bytes, sortedKeys: true)
+                writer.enqueue(.caseResult(runID: runID, caseID: record.id, sequence: sequence, record: bytes))
+            }
             accumulator.add(record.outcome)
             try sink.write(record)
             event.done += 1
@@ -150,19 +189,40 @@ public struct EvalRunner: Sendable {
             progress(event)
         }
 
-        try await withThrowingTaskGroup(of: CaseRecord.self) { group in
-            var inFlight = 0
-            while !Task.isCancelled, let c = try reader.next() {
-                if inFlight >= job.concurrency, let r = try await group.next() {
-                    inFlight -= 1
-                    try consume(r)
-                }
-                let (prepared, request) = try EvalRunner.prepare(c, prompt: prompt, scorer: scorer)
-                group.addTask { await self.runCase(prepared, request) }
-                inFlight += 1
+        // Results an interrupted attempt of this run already persisted: reported, not re-sent.
+        var done = Set<String>()
+        if let store {
+            try store.forEachCaseResult(runID: runID) { caseID, bytes in
+                guard let json = try? JSONValue.parse(bytes: bytes), let record = CaseRecord(json: json) else { return }
+                done.insert(caseID)
+                sequence += 1
+                resumed += 1
+                try consume(record, persist: false)
             }
-            while let r = try await group.next() { try consume(r) }
-            cancelled = Task.isCancelled
+        }
+
+        try await withThrowingTaskGroup(of: Void.self) { background in
+            if let writer { background.addTask { await writer.run() } }
+            defer { writer?.finish() }
+            try await withThrowingTaskGroup(of: CaseRecord.self) { group in
+                var inFlight = 0
+                while !Task.isCancelled, let c = try reader.next() {
+                    if done.contains(c.id) { continue }
+                    if inFlight >= job.concurrency, let r = try await group.next() {
+                        inFlight -= 1
+                        try consume(r, persist: true)
+                    }
+                    let (prepared, request) = try EvalRunner.prepare(c, prompt: prompt, scorer: scorer)
+                    group.addTask { await self.runCase(prepared, request, source: source) }
+                    inFlight += 1
+                }
+                while let r = try await group.next() { try consume(r, persist: true) }
+                cancelled = Task.isCancelled
+            }
+        }
+        writer?.flush()  // what finished after a cancel, too
+        if let error = writer?.error {
+            throw ReportError(message: "cannot persist results to \(store?.path ?? ""): \(error)")
         }
         let e = clock.now - t0
         let seconds = Double(e.components.seconds) + Double(e.components.attoseconds) * 1e-18
@@ -172,19 +232,53 @@ public struct EvalRunner: Sendable {
             gate.verdict = .inconclusive
             gate.reasons.insert("the run was cancelled after \(summary.total) of \(total) cases", at: 0)
         }
-        return EvalResult(runID: UUID().uuidString.lowercased(), startedAt: started, summary: summary, gate: gate, cancelled: cancelled)
+        if let store {
+            // A cancelled run stays 'running' so that the next run with the same inputs resumes it.
+            try? store.addCounters(hits: source.hits, misses: source.misses)
+            if !cancelled {
+                try store.finishRun(id: runID, state: "completed", summary: "{\"verdict\":\"\(gate.verdict.rawValue)\",\"total\":\(summary.total)}")
+            }
+        }
+        return EvalResult(runID: runID, inputDigest: digest, resumedCases: resumed, startedAt: started, summary: summary, gate: gate, cancelled: cancelled)
+    }
+
+    /// Digest of what determines a run's results: golden-set bytes, prompt, endpoint identity and model.
+    static func inputDigest(_ job: EvalJob, endpoint: EndpointClient) -> String {
+        let identity: JSONValue = [
+            "golden_set": .string(SHA256Stream.fileHex(job.goldenSetPath) ?? job.goldenSetPath),
+            "prompt": job.prompt.canonicalJSON,
+            "endpoint": .string(endpoint.cacheIdentity), "model": .string(endpoint.endpoint.model), "api": .string(endpoint.endpoint.api.rawValue),
+        ]
+        return SHA256Digest.hex(identity.canonicalBytes)
+    }
+
+    /// The run to write into: the one asked for, an interrupted one with the same inputs, or a new one.
+    static func chooseRun(_ job: EvalJob, digest: String, total: Int) throws -> String {
+        guard let store = job.store else { return UUID().uuidString.lowercased() }
+        if let id = job.resumeRunID {
+            guard let run = try store.run(id: id) else { throw RunError(message: "no run '\(id)' in \(store.path)") }
+            guard run.inputDigest == digest else {
+                throw RunError(message: "run '\(id)' was made from other inputs (golden set, prompt or endpoint changed); start a new run instead")
+            }
+            return id
+        }
+        if job.autoResume, let run = try store.unfinishedRun(inputDigest: digest) { return run.id }
+        let id = UUID().uuidString.lowercased()
+        try store.createRun(id: id, inputDigest: digest, total: total)
+        return id
     }
 
     /// Calls the endpoint for one case and scores the answer; never throws: failures become an
     /// errored record, so one bad call cannot stop the run.
-    func runCase(_ prepared: PreparedCase, _ request: ModelRequest) async -> CaseRecord {
+    func runCase(_ prepared: PreparedCase, _ request: ModelRequest, source: ResponseSource) async -> CaseRecord {
         let c = prepared.goldenCase
         var record = CaseRecord(
             id: c.id, line: c.location.line, description: c.description, tags: c.tags, status: .errored, score: 0, namedScores: [:],
             output: nil, finishReason: nil, latencyMs: nil, promptTokens: 0, completionTokens: 0, costUSD: nil, attempts: 0,
             rateLimited: 0, assertions: [], errorKind: nil, errorMessage: nil)
         do {
-            let response = try await client.complete(request)
+            let (response, cached) = try await source.response(for: request)
+            record.cached = cached
             let cost = client.endpoint.pricing?.cost(promptTokens: response.promptTokens, completionTokens: response.completionTokens)
             let score = scorer.score(
                 prepared, output: CaseOutput(text: response.text, latencyMs: response.latencyMs, costUSD: cost, finishReason: response.finishReason))

@@ -108,7 +108,7 @@ public struct ReportSink: CaseSink {
     public mutating func write(_ r: CaseRecord) throws {
         if let jsonSpool {
             var bytes: [UInt8] = firstRow ? [] : Array(",\n".utf8)
-            ReportSink.caseJSON(r, includeOutput: targets.includeOutputs).write(to: &bytes)
+            r.json(includeOutput: targets.includeOutputs).write(to: &bytes)
             try jsonSpool.append(bytes)
         }
         if let junitSpool { try junitSpool.append(ReportSink.junitCase(r)) }
@@ -143,31 +143,6 @@ public struct ReportSink: CaseSink {
         }
     }
 
-    static func caseJSON(_ r: CaseRecord, includeOutput: Bool) -> JSONValue {
-        var o: [String: JSONValue] = [
-            "id": .string(r.id), "line": .number(Double(r.line)), "status": .string(r.status.rawValue),
-            "pass": .bool(r.status == .passed), "score": .number(r.score), "attempts": .number(Double(r.attempts)),
-            "rate_limited": .number(Double(r.rateLimited)),
-            "tokens": ["prompt": .number(Double(r.promptTokens)), "completion": .number(Double(r.completionTokens))],
-        ]
-        if let d = r.description { o["description"] = .string(d) }
-        if !r.tags.isEmpty { o["tags"] = .array(r.tags.map(JSONValue.string)) }
-        if !r.namedScores.isEmpty { o["named_scores"] = .object(r.namedScores.mapValues(JSONValue.number)) }
-        if includeOutput, let out = r.output { o["output"] = .string(out) }
-        if let f = r.finishReason { o["finish_reason"] = .string(f) }
-        if let l = r.latencyMs { o["latency_ms"] = .number((l * 1000).rounded() / 1000) }
-        if let c = r.costUSD { o["cost_usd"] = .number(c) }
-        if !r.assertions.isEmpty {
-            o["assertions"] = .array(r.assertions.map { a in
-                var ao: [String: JSONValue] = ["type": .string(a.type), "pass": .bool(a.pass), "score": .number(a.score), "weight": .number(a.weight), "reason": .string(a.reason)]
-                if let m = a.metric { ao["metric"] = .string(m) }
-                return .object(ao)
-            })
-        }
-        if let k = r.errorKind { o["error"] = ["kind": .string(k), "message": .string(r.errorMessage ?? "")] }
-        return .object(o)
-    }
-
     /// The report without its cases: run, verdict, checks and summary.
     public static func headerJSON(_ result: EvalResult, info: RunInfo) -> JSONValue {
         let s = result.summary
@@ -176,6 +151,7 @@ public struct ReportSink: CaseSink {
             "total": .number(Double(s.total)), "passed": .number(Double(s.passed)), "failed": .number(Double(s.failed)),
             "errored": .number(Double(s.errored)), "scored": .number(Double(s.scored)),
             "retries": .number(Double(s.retries)), "rate_limited": .number(Double(s.rateLimited)),
+            "cache_hits": .number(Double(s.cacheHits)), "resumed_cases": .number(Double(result.resumedCases)),
             "tokens": ["prompt": .number(Double(s.promptTokens)), "completion": .number(Double(s.completionTokens))],
             "duration_seconds": .number(round3(s.durationSeconds)),
             "cases_per_second": .number(s.durationSeconds > 0 ? round3(Double(s.total) / s.durationSeconds) : 0),
@@ -198,6 +174,7 @@ public struct ReportSink: CaseSink {
             "schema": "evalengine.eval-report/v1",
             "run": [
                 "id": .string(result.runID), "started_at": .string(iso.string(from: result.startedAt)),
+                "input_digest": .string(result.inputDigest),
                 "golden_set": .string(info.goldenSet), "endpoint": .string(info.endpoint), "model": .string(info.model),
                 "concurrency": .number(Double(info.concurrency)), "cases": .number(Double(info.totalCases)), "cancelled": .bool(result.cancelled),
             ],

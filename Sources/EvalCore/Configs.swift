@@ -129,6 +129,23 @@ public struct PromptConfig: Sendable, Hashable {
         return PromptConfig(messages: messages, completionPrompt: completion, params: params)
     }
 
+    /// Canonical description of the prompt (templates as written, parameters), for run digests.
+    public var canonicalJSON: JSONValue {
+        var params: [String: JSONValue] = [:]
+        if let v = self.params.temperature { params["temperature"] = .number(v) }
+        if let v = self.params.topP { params["top_p"] = .number(v) }
+        if let v = self.params.maxTokens { params["max_tokens"] = .number(Double(v)) }
+        if let v = self.params.seed { params["seed"] = .number(Double(v)) }
+        if let v = self.params.stop { params["stop"] = .array(v.map(JSONValue.string)) }
+        if let v = self.params.responseFormat { params["response_format"] = v }
+        if !self.params.extraBody.isEmpty { params["extra_body"] = .object(self.params.extraBody) }
+        return [
+            "messages": .array(messages.map { ["role": .string($0.role), "content": .string($0.content.source)] }),
+            "prompt": completionPrompt.map { .string($0.source) } ?? .null,
+            "params": .object(params),
+        ]
+    }
+
     /// Top-level var names the prompt reads.
     public var variableNames: Set<String> {
         var names = Set(messages.flatMap(\.content.variableNames))

@@ -30,3 +30,49 @@ public enum SHA256Digest {
         return String(decoding: out, as: UTF8.self)
     }
 }
+
+/// Incremental SHA-256 (for files too large to hold, e.g. a golden set's digest).
+public final class SHA256Stream {
+    private let context: OpaquePointer
+
+    public init() {
+        context = EVP_MD_CTX_new()
+        EVP_DigestInit_ex(context, EVP_sha256(), nil)
+    }
+
+    deinit { EVP_MD_CTX_free(context) }
+
+    public func update(_ bytes: UnsafeRawBufferPointer) {
+        EVP_DigestUpdate(context, bytes.baseAddress, bytes.count)
+    }
+
+    public func update(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { update($0) }
+    }
+
+    /// The digest as lower-case hex; the stream is finished after this.
+    public func finalHex() -> String {
+        var digest = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        EVP_DigestFinal_ex(context, &digest, &length)
+        return SHA256Digest.hexString(digest)
+    }
+
+    /// SHA-256 of a file's bytes, read in 1 MiB chunks; nil when unreadable.
+    public static func fileHex(_ path: String) -> String? {
+        guard let f = fopen(path, "rb") else { return nil }
+        defer { fclose(f) }
+        let stream = SHA256Stream()
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
+            if n == 0 { break }
+            chunk.withUnsafeBytes { stream.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        }
+        return stream.finalHex()
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -15,6 +15,8 @@ public struct CaseOutcome: Sendable {
     public var rateLimited: Int
     /// Error kind (e.g. `timeout`, `http_500`) when the case errored.
     public var errorKind: String?
+    /// The answer came from the response cache (no endpoint call).
+    public var cached = false
 
     public init(
         status: Status, score: Double = 0, namedScores: [String: Double] = [:], latencyMs: Double? = nil,
@@ -70,6 +72,8 @@ public struct RunSummary: Sendable {
     public var costUSD: Double?
     public var retries = 0
     public var rateLimited = 0
+    /// Cases answered from the response cache.
+    public var cacheHits = 0
     public var errorsByKind: [String: Int] = [:]
     public var durationSeconds = 0.0
 
@@ -92,6 +96,7 @@ public struct SummaryAccumulator: Sendable {
 
     public mutating func add(_ o: CaseOutcome) {
         summary.total += 1
+        if o.cached { summary.cacheHits += 1 }
         summary.retries += o.retries
         summary.rateLimited += o.rateLimited
         summary.promptTokens += o.promptTokens

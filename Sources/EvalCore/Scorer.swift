@@ -24,6 +24,15 @@ public struct AssertionResult: Sendable, Hashable {
     public var weight: Double
     public var metric: String?
     public var reason: String
+
+    public init(type: String, pass: Bool, score: Double, weight: Double, metric: String?, reason: String) {
+        self.type = type
+        self.pass = pass
+        self.score = score
+        self.weight = weight
+        self.metric = metric
+        self.reason = reason
+    }
 }
 
 /// The outcome of all of a case's assertions.

@@ -38,6 +38,34 @@ public struct ModelResponse: Sendable {
     public var attempts: Int
     /// 429 answers seen before success.
     public var rateLimited: Int
+
+    public init(text: String, finishReason: String?, promptTokens: Int, completionTokens: Int, latencyMs: Double, attempts: Int = 1, rateLimited: Int = 0) {
+        self.text = text
+        self.finishReason = finishReason
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.latencyMs = latencyMs
+        self.attempts = attempts
+        self.rateLimited = rateLimited
+    }
+
+    /// The cache's form: what the answer was and how long it took to get.
+    public var cacheJSON: JSONValue {
+        var o: [String: JSONValue] = [
+            "text": .string(text), "prompt_tokens": .number(Double(promptTokens)),
+            "completion_tokens": .number(Double(completionTokens)), "latency_ms": .number(latencyMs),
+        ]
+        if let f = finishReason { o["finish_reason"] = .string(f) }
+        return .object(o)
+    }
+
+    /// Reads the cache's form back; nil if it is not one.
+    public init?(cacheJSON j: JSONValue) {
+        guard let text = j["text"]?.stringValue, let p = j["prompt_tokens"]?.numberValue, let c = j["completion_tokens"]?.numberValue,
+            let l = j["latency_ms"]?.numberValue
+        else { return nil }
+        self.init(text: text, finishReason: j["finish_reason"]?.stringValue, promptTokens: Int(p), completionTokens: Int(c), latencyMs: l, attempts: 0)
+    }
 }
 
 /// Why a call failed, after retries.
@@ -128,12 +156,23 @@ public final class EndpointClient: Sendable {
         return .object(o)
     }
 
+    /// What identifies this endpoint in cache keys: its configured base URL (or, for the built-in
+    /// simulator, its profile), never the loopback port it happens to run on, nor any credential.
+    public var cacheIdentity: String {
+        endpoint.baseURL ?? "simulated:" + (endpoint.simulatedProfile ?? "")
+    }
+
     /// Sends `request`, retrying per the endpoint's policy. Cancellation stops it between attempts
     /// and while waiting for admission.
     public func complete(_ request: ModelRequest) async throws(ModelCallError) -> ModelResponse {
+        try await complete(body: body(for: request), estimatedTokens: request.estimatedTokens)
+    }
+
+    /// Sends an already-built request body (see `body(for:)`).
+    public func complete(body: JSONValue, estimatedTokens: Int) async throws(ModelCallError) -> ModelResponse {
         var bytes: [UInt8] = []
-        body(for: request).write(to: &bytes)
-        let estimate = request.estimatedTokens
+        body.write(to: &bytes)
+        let estimate = estimatedTokens
         let policy = endpoint.retry
         var attempts = 0
         var rateLimited = 0
@@ -287,31 +326,8 @@ func rateLimitReset(_ headers: HTTPHeaders) -> Double? {
     return values.max()
 }
 
-/// Parses durations like `1s`, `6m0s`, `1h2m3.5s`, `250ms`, or a bare number of seconds.
-func parseGoDuration(_ text: String) -> Double? {
-    if let plain = Double(text) { return plain }
-    var total = 0.0
-    var number = ""
-    var chars = Array(text)
-    var i = 0
-    guard !chars.isEmpty else { return nil }
-    chars.append(" ")
-    while i < chars.count - 1 {
-        let c = chars[i]
-        if c.isNumber || c == "." {
-            number.append(c)
-            i += 1
-            continue
-        }
-        guard let n = Double(number) else { return nil }
-        number = ""
-        if c == "m" && chars[i + 1] == "s" {
-            total += n / 1000
-            i += 2
-        } else if c == "h" { total += n * 3600; i += 1 } else if c == "m" { total += n * 60; i += 1 } else if c == "s" { total += n; i += 1 } else { return nil }
-    }
-    return number.isEmpty ? total : nil
-}
+/// Parses OpenAI's reset durations (`1s`, `6m0s`, `250ms`).
+func parseGoDuration(_ text: String) -> Double? { parseDuration(text) }
 
 /// A little entropy for backoff jitter, so parallel cases do not retry in lockstep.
 private func clockSeed() -> UInt64 {

@@ -83,6 +83,9 @@ enum TerminalSummary {
         if let c = s.costUSD { usage += String(format: "   cost $%.4f", c) }
         usage += "   retries \(s.retries)   429s \(s.rateLimited)"
         lines.append(usage)
+        var memory = "  run \(r.runID): cache hits \(s.cacheHits) of \(s.total)"
+        if r.resumedCases > 0 { memory += ", \(r.resumedCases) cases resumed from an interrupted attempt" }
+        lines.append(memory)
         if !s.errorsByKind.isEmpty {
             lines.append("  errors: " + s.errorsByKind.sorted(by: { $0.key < $1.key }).map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }

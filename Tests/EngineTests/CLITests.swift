@@ -36,7 +36,7 @@ import Testing
                 "missingvar.yaml": "- id: one\n  vars: {question: hi}\n- id: two\n  vars: {topic: hi}\n",
                 "prompt.yaml": "messages:\n  - {role: user, content: \"{{question}}\"}\n",
             ])
-            let common = ["--prompt", dir + "/prompt.yaml", "--config", dir + "/endpoints.yaml", "--quiet"]
+            let common = ["--prompt", dir + "/prompt.yaml", "--config", dir + "/endpoints.yaml", "--quiet", "--cache-path", dir + "/cache.sqlite"]
             let malformed = try runCLI(["eval", "--golden", dir + "/malformed.jsonl", "--endpoint", "sim"] + common)
             #expect(malformed.status == 65)
             #expect(malformed.stderr.contains("malformed.jsonl:2: malformed JSON"))
@@ -64,6 +64,7 @@ import Testing
             let dir = scratchDir(["endpoints.yaml": endpoints(port: port)])
             let pass = try runCLI([
                 "eval", "--golden", qaGolden, "--prompt", qaPrompt, "--endpoint", "sim", "--config", dir + "/endpoints.yaml",
+                "--cache-path", dir + "/cache.sqlite",
                 "--gate", qaGate, "--report", dir + "/out/report.json", "--junit", dir + "/out/junit.xml",
             ])
             #expect(pass.status == 0, "\(pass.stdout)\n\(pass.stderr)")
@@ -81,14 +82,14 @@ import Testing
             let strict = scratchDir(["gate.yaml": "min_pass_rate: 1.0\n"])
             let fail = try runCLI([
                 "eval", "--golden", qaGolden, "--prompt", qaPrompt, "--endpoint", "sim", "--config", dir + "/endpoints.yaml",
-                "--gate", strict + "/gate.yaml", "--quiet",
+                "--gate", strict + "/gate.yaml", "--quiet", "--cache-path", dir + "/cache.sqlite",
             ])
             #expect(fail.status == 1, "\(fail.stdout)\n\(fail.stderr)")
             #expect(fail.stdout.contains("verdict: FAIL"))
 
             let down = try runCLI([
                 "eval", "--golden", qaGolden, "--prompt", qaPrompt, "--endpoint", "down", "--config", dir + "/endpoints.yaml",
-                "--gate", qaGate, "--report", dir + "/down.json", "--quiet",
+                "--gate", qaGate, "--report", dir + "/down.json", "--quiet", "--cache-path", dir + "/cache.sqlite",
             ])
             #expect(down.status == 2, "\(down.stdout)\n\(down.stderr)")
             #expect(down.stdout.contains("verdict: INCONCLUSIVE"))
@@ -98,10 +99,11 @@ import Testing
     }
 
     @Test func builtInSimulatedEndpointRunsTheDemo() throws {
-        let r = try runCLI(["eval", "--golden", qaGolden, "--prompt", qaPrompt, "--endpoint", "sim", "--gate", qaGate, "--quiet"])
+        let dir = scratchDir([:])
+        let r = try runCLI(["eval", "--golden", qaGolden, "--prompt", qaPrompt, "--endpoint", "sim", "--gate", qaGate, "--quiet", "--no-cache", "--cache-path", dir + "/c.sqlite"])
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         #expect(r.stdout.contains("eval: 250 cases"))
-        let flaky = try runCLI(["eval", "--golden", qaGolden, "--prompt", qaPrompt, "--endpoint", "sim-flaky", "--gate", qaGate, "--quiet"])
+        let flaky = try runCLI(["eval", "--golden", qaGolden, "--prompt", qaPrompt, "--endpoint", "sim-flaky", "--gate", qaGate, "--quiet", "--cache-path", dir + "/c.sqlite"])
         #expect(flaky.status == 0, "\(flaky.stdout)\n\(flaky.stderr)")
         #expect(flaky.stdout.contains("errored 0"))
         #expect(!flaky.stdout.contains("retries 0 "))

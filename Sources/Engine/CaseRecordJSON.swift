@@ -1,0 +1,52 @@
+import EvalCore
+
+extension CaseRecord {
+    /// The case's row in the report and in the store (`docs/REPORT.md`).
+    public func json(includeOutput: Bool = true) -> JSONValue {
+        let r = self
+        var o: [String: JSONValue] = [
+            "id": .string(r.id), "line": .number(Double(r.line)), "status": .string(r.status.rawValue),
+            "pass": .bool(r.status == .passed), "score": .number(r.score), "attempts": .number(Double(r.attempts)),
+            "rate_limited": .number(Double(r.rateLimited)), "cached": .bool(r.cached),
+            "tokens": ["prompt": .number(Double(r.promptTokens)), "completion": .number(Double(r.completionTokens))],
+        ]
+        if let d = r.description { o["description"] = .string(d) }
+        if !r.tags.isEmpty { o["tags"] = .array(r.tags.map(JSONValue.string)) }
+        if !r.namedScores.isEmpty { o["named_scores"] = .object(r.namedScores.mapValues(JSONValue.number)) }
+        if includeOutput, let out = r.output { o["output"] = .string(out) }
+        if let f = r.finishReason { o["finish_reason"] = .string(f) }
+        if let l = r.latencyMs { o["latency_ms"] = .number(l) }
+        if let c = r.costUSD { o["cost_usd"] = .number(c) }
+        if !r.assertions.isEmpty {
+            o["assertions"] = .array(r.assertions.map { a in
+                var ao: [String: JSONValue] = ["type": .string(a.type), "pass": .bool(a.pass), "score": .number(a.score), "weight": .number(a.weight), "reason": .string(a.reason)]
+                if let m = a.metric { ao["metric"] = .string(m) }
+                return .object(ao)
+            })
+        }
+        if let k = r.errorKind { o["error"] = ["kind": .string(k), "message": .string(r.errorMessage ?? "")] }
+        return .object(o)
+    }
+
+    /// Reads a row written by `json()`; nil if it is not one.
+    public init?(json j: JSONValue) {
+        guard let id = j["id"]?.stringValue, let line = j["line"]?.numberValue, let statusText = j["status"]?.stringValue,
+            let status = CaseOutcome.Status(rawValue: statusText), let score = j["score"]?.numberValue
+        else { return nil }
+        var assertions: [AssertionResult] = []
+        for a in j["assertions"]?.arrayValue ?? [] {
+            guard let type = a["type"]?.stringValue, let pass = a["pass"]?.boolValue, let s = a["score"]?.numberValue,
+                let w = a["weight"]?.numberValue, let reason = a["reason"]?.stringValue
+            else { return nil }
+            assertions.append(AssertionResult(type: type, pass: pass, score: s, weight: w, metric: a["metric"]?.stringValue, reason: reason))
+        }
+        self.init(
+            id: id, line: Int(line), description: j["description"]?.stringValue, tags: j["tags"]?.arrayValue?.compactMap(\.stringValue) ?? [],
+            status: status, score: score, namedScores: j["named_scores"]?.objectValue?.compactMapValues(\.numberValue) ?? [:],
+            output: j["output"]?.stringValue, finishReason: j["finish_reason"]?.stringValue, latencyMs: j["latency_ms"]?.numberValue,
+            promptTokens: Int(j["tokens"]?["prompt"]?.numberValue ?? 0), completionTokens: Int(j["tokens"]?["completion"]?.numberValue ?? 0),
+            costUSD: j["cost_usd"]?.numberValue, attempts: Int(j["attempts"]?.numberValue ?? 0), rateLimited: Int(j["rate_limited"]?.numberValue ?? 0),
+            assertions: assertions, errorKind: j["error"]?["kind"]?.stringValue, errorMessage: j["error"]?["message"]?.stringValue)
+        cached = j["cached"]?.boolValue ?? false
+    }
+}

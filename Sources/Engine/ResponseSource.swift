@@ -1,0 +1,158 @@
+import EvalCore
+import Foundation
+import ModelClient
+import ResultStore
+import Synchronization
+
+/// Answers a case's request from the cache when it can, otherwise from the endpoint, sharing one
+/// call among identical requests in flight; successful answers are written back through the
+/// run's `StoreWriter`.
+final class ResponseSource: Sendable {
+    let client: EndpointClient
+    let store: Store?
+    let mode: CacheMode
+    /// Entries older than this many seconds are misses.
+    let ttl: Double?
+    let writer: StoreWriter?
+    let namespace: String
+    private let flights = SingleFlight()
+    private let counts = Mutex<(hits: Int, misses: Int, readErrors: Int)>((0, 0, 0))
+    private let warn: @Sendable (String) -> Void
+
+    init(client: EndpointClient, store: Store?, mode: CacheMode, ttl: Double?, writer: StoreWriter?, namespace: String = "",
+         warn: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.client = client
+        self.store = store
+        self.mode = store == nil ? .off : mode
+        self.ttl = ttl
+        self.writer = writer
+        self.namespace = namespace
+        self.warn = warn
+    }
+
+    var hits: Int { counts.withLock { $0.hits } }
+    var misses: Int { counts.withLock { $0.misses } }
+
+    /// The answer, and whether it came from the cache.
+    func response(for request: ModelRequest) async throws(ModelCallError) -> (ModelResponse, cached: Bool) {
+        let body = client.body(for: request)
+        let key = CacheKeys.response(
+            endpointIdentity: client.cacheIdentity, model: client.endpoint.model, api: client.endpoint.api.rawValue, body: body, namespace: namespace)
+        if mode.reads, let store {
+            do {
+                if let bytes = try store.response(key, maxAge: ttl),
+                    let json = try? JSONValue.parse(bytes: bytes), let cached = ModelResponse(cacheJSON: json)
+                {
+                    counts.withLock { $0.hits += 1 }
+                    return (cached, true)
+                }
+            } catch {
+                // A damaged cache is a miss, never a wrong answer: say so once and call the endpoint.
+                let first = counts.withLock { c -> Bool in
+                    c.readErrors += 1
+                    return c.readErrors == 1
+                }
+                if first { warn("warning: cache read failed, calling the endpoint instead: \(error)") }
+            }
+        }
+        counts.withLock { $0.misses += 1 }
+        let result = await flights.run(key) { () async -> Result<ModelResponse, ModelCallError> in
+            do throws(ModelCallError) {
+                let r = try await self.client.complete(body: body, estimatedTokens: request.estimatedTokens)
+                if self.mode.writes, let writer = self.writer {
+                    var bytes: [UInt8] = []
+                    r.cacheJSON.write(to: &bytes, sortedKeys: true)
+                    writer.enqueue(.response(key: key, value: bytes))
+                }
+                return .success(r)
+            } catch {
+                return .failure(error)  // errors are never cached
+            }
+        }
+        switch result {
+        case .success(let r): return (r, false)
+        case .failure(let e): throw e
+        }
+    }
+}
+
+/// Identical requests in flight at once share one call: the first caller makes it, the others
+/// wait for its result.
+final class SingleFlight: Sendable {
+    typealias Outcome = Result<ModelResponse, ModelCallError>
+    private let waiting = Mutex<[[UInt8]: [CheckedContinuation<Outcome?, Never>]]>([:])
+
+    func run(_ key: [UInt8], _ operation: () async -> Outcome) async -> Outcome {
+        while true {
+            let leader = waiting.withLock { m -> Bool in
+                if m[key] != nil { return false }
+                m[key] = []
+                return true
+            }
+            if leader {
+                let outcome = await operation()
+                let followers = waiting.withLock { $0.removeValue(forKey: key) ?? [] }
+                for f in followers { f.resume(returning: outcome) }
+                return outcome
+            }
+            let shared: Outcome? = await withCheckedContinuation { continuation in
+                let joined = waiting.withLock { m -> Bool in
+                    guard m[key] != nil else { return false }
+                    m[key]!.append(continuation)
+                    return true
+                }
+                // The leader finished between our look and our join: try again.
+                if !joined { continuation.resume(returning: nil) }
+            }
+            if let shared { return shared }
+        }
+    }
+}
+
+/// Group commit for a run: writes queue up while the previous transaction commits, and each
+/// transaction takes everything queued, so durability costs one short transaction per batch
+/// whatever the case rate.
+final class StoreWriter: Sendable {
+    let store: Store
+    private let pending = Mutex<[StoreWrite]>([])
+    private let failure = Mutex<SQLiteError?>(nil)
+    private let signals: AsyncStream<Void>
+    private let signal: AsyncStream<Void>.Continuation
+
+    init(store: Store) {
+        self.store = store
+        (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    func enqueue(_ write: StoreWrite) {
+        pending.withLock { $0.append(write) }
+        signal.yield()
+    }
+
+    /// Commits batches until `finish()`; then commits what is left.
+    func run() async {
+        for await _ in signals { flush() }
+        flush()
+    }
+
+    /// Stops `run()` after a last commit.
+    func finish() { signal.finish() }
+
+    /// Commits everything queued now.
+    func flush() {
+        let batch = pending.withLock { p -> [StoreWrite] in
+            let b = p
+            p.removeAll(keepingCapacity: true)
+            return b
+        }
+        guard !batch.isEmpty else { return }
+        do {
+            try store.write(batch)
+        } catch {
+            failure.withLock { if $0 == nil { $0 = error } }
+        }
+    }
+
+    /// The first write failure, if any (e.g. a full disk).
+    var error: SQLiteError? { failure.withLock { $0 } }
+}

@@ -1,0 +1,444 @@
+import CSQLite
+import EvalCore
+import Foundation
+import Synchronization
+
+/// How a run uses the response and embedding caches.
+public enum CacheMode: String, Sendable, CaseIterable {
+    /// Read hits, write misses (default).
+    case readWrite = "read-write"
+    /// Read hits, write nothing (e.g. a shared, frozen cache artifact).
+    case readOnly = "read-only"
+    /// Ignore what is cached, call the endpoint, overwrite the cache.
+    case refresh
+    /// No cache at all.
+    case off
+
+    public var reads: Bool { self == .readWrite || self == .readOnly }
+    public var writes: Bool { self == .readWrite || self == .refresh }
+}
+
+/// One write of a batch; a batch is one transaction.
+public enum StoreWrite: Sendable {
+    case response(key: [UInt8], value: [UInt8])
+    case embedding(key: [UInt8], vector: [Float])
+    case caseResult(runID: String, caseID: String, sequence: Int, record: [UInt8])
+}
+
+/// A run as the store remembers it.
+public struct StoredRun: Sendable {
+    public var id: String
+    public var inputDigest: String
+    public var state: String
+    public var total: Int
+    public var createdAt: Date
+}
+
+/// Sizes and counters for `evalengine cache stats`.
+public struct StoreStats: Sendable {
+    public var responses = 0
+    public var embeddings = 0
+    public var runs = 0
+    public var caseResults = 0
+    public var fileBytes: Int64 = 0
+    public var hits: Int64 = 0
+    public var misses: Int64 = 0
+}
+
+/// The engine's memory in one SQLite file (default `.evalengine/cache.sqlite`): the response and
+/// embedding caches, runs, and every case result as it completes. WAL, `synchronous=NORMAL`
+/// (a committed batch survives a killed process), a busy timeout plus our own retry so that several
+/// processes can share the file, and a checksum on every cached value so a damaged row is a miss,
+/// never a wrong answer.
+public final class Store: Sendable {
+    public let path: String
+    private let connection: Mutex<SQLiteConnection>
+    /// Cached rows whose checksum did not match (treated as misses).
+    private let damaged = Atomic<Int>(0)
+
+    static let schemaVersion: Int64 = 1
+    /// How long a writer keeps retrying a busy database before giving up, in seconds.
+    static let busyDeadline = 120.0
+
+    /// Opens (creating if needed) the store. A file that is not a database or is damaged beyond
+    /// reading is moved aside to `PATH.corrupt-TIMESTAMP` and a new store is created; `warn` says so.
+    public static func open(path: String, warn: @Sendable (String) -> Void = { _ in }) throws(SQLiteError) -> Store {
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        do throws(SQLiteError) {
+            return try Store(path: path)
+        } catch where error.isCorruption {
+            let aside = path + ".corrupt-\(Int(Date().timeIntervalSince1970))"
+            for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
+                try? FileManager.default.moveItem(atPath: path + suffix, toPath: aside + suffix)
+            }
+            warn("warning: \(path) is not a readable evalengine store (\(error.message)); moved it to \(aside) and started a new one")
+            return try Store(path: path)
+        }
+    }
+
+    private init(path: String) throws(SQLiteError) {
+        self.path = path
+        let c = try SQLiteConnection(path: path)
+        // page_size only matters for a new file; 8 KiB keeps ~1 KiB values off overflow pages.
+        try c.execute("PRAGMA busy_timeout = 10000; PRAGMA page_size = 8192;")
+        try Store.retryingBusy { () throws(SQLiteError) in try c.execute("PRAGMA journal_mode = WAL;") }
+        try c.execute("PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 268435456; PRAGMA cache_size = -32768; PRAGMA foreign_keys = OFF;")
+        try Store.migrate(c)
+        connection = Mutex(c)
+    }
+
+    /// Runs `body`, retrying while another process holds the write lock past the busy timeout.
+    static func retryingBusy<T>(_ body: () throws(SQLiteError) -> T) throws(SQLiteError) -> T {
+        let start = Date()
+        var delay = 0.005
+        while true {
+            do throws(SQLiteError) {
+                return try body()
+            } catch where error.isBusy && Date().timeIntervalSince(start) < busyDeadline {
+                usleep(UInt32(delay * 1_000_000))
+                delay = min(delay * 2, 0.5)
+            }
+        }
+    }
+
+    private static func migrate(_ c: SQLiteConnection) throws(SQLiteError) {
+        let version = try c.scalarInt("PRAGMA user_version") ?? 0
+        if version > schemaVersion {
+            throw SQLiteError(code: SQLITE_ERROR, message: "schema version \(version) was written by a newer evalengine (this one knows \(schemaVersion))", path: c.path)
+        }
+        if version == schemaVersion { return }
+        try retryingBusy { () throws(SQLiteError) in
+            try c.execute("BEGIN IMMEDIATE")
+            do throws(SQLiteError) {
+                // Another process may have migrated while we waited for the lock.
+                if (try c.scalarInt("PRAGMA user_version") ?? 0) < 1 {
+                    try c.execute("""
+                        CREATE TABLE IF NOT EXISTS responses(
+                            id INTEGER PRIMARY KEY, key BLOB NOT NULL, value BLOB NOT NULL,
+                            checksum INTEGER NOT NULL, created_at INTEGER NOT NULL);
+                        CREATE UNIQUE INDEX IF NOT EXISTS responses_key ON responses(key);
+                        CREATE TABLE IF NOT EXISTS embeddings(
+                            id INTEGER PRIMARY KEY, key BLOB NOT NULL, vector BLOB NOT NULL,
+                            checksum INTEGER NOT NULL, created_at INTEGER NOT NULL);
+                        CREATE UNIQUE INDEX IF NOT EXISTS embeddings_key ON embeddings(key);
+                        CREATE TABLE IF NOT EXISTS runs(
+                            id TEXT PRIMARY KEY, input_digest TEXT NOT NULL, state TEXT NOT NULL,
+                            total INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, summary TEXT);
+                        CREATE INDEX IF NOT EXISTS runs_digest ON runs(input_digest, state);
+                        CREATE TABLE IF NOT EXISTS case_results(
+                            id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, case_id TEXT NOT NULL,
+                            seq INTEGER NOT NULL, record BLOB NOT NULL);
+                        CREATE UNIQUE INDEX IF NOT EXISTS case_results_key ON case_results(run_id, case_id);
+                        CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                        PRAGMA user_version = 1;
+                        """)
+                }
+                try c.execute("COMMIT")
+            } catch {
+                try? c.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    // MARK: Caches
+
+    /// The cached response value for `key`, or nil (absent, older than `maxAge`, or damaged).
+    public func response(_ key: [UInt8], maxAge: Double? = nil) throws(SQLiteError) -> [UInt8]? {
+        try lookup("SELECT value, checksum, created_at FROM responses WHERE key = ?1", key, maxAge: maxAge)
+    }
+
+    /// The cached embedding for `key`, or nil.
+    public func embedding(_ key: [UInt8], maxAge: Double? = nil) throws(SQLiteError) -> [Float]? {
+        guard let bytes = try lookup("SELECT vector, checksum, created_at FROM embeddings WHERE key = ?1", key, maxAge: maxAge) else { return nil }
+        return bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+    }
+
+    private func lookup(_ sql: String, _ key: [UInt8], maxAge: Double?) throws(SQLiteError) -> [UInt8]? {
+        let row: ([UInt8], Int64, Int64)? = try connection.withLock { c throws(SQLiteError) in
+            try c.withStatement(sql) { s throws(SQLiteError) in
+                s.bind(1, key)
+                guard try s.step() else { return nil }
+                return (s.blob(0), s.int(1), s.int(2))
+            }
+        }
+        guard let (value, checksum, created) = row else { return nil }
+        if let maxAge, Double(created) < Date().timeIntervalSince1970 - maxAge { return nil }
+        guard Int64(bitPattern: checksum64(value)) == checksum else {
+            damaged.add(1, ordering: .relaxed)
+            return nil
+        }
+        return value
+    }
+
+    /// Cached values found damaged since open.
+    public var damagedRows: Int { damaged.load(ordering: .relaxed) }
+
+    // MARK: Writes
+
+    /// Writes a batch in one transaction (retried while another process holds the lock).
+    public func write(_ batch: [StoreWrite]) throws(SQLiteError) {
+        guard !batch.isEmpty else { return }
+        let now = Int64(Date().timeIntervalSince1970)
+        try connection.withLock { c throws(SQLiteError) in
+            try Store.retryingBusy { () throws(SQLiteError) in
+                try c.execute("BEGIN IMMEDIATE")
+                do throws(SQLiteError) {
+                    for w in batch {
+                        switch w {
+                        case .response(let key, let value):
+                            try c.withStatement("INSERT OR REPLACE INTO responses(key, value, checksum, created_at) VALUES (?1, ?2, ?3, ?4)") { s throws(SQLiteError) in
+                                s.bind(1, key)
+                                s.bind(2, value)
+                                s.bind(3, Int64(bitPattern: checksum64(value)))
+                                s.bind(4, now)
+                                try s.run()
+                            }
+                        case .embedding(let key, let vector):
+                            let bytes = vector.withUnsafeBytes { [UInt8]($0) }
+                            try c.withStatement("INSERT OR REPLACE INTO embeddings(key, vector, checksum, created_at) VALUES (?1, ?2, ?3, ?4)") { s throws(SQLiteError) in
+                                s.bind(1, key)
+                                s.bind(2, bytes)
+                                s.bind(3, Int64(bitPattern: checksum64(bytes)))
+                                s.bind(4, now)
+                                try s.run()
+                            }
+                        case .caseResult(let runID, let caseID, let sequence, let record):
+                            try c.withStatement("INSERT OR REPLACE INTO case_results(run_id, case_id, seq, record) VALUES (?1, ?2, ?3, ?4)") { s throws(SQLiteError) in
+                                s.bind(1, runID)
+                                s.bind(2, caseID)
+                                s.bind(3, Int64(sequence))
+                                s.bind(4, record)
+                                try s.run()
+                            }
+                        }
+                    }
+                    try c.execute("COMMIT")
+                } catch {
+                    try? c.execute("ROLLBACK")
+                    throw error
+                }
+            }
+        }
+    }
+
+    // MARK: Runs
+
+    /// Records a new run.
+    public func createRun(id: String, inputDigest: String, total: Int) throws(SQLiteError) {
+        let now = Int64(Date().timeIntervalSince1970)
+        try connection.withLock { c throws(SQLiteError) in
+            try Store.retryingBusy { () throws(SQLiteError) in
+                try c.withStatement("INSERT INTO runs(id, input_digest, state, total, created_at, updated_at) VALUES (?1, ?2, 'running', ?3, ?4, ?4)") { s throws(SQLiteError) in
+                    s.bind(1, id)
+                    s.bind(2, inputDigest)
+                    s.bind(3, Int64(total))
+                    s.bind(4, now)
+                    try s.run()
+                }
+            }
+        }
+    }
+
+    /// The run with `id`, if known.
+    public func run(id: String) throws(SQLiteError) -> StoredRun? {
+        try connection.withLock { c throws(SQLiteError) in
+            try c.withStatement("SELECT id, input_digest, state, total, created_at FROM runs WHERE id = ?1") { s throws(SQLiteError) in
+                s.bind(1, id)
+                guard try s.step() else { return nil }
+                return StoredRun(id: s.text(0), inputDigest: s.text(1), state: s.text(2), total: Int(s.int(3)), createdAt: Date(timeIntervalSince1970: Double(s.int(4))))
+            }
+        }
+    }
+
+    /// The newest unfinished run with these inputs (an interrupted run to resume), if any.
+    public func unfinishedRun(inputDigest: String) throws(SQLiteError) -> StoredRun? {
+        try connection.withLock { c throws(SQLiteError) in
+            try c.withStatement("SELECT id, input_digest, state, total, created_at FROM runs WHERE input_digest = ?1 AND state = 'running' ORDER BY created_at DESC, rowid DESC LIMIT 1") { s throws(SQLiteError) in
+                s.bind(1, inputDigest)
+                guard try s.step() else { return nil }
+                return StoredRun(id: s.text(0), inputDigest: s.text(1), state: s.text(2), total: Int(s.int(3)), createdAt: Date(timeIntervalSince1970: Double(s.int(4))))
+            }
+        }
+    }
+
+    /// Calls `body` with each persisted case result of a run, in the order they were written.
+    public func forEachCaseResult(runID: String, _ body: (String, [UInt8]) throws -> Void) throws {
+        // Read in pages so a 100,000-case run is never one array in memory.
+        var after: Int64 = -1
+        while true {
+            let page: [(Int64, String, [UInt8])] = try connection.withLock { c throws(SQLiteError) in
+                try c.withStatement("SELECT seq, case_id, record FROM case_results WHERE run_id = ?1 AND seq > ?2 ORDER BY seq LIMIT 1000") { s throws(SQLiteError) in
+                    s.bind(1, runID)
+                    s.bind(2, after)
+                    var rows: [(Int64, String, [UInt8])] = []
+                    while try s.step() { rows.append((s.int(0), s.text(1), s.blob(2))) }
+                    return rows
+                }
+            }
+            if page.isEmpty { return }
+            for (seq, id, record) in page {
+                after = seq
+                try body(id, record)
+            }
+        }
+    }
+
+    /// Marks a run finished (`completed`, `cancelled`) with its summary JSON.
+    public func finishRun(id: String, state: String, summary: String?) throws(SQLiteError) {
+        let now = Int64(Date().timeIntervalSince1970)
+        try connection.withLock { c throws(SQLiteError) in
+            try Store.retryingBusy { () throws(SQLiteError) in
+                try c.withStatement("UPDATE runs SET state = ?2, updated_at = ?3, summary = ?4 WHERE id = ?1") { s throws(SQLiteError) in
+                    s.bind(1, id)
+                    s.bind(2, state)
+                    s.bind(3, now)
+                    if let summary { s.bind(4, summary) } else { s.bindNull(4) }
+                    try s.run()
+                }
+            }
+        }
+    }
+
+    // MARK: Maintenance
+
+    /// Adds to the lifetime hit/miss counters.
+    public func addCounters(hits: Int, misses: Int) throws(SQLiteError) {
+        try connection.withLock { c throws(SQLiteError) in
+            try Store.retryingBusy { () throws(SQLiteError) in
+                for (name, n) in [("hits", hits), ("misses", misses)] where n > 0 {
+                    try c.withStatement("INSERT INTO counters(name, value) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET value = value + ?2") { s throws(SQLiteError) in
+                        s.bind(1, name)
+                        s.bind(2, Int64(n))
+                        try s.run()
+                    }
+                }
+            }
+        }
+    }
+
+    public func stats() throws(SQLiteError) -> StoreStats {
+        var st = try connection.withLock { c throws(SQLiteError) in
+            var st = StoreStats()
+            st.responses = Int(try c.scalarInt("SELECT count(*) FROM responses") ?? 0)
+            st.embeddings = Int(try c.scalarInt("SELECT count(*) FROM embeddings") ?? 0)
+            st.runs = Int(try c.scalarInt("SELECT count(*) FROM runs") ?? 0)
+            st.caseResults = Int(try c.scalarInt("SELECT count(*) FROM case_results") ?? 0)
+            st.hits = try c.scalarInt("SELECT value FROM counters WHERE name = 'hits'") ?? 0
+            st.misses = try c.scalarInt("SELECT value FROM counters WHERE name = 'misses'") ?? 0
+            return st
+        }
+        for suffix in ["", "-wal"] {
+            let size = (try? FileManager.default.attributesOfItem(atPath: path + suffix)[.size] as? NSNumber)?.int64Value ?? 0
+            st.fileBytes += size
+        }
+        return st
+    }
+
+    /// Deletes cache entries, and finished runs with their results, older than `seconds`.
+    /// Returns the number of rows deleted.
+    public func prune(olderThan seconds: Double) throws(SQLiteError) -> Int {
+        let cutoff = Int64(Date().timeIntervalSince1970 - seconds)
+        return try connection.withLock { c throws(SQLiteError) in
+            try Store.retryingBusy { () throws(SQLiteError) in
+                var deleted = 0
+                try c.execute("BEGIN IMMEDIATE")
+                do throws(SQLiteError) {
+                    for sql in [
+                        "DELETE FROM responses WHERE created_at < ?1", "DELETE FROM embeddings WHERE created_at < ?1",
+                        "DELETE FROM case_results WHERE run_id IN (SELECT id FROM runs WHERE state != 'running' AND updated_at < ?1)",
+                        "DELETE FROM runs WHERE state != 'running' AND updated_at < ?1",
+                    ] {
+                        try c.withStatement(sql) { s throws(SQLiteError) in
+                            s.bind(1, cutoff)
+                            try s.run()
+                        }
+                        deleted += c.changes
+                    }
+                    try c.execute("COMMIT")
+                } catch {
+                    try? c.execute("ROLLBACK")
+                    throw error
+                }
+                try c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                return deleted
+            }
+        }
+    }
+
+    /// Writes a compact copy of the caches (responses and embeddings) to `file`, e.g. for an Argo
+    /// artifact that other pods import.
+    public func exportCaches(to file: String) throws(SQLiteError) {
+        if FileManager.default.fileExists(atPath: file) {
+            throw SQLiteError(code: SQLITE_CANTOPEN, message: "refusing to overwrite an existing file", path: file)
+        }
+        let out = try Store.open(path: file)
+        try connection.withLock { c throws(SQLiteError) in
+            try c.execute("ATTACH DATABASE '\(file.replacingOccurrences(of: "'", with: "''"))' AS dest")
+            defer { try? c.execute("DETACH DATABASE dest") }
+            try Store.retryingBusy { () throws(SQLiteError) in
+                try c.execute("""
+                    BEGIN IMMEDIATE;
+                    INSERT OR IGNORE INTO dest.responses(key, value, checksum, created_at) SELECT key, value, checksum, created_at FROM main.responses;
+                    INSERT OR IGNORE INTO dest.embeddings(key, vector, checksum, created_at) SELECT key, vector, checksum, created_at FROM main.embeddings;
+                    COMMIT;
+                    """)
+            }
+        }
+        _ = out
+    }
+
+    /// Merges the caches of an exported file into this store (existing entries win).
+    /// Returns the number of entries added.
+    public func importCaches(from file: String) throws(SQLiteError) -> Int {
+        guard FileManager.default.fileExists(atPath: file) else {
+            throw SQLiteError(code: SQLITE_CANTOPEN, message: "no such file", path: file)
+        }
+        // Opening validates the file (and migrates an older export).
+        let source = try SQLiteConnection(path: file, readOnly: true)
+        let version = try source.scalarInt("PRAGMA user_version") ?? 0
+        guard version >= 1, version <= Store.schemaVersion else {
+            throw SQLiteError(code: SQLITE_NOTADB, message: "not an evalengine cache export (schema version \(version))", path: file)
+        }
+        return try connection.withLock { c throws(SQLiteError) in
+            try c.execute("ATTACH DATABASE '\(file.replacingOccurrences(of: "'", with: "''"))' AS src")
+            defer { try? c.execute("DETACH DATABASE src") }
+            return try Store.retryingBusy { () throws(SQLiteError) in
+                try c.execute("BEGIN IMMEDIATE")
+                do throws(SQLiteError) {
+                    try c.execute("INSERT OR IGNORE INTO main.responses(key, value, checksum, created_at) SELECT key, value, checksum, created_at FROM src.responses")
+                    var added = c.changes
+                    try c.execute("INSERT OR IGNORE INTO main.embeddings(key, vector, checksum, created_at) SELECT key, vector, checksum, created_at FROM src.embeddings")
+                    added += c.changes
+                    try c.execute("COMMIT")
+                    return added
+                } catch {
+                    try? c.execute("ROLLBACK")
+                    throw error
+                }
+            }
+        }
+    }
+
+    /// `PRAGMA integrity_check`: "ok" or the problems found.
+    public func integrityCheck() throws(SQLiteError) -> String {
+        try connection.withLock { c throws(SQLiteError) in
+            try c.withStatement("PRAGMA integrity_check") { s throws(SQLiteError) in
+                var lines: [String] = []
+                while try s.step() { lines.append(s.text(0)) }
+                return lines.joined(separator: "\n")
+            }
+        }
+    }
+}
+
+/// 64-bit FNV-1a of a cached value, checked on every read.
+func checksum64(_ bytes: [UInt8]) -> UInt64 {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for b in bytes {
+        h ^= UInt64(b)
+        h = h &* 0x100_0000_01b3
+    }
+    return h
+}
