@@ -82,7 +82,7 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "ModelClientTests", dependencies: ["ModelClient", "SimulatedModel", "TestSupport"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "SimulatedModel", "GoldenSets", "TestSupport"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "SimulatedModel", "GoldenSets", "ResultStore", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -16,11 +16,15 @@ final class ResponseSource: Sendable {
     let writer: StoreWriter?
     let namespace: String
     private let flights = SingleFlight()
+    /// Answers written to the writer but not yet committed: a duplicate arriving in that window
+    /// must not miss the cache and pay for a second call.
+    let uncommitted: UncommittedResponses
     private let counts = Mutex<(hits: Int, misses: Int, readErrors: Int)>((0, 0, 0))
     private let warn: @Sendable (String) -> Void
 
     init(client: EndpointClient, store: Store?, mode: CacheMode, ttl: Double?, writer: StoreWriter?, namespace: String = "",
          warn: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.uncommitted = writer?.uncommitted ?? UncommittedResponses()
         self.client = client
         self.store = store
         self.mode = store == nil ? .off : mode
@@ -38,6 +42,10 @@ final class ResponseSource: Sendable {
         let body = client.body(for: request)
         let key = CacheKeys.response(
             endpointIdentity: client.cacheIdentity, model: client.endpoint.model, api: client.endpoint.api.rawValue, body: body, namespace: namespace)
+        if mode.reads, let pending = uncommitted[key] {
+            counts.withLock { $0.hits += 1 }
+            return (pending, true)
+        }
         if mode.reads, let store {
             do {
                 if let bytes = try store.response(key, maxAge: ttl),
@@ -62,6 +70,7 @@ final class ResponseSource: Sendable {
                 if self.mode.writes, let writer = self.writer {
                     var bytes: [UInt8] = []
                     r.cacheJSON.write(to: &bytes, sortedKeys: true)
+                    if self.mode.reads { self.uncommitted.insert(key, ModelResponse(cacheJSON: r.cacheJSON)!) }
                     writer.enqueue(.response(key: key, value: bytes))
                 }
                 return .success(r)
@@ -69,9 +78,20 @@ final class ResponseSource: Sendable {
                 return .failure(error)  // errors are never cached
             }
         }
-        switch result {
-        case .success(let r): return (r, false)
-        case .failure(let e): throw e
+        // A caller that joined another's call made no HTTP attempts of its own.
+        switch result.outcome {
+        case .success(var r):
+            if !result.leader {
+                r.attempts = 0
+                r.rateLimited = 0
+            }
+            return (r, false)
+        case .failure(var e):
+            if !result.leader {
+                e.attempts = 0
+                e.rateLimited = 0
+            }
+            throw e
         }
     }
 }
@@ -82,7 +102,8 @@ final class SingleFlight: Sendable {
     typealias Outcome = Result<ModelResponse, ModelCallError>
     private let waiting = Mutex<[[UInt8]: [CheckedContinuation<Outcome?, Never>]]>([:])
 
-    func run(_ key: [UInt8], _ operation: () async -> Outcome) async -> Outcome {
+    /// The outcome, and whether this caller made the call (`leader`) or shared another's.
+    func run(_ key: [UInt8], _ operation: () async -> Outcome) async -> (outcome: Outcome, leader: Bool) {
         while true {
             let leader = waiting.withLock { m -> Bool in
                 if m[key] != nil { return false }
@@ -93,7 +114,7 @@ final class SingleFlight: Sendable {
                 let outcome = await operation()
                 let followers = waiting.withLock { $0.removeValue(forKey: key) ?? [] }
                 for f in followers { f.resume(returning: outcome) }
-                return outcome
+                return (outcome, true)
             }
             let shared: Outcome? = await withCheckedContinuation { continuation in
                 let joined = waiting.withLock { m -> Bool in
@@ -104,9 +125,18 @@ final class SingleFlight: Sendable {
                 // The leader finished between our look and our join: try again.
                 if !joined { continuation.resume(returning: nil) }
             }
-            if let shared { return shared }
+            if let shared { return (shared, false) }
         }
     }
+}
+
+/// Responses queued for the cache and not yet committed, by key.
+final class UncommittedResponses: Sendable {
+    private let map = Mutex<[[UInt8]: ModelResponse]>([:])
+
+    subscript(key: [UInt8]) -> ModelResponse? { map.withLock { $0[key] } }
+    func insert(_ key: [UInt8], _ r: ModelResponse) { map.withLock { $0[key] = r } }
+    func remove(_ keys: [[UInt8]]) { map.withLock { m in for k in keys { m.removeValue(forKey: k) } } }
 }
 
 /// Group commit for a run: writes queue up while the previous transaction commits, and each
@@ -114,6 +144,7 @@ final class SingleFlight: Sendable {
 /// whatever the case rate.
 final class StoreWriter: Sendable {
     let store: Store
+    let uncommitted = UncommittedResponses()
     private let pending = Mutex<[StoreWrite]>([])
     private let failure = Mutex<SQLiteError?>(nil)
     private let signals: AsyncStream<Void>
@@ -148,6 +179,7 @@ final class StoreWriter: Sendable {
         guard !batch.isEmpty else { return }
         do {
             try store.write(batch)
+            uncommitted.remove(batch.compactMap { if case .response(let key, _) = $0 { return key } else { return nil } })
         } catch {
             failure.withLock { if $0 == nil { $0 = error } }
         }

@@ -2,6 +2,7 @@ import EvalCore
 import Foundation
 import GoldenSets
 import ModelClient
+import ResultStore
 import SimulatedModel
 import TestSupport
 import Testing
@@ -30,10 +31,12 @@ let qaGate = repoRoot + "/configs/gates/qa.yaml"
             e.pricing = .init(inputPerMillion: 1, outputPerMillion: 2)
             let out = try await withClient(e, port: port) { client in
                 var sink = MemorySink()
-                let r = try await EvalRunner(client: client).run(EvalJob(goldenSetPath: qaGolden, prompt: prompt, gate: gate, concurrency: 32), total: total, sink: &sink)
+                var job = EvalJob(goldenSetPath: qaGolden, prompt: prompt, gate: gate, concurrency: 32)
+                job.store = try Store.open(path: NSTemporaryDirectory() + "evalengine-\(UUID().uuidString).sqlite")
+                let r = try await EvalRunner(client: client).run(job, total: total, sink: &sink)
                 return (r, sink.records)
             }
-            #expect(sim.currentStats.chat == 250)  // no wasted calls
+            #expect(sim.currentStats.chat == distinctQuestions(qaGolden))  // no wasted calls: duplicates share one
             return out
         }
         #expect(result.gate.verdict == .pass)
@@ -74,7 +77,7 @@ let qaGate = repoRoot + "/configs/gates/qa.yaml"
                 var sink = MemorySink()
                 return try await EvalRunner(client: client).run(EvalJob(goldenSetPath: qaGolden, prompt: prompt), total: 250, sink: &sink)
             }
-            #expect(sim.currentStats.requests == 250 + r.summary.retries)
+            #expect(sim.currentStats.requests == distinctQuestions(qaGolden) + r.summary.retries)
             return r
         }
         #expect(result.summary.errored == 0 && result.summary.total == 250)

@@ -49,3 +49,16 @@ func scratchDir(_ files: [String: String]) -> String {
     for (name, text) in files { FileManager.default.createFile(atPath: dir + "/" + name, contents: text.data(using: .utf8)) }
     return dir
 }
+
+/// Number of distinct `question` vars in a JSONL golden set: identical requests in a run share one
+/// call, so this is how many calls a cold run makes.
+func distinctQuestions(_ path: String) -> Int {
+    let text = String(decoding: FileManager.default.contents(atPath: path) ?? Data(), as: UTF8.self)
+    var seen = Set<String>()
+    for line in text.split(separator: "\n") {
+        guard let start = line.range(of: "\"question\":\"") else { continue }
+        let rest = line[start.upperBound...]
+        if let end = rest.firstIndex(of: "\"") { seen.insert(String(rest[..<end])) }
+    }
+    return seen.count
+}
