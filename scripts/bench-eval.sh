@@ -5,6 +5,7 @@
 #   scripts/bench-eval.sh throughput   # 20,000 cases, no latency, no limit: cases/s
 #   scripts/bench-eval.sh faults       # 2,000 cases, 10% 429 (Retry-After: 1) + 5% 500: all complete
 #   scripts/bench-eval.sh memory       # 100,000 cases: peak RSS
+#   scripts/bench-eval.sh warm         # 10,000 cases twice: the warm re-run's wall time, zero endpoint calls
 # BIN defaults to the release build (swift build -c release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,5 +52,17 @@ case "${1:-}" in
     run_eval bench-fast "$g" --concurrency 512 --no-outputs
     ls -la "$WORK/report.json"
     ;;
-  *) echo "usage: $0 rate-limit|throughput|faults|memory"; exit 64 ;;
+  warm)
+    # Cold run fills the cache; the warm re-run must make zero endpoint calls.
+    start_sim 18091 profiles/sim-fast.yaml
+    g=$(golden 10000)
+    "$BIN" eval --golden "$g" --prompt golden-sets/qa/prompt.yaml --endpoint bench-fast --gate configs/gates/bench.yaml \
+      --quiet --cache-path "$WORK/cache.sqlite" > /dev/null || true
+    echo "cold run: simulator $(stats 18091)"
+    curl -s -X POST "http://127.0.0.1:18091/sim/reset" > /dev/null
+    /usr/bin/time -f "warm re-run wall %e s  peak RSS %M KB" "$BIN" eval --golden "$g" --prompt golden-sets/qa/prompt.yaml \
+      --endpoint bench-fast --gate configs/gates/bench.yaml --quiet --cache-path "$WORK/cache.sqlite" | grep -E "eval:|run " || true
+    echo "warm run: simulator $(stats 18091)"
+    ;;
+  *) echo "usage: $0 rate-limit|throughput|faults|memory|warm"; exit 64 ;;
 esac

@@ -263,6 +263,16 @@ public final class Store: Sendable {
         }
     }
 
+    /// The newest unfinished run, whatever its inputs.
+    public func unfinishedRunAny() throws(SQLiteError) -> StoredRun? {
+        try connection.withLock { c throws(SQLiteError) in
+            try c.withStatement("SELECT id, input_digest, state, total, created_at FROM runs WHERE state = 'running' ORDER BY created_at DESC, rowid DESC LIMIT 1") { s throws(SQLiteError) in
+                guard try s.step() else { return nil }
+                return StoredRun(id: s.text(0), inputDigest: s.text(1), state: s.text(2), total: Int(s.int(3)), createdAt: Date(timeIntervalSince1970: Double(s.int(4))))
+            }
+        }
+    }
+
     /// Calls `body` with each persisted case result of a run, in the order they were written.
     public func forEachCaseResult(runID: String, _ body: (String, [UInt8]) throws -> Void) throws {
         // Read in pages so a 100,000-case run is never one array in memory.
@@ -433,12 +443,22 @@ public final class Store: Sendable {
     }
 }
 
-/// 64-bit FNV-1a of a cached value, checked on every read.
+/// 64-bit checksum of a cached value, checked on every read: eight bytes a step (FNV-1a over
+/// words, then a final avalanche), so verifying a 1 KiB answer costs ~0.1 µs, not ~1 µs.
 func checksum64(_ bytes: [UInt8]) -> UInt64 {
-    var h: UInt64 = 0xcbf2_9ce4_8422_2325
-    for b in bytes {
-        h ^= UInt64(b)
-        h = h &* 0x100_0000_01b3
+    bytes.withUnsafeBytes { raw -> UInt64 in
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ UInt64(raw.count)
+        let words = raw.count / 8
+        for i in 0..<words {
+            h = (h ^ raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)) &* 0x100_0000_01b3
+            h ^= h >> 29
+        }
+        for i in (words * 8)..<raw.count {
+            h = (h ^ UInt64(raw[i])) &* 0x100_0000_01b3
+        }
+        h ^= h >> 33
+        h = h &* 0xff51_afd7_ed55_8ccd
+        h ^= h >> 33
+        return h
     }
-    return h
 }

@@ -62,3 +62,35 @@ func distinctQuestions(_ path: String) -> Int {
     }
     return seen.count
 }
+
+/// Starts the CLI without waiting; output goes to `logBase`.out/.err.
+func startCLI(_ arguments: [String], logBase: String) throws -> Process {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: cliPath)
+    p.arguments = arguments
+    p.currentDirectoryURL = URL(fileURLWithPath: repoRoot)
+    FileManager.default.createFile(atPath: logBase + ".out", contents: nil)
+    FileManager.default.createFile(atPath: logBase + ".err", contents: nil)
+    p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: logBase + ".out"))
+    p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logBase + ".err"))
+    try p.run()
+    return p
+}
+
+/// Waits for a started process, at most `timeout` seconds (then kills it).
+func wait(_ p: Process, timeout: Double = 120) {
+    let deadline = Date().addingTimeInterval(timeout)
+    while p.isRunning && Date() < deadline { usleep(20_000) }
+    if p.isRunning { p.terminate() }
+    p.waitUntilExit()
+}
+
+/// A golden set of `n` arithmetic cases with distinct questions (`prefix` keeps two sets apart).
+func arithmeticGoldenSet(_ n: Int, prefix: Int = 0) -> String {
+    var lines: [String] = []
+    for i in 0..<n {
+        let a = prefix * 100_000 + i
+        lines.append(#"{"id":"q\#(prefix)-\#(i)","vars":{"question":"What is \#(a) + 7?"},"expected":"\#(a + 7)"}"#)
+    }
+    return lines.joined(separator: "\n") + "\n"
+}
