@@ -40,14 +40,17 @@ public enum EndpointSession {
             guard let port = await iterator.next() else { throw ReportError(message: "the simulated endpoint did not start") }
             let client = EndpointClient(
                 endpoint: endpoint, limiter: registry.limiter(for: endpoint), apiKey: apiKey, baseURL: "http://127.0.0.1:\(port)", eventLoopGroup: group)
+            // Stop gracefully, not by cancelling (see SimulatedEndpoint.run).
             do {
                 let result = try await body(client)
                 await client.shutdown()
-                tasks.cancelAll()
+                await simulator.stop()
+                try await tasks.waitForAll()
                 return result
             } catch {
                 await client.shutdown()
-                tasks.cancelAll()
+                await simulator.stop()
+                try? await tasks.waitForAll()
                 throw error
             }
         }

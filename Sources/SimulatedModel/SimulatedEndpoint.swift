@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import UnixSignals
 import NIOCore
 import Synchronization
@@ -17,6 +18,8 @@ public final class SimulatedEndpoint: Sendable {
     private let bucket: Mutex<SimBucket?>
     private let requestCounter = Atomic<UInt64>(0)
     private let gate: ConcurrencyGate?
+    /// The running server's service group, for a graceful `stop()`; `true` once a stop was asked.
+    private let lifecycle = Mutex<(group: ServiceGroup?, stopRequested: Bool)>((nil, false))
 
     public init(profile: SimulatorProfile = SimulatorProfile()) {
         self.profile = profile
@@ -27,9 +30,9 @@ public final class SimulatedEndpoint: Sendable {
     /// Counters since start (or the last reset).
     public var currentStats: SimulatorStats { stats.withLock { $0 } }
 
-    /// Serves on `host:port` (port 0 picks a free one) until the task is cancelled or, when
-    /// `shutdownSignals` are given, one of them arrives; `onReady` receives the bound port.
-    /// In-process use stops by cancellation, which the server logs as errors: hence `.critical`.
+    /// Serves on `host:port` (port 0 picks a free one) until `stop()`, one of `shutdownSignals`, or
+    /// cancellation; `onReady` receives the bound port. Prefer `stop()` to cancelling: cancelling a
+    /// server with accepted connections still queued traps inside NIO (swift-server/swift-http-server#137).
     public func run(
         host: String = "127.0.0.1", port: Int = 0, logLevel: Logger.Level = .critical, shutdownSignals: [UnixSignal] = [],
         onReady: @escaping @Sendable (Int) async -> Void = { _ in }
@@ -54,7 +57,22 @@ public final class SimulatedEndpoint: Sendable {
             onServerRunning: { channel in await onReady(channel.localAddress?.port ?? port) },
             logger: logger
         )
-        try await app.runService(gracefulShutdownSignals: shutdownSignals)
+        let group = ServiceGroup(services: [app], gracefulShutdownSignals: shutdownSignals, cancellationSignals: [], logger: logger)
+        let stopNow = lifecycle.withLock { l -> Bool in
+            l.group = group
+            return l.stopRequested
+        }
+        if stopNow { await group.triggerGracefulShutdown() }
+        try await group.run()
+    }
+
+    /// Stops gracefully: no new connections, in-flight requests finish, then `run` returns.
+    public func stop() async {
+        let group = lifecycle.withLock { l -> ServiceGroup? in
+            l.stopRequested = true
+            return l.group
+        }
+        await group?.triggerGracefulShutdown()
     }
 
     enum API { case chat, completions }

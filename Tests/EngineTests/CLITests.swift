@@ -37,21 +37,21 @@ import Testing
                 "prompt.yaml": "messages:\n  - {role: user, content: \"{{question}}\"}\n",
             ])
             let common = ["--prompt", dir + "/prompt.yaml", "--config", dir + "/endpoints.yaml", "--quiet", "--cache-path", dir + "/cache.sqlite"]
-            let malformed = try runCLI(["eval", "--golden", dir + "/malformed.jsonl", "--endpoint", "sim"] + common)
+            let malformed = try await runCLI(["eval", "--golden", dir + "/malformed.jsonl", "--endpoint", "sim"] + common)
             #expect(malformed.status == 65)
             #expect(malformed.stderr.contains("malformed.jsonl:2: malformed JSON"))
-            let badType = try runCLI(["eval", "--golden", dir + "/badtype.jsonl", "--endpoint", "sim"] + common)
+            let badType = try await runCLI(["eval", "--golden", dir + "/badtype.jsonl", "--endpoint", "sim"] + common)
             #expect(badType.status == 65)
             #expect(badType.stderr.contains("badtype.jsonl:1: case 'a': field 'assert[0].type': unknown assertion type 'equalz'"))
-            let missing = try runCLI(["eval", "--golden", dir + "/missingvar.yaml", "--endpoint", "sim"] + common)
+            let missing = try await runCLI(["eval", "--golden", dir + "/missingvar.yaml", "--endpoint", "sim"] + common)
             #expect(missing.status == 65)
             #expect(missing.stderr.contains("missingvar.yaml:3: case 'two': field 'vars.question'"))
-            let unknown = try runCLI(["eval", "--golden", qaGolden, "--endpoint", "nope"] + common)
+            let unknown = try await runCLI(["eval", "--golden", qaGolden, "--endpoint", "nope"] + common)
             #expect(unknown.status == 78)
             #expect(unknown.stderr.contains("endpoints.yaml: field 'endpoints': no endpoint named 'nope'"))
-            let noFile = try runCLI(["eval", "--golden", dir + "/absent.jsonl", "--endpoint", "sim"] + common)
+            let noFile = try await runCLI(["eval", "--golden", dir + "/absent.jsonl", "--endpoint", "sim"] + common)
             #expect(noFile.status == 66)
-            let usage = try runCLI(["eval", "--golden", qaGolden])
+            let usage = try await runCLI(["eval", "--golden", qaGolden])
             #expect(usage.status == 64)
             #expect(sim.currentStats.requests == 0)
         }
@@ -62,7 +62,7 @@ import Testing
         good.accuracy = 0.97
         try await withSimulator(good) { sim, port in
             let dir = scratchDir(["endpoints.yaml": endpoints(port: port)])
-            let pass = try runCLI([
+            let pass = try await runCLI([
                 "eval", "--golden", qaGolden, "--prompt", qaPrompt, "--endpoint", "sim", "--config", dir + "/endpoints.yaml",
                 "--cache-path", dir + "/cache.sqlite",
                 "--gate", qaGate, "--report", dir + "/out/report.json", "--junit", dir + "/out/junit.xml",
@@ -80,14 +80,14 @@ import Testing
             #expect(sim.currentStats.chat == distinctQuestions(qaGolden))  // one call per distinct request
 
             let strict = scratchDir(["gate.yaml": "min_pass_rate: 1.0\n"])
-            let fail = try runCLI([
+            let fail = try await runCLI([
                 "eval", "--golden", qaGolden, "--prompt", qaPrompt, "--endpoint", "sim", "--config", dir + "/endpoints.yaml",
                 "--gate", strict + "/gate.yaml", "--quiet", "--cache-path", dir + "/cache.sqlite",
             ])
             #expect(fail.status == 1, "\(fail.stdout)\n\(fail.stderr)")
             #expect(fail.stdout.contains("verdict: FAIL"))
 
-            let down = try runCLI([
+            let down = try await runCLI([
                 "eval", "--golden", qaGolden, "--prompt", qaPrompt, "--endpoint", "down", "--config", dir + "/endpoints.yaml",
                 "--gate", qaGate, "--report", dir + "/down.json", "--quiet", "--cache-path", dir + "/cache.sqlite",
             ])
@@ -98,19 +98,19 @@ import Testing
         }
     }
 
-    @Test func builtInSimulatedEndpointRunsTheDemo() throws {
+    @Test func builtInSimulatedEndpointRunsTheDemo() async throws {
         let dir = scratchDir([:])
-        let r = try runCLI(["eval", "--golden", qaGolden, "--prompt", qaPrompt, "--endpoint", "sim", "--gate", qaGate, "--quiet", "--no-cache", "--cache-path", dir + "/c.sqlite"])
+        let r = try await runCLI(["eval", "--golden", qaGolden, "--prompt", qaPrompt, "--endpoint", "sim", "--gate", qaGate, "--quiet", "--no-cache", "--cache-path", dir + "/c.sqlite"])
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         #expect(r.stdout.contains("eval: 250 cases"))
-        let flaky = try runCLI(["eval", "--golden", qaGolden, "--prompt", qaPrompt, "--endpoint", "sim-flaky", "--gate", qaGate, "--quiet", "--cache-path", dir + "/c.sqlite"])
+        let flaky = try await runCLI(["eval", "--golden", qaGolden, "--prompt", qaPrompt, "--endpoint", "sim-flaky", "--gate", qaGate, "--quiet", "--cache-path", dir + "/c.sqlite"])
         #expect(flaky.status == 0, "\(flaky.stdout)\n\(flaky.stderr)")
         #expect(flaky.stdout.contains("errored 0"))
         #expect(!flaky.stdout.contains("retries 0 "))
     }
 
-    @Test func validateCommandChecksWithoutCalling() throws {
-        let ok = try runCLI(["validate", "--golden", qaGolden, "--prompt", qaPrompt])
+    @Test func validateCommandChecksWithoutCalling() async throws {
+        let ok = try await runCLI(["validate", "--golden", qaGolden, "--prompt", qaPrompt])
         #expect(ok.status == 0 && ok.stdout.contains("250 cases, valid"))
     }
 }

@@ -37,7 +37,7 @@ import TestSupport
                         "--gate", qaGate, "--quiet", "--cache-path", dir + "/cache.sqlite", "--report", dir + "/resumed.json"]
             let first = try startCLI(args, logBase: dir + "/first")
             // Let it get about halfway (1,000 requests/s), then kill -9.
-            while sim.currentStats.chat < 900 && first.isRunning { usleep(10_000) }
+            while sim.currentStats.chat < 900 && first.isRunning { try await Task.sleep(for: .milliseconds(10)) }
             kill(first.processIdentifier, SIGKILL)
             first.waitUntilExit()
             let sentBeforeKill = sim.currentStats.chat
@@ -49,7 +49,7 @@ import TestSupport
             try store.forEachCaseResult(runID: digestRun.id) { _, _ in persisted += 1 }
             #expect(persisted > 0 && persisted < 2000)
 
-            let second = try runCLI(args)
+            let second = try await runCLI(args)
             #expect(second.status == 0 || second.status == 1, "\(second.stdout)\n\(second.stderr)")
             let report = try JSONValue.parse(String(decoding: FileManager.default.contents(atPath: dir + "/resumed.json")!, as: UTF8.self))
             #expect(report["run"]?["id"]?.stringValue == digestRun.id)  // resumed automatically: same inputs
@@ -63,7 +63,7 @@ import TestSupport
             print("kill -9 after \(sentBeforeKill) calls: \(persisted) results persisted; the re-run sent \(sentByResume) (\(hits) cache hits)")
 
             // The final report equals an uninterrupted run's.
-            let clean = try runCLI(["eval", "--golden", dir + "/g.jsonl", "--prompt", dir + "/prompt.yaml", "--endpoint", "sim", "--config", dir + "/endpoints.yaml",
+            let clean = try await runCLI(["eval", "--golden", dir + "/g.jsonl", "--prompt", dir + "/prompt.yaml", "--endpoint", "sim", "--config", dir + "/endpoints.yaml",
                                     "--gate", qaGate, "--quiet", "--cache-path", dir + "/clean.sqlite", "--report", dir + "/clean.json"])
             #expect(clean.status == second.status)
             let a = try comparable(dir + "/resumed.json")
@@ -86,8 +86,8 @@ import TestSupport
             }
             let a = try startCLI(args("a"), logBase: dir + "/a")
             let b = try startCLI(args("b"), logBase: dir + "/b")
-            wait(a)
-            wait(b)
+            await wait(a)
+            await wait(b)
             for (p, name) in [(a, "a"), (b, "b")] {
                 let err = String(decoding: FileManager.default.contents(atPath: dir + "/\(name).err") ?? Data(), as: UTF8.self)
                 #expect(p.terminationStatus == 0 || p.terminationStatus == 1, "\(name): \(err)")
@@ -101,9 +101,9 @@ import TestSupport
         }
     }
 
-    @Test func aCorruptCacheFileIsRebuiltWithAWarning() throws {
+    @Test func aCorruptCacheFileIsRebuiltWithAWarning() async throws {
         let dir = scratchDir(["cache.sqlite": String(repeating: "not a database ", count: 1000)])
-        let r = try runCLI(["eval", "--golden", qaGolden, "--prompt", qaPrompt, "--endpoint", "sim", "--gate", qaGate, "--quiet", "--cache-path", dir + "/cache.sqlite"])
+        let r = try await runCLI(["eval", "--golden", qaGolden, "--prompt", qaPrompt, "--endpoint", "sim", "--gate", qaGate, "--quiet", "--cache-path", dir + "/cache.sqlite"])
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         #expect(r.stderr.contains("is not a readable evalengine store"))
         #expect(r.stderr.contains("moved it to"))

@@ -15,28 +15,11 @@ struct CLIResult {
 }
 
 /// Runs the CLI to completion with a deadline (a hang fails the test instead of the suite).
-func runCLI(_ arguments: [String], cwd: String = repoRoot, timeout: Double = 120) throws -> CLIResult {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: cliPath)
-    p.arguments = arguments
-    p.currentDirectoryURL = URL(fileURLWithPath: cwd)
-    // Output goes to files, not pipes, so a chatty child can never block on a full pipe.
+/// Waits without blocking a thread: the simulator in this process needs the cooperative pool.
+func runCLI(_ arguments: [String], timeout: Double = 120) async throws -> CLIResult {
     let base = NSTemporaryDirectory() + "evalengine-cli-\(UUID().uuidString)"
-    FileManager.default.createFile(atPath: base + ".out", contents: nil)
-    FileManager.default.createFile(atPath: base + ".err", contents: nil)
-    let outHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: base + ".out"))
-    let errHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: base + ".err"))
-    p.standardOutput = outHandle
-    p.standardError = errHandle
-    try p.run()
-    let deadline = Date().addingTimeInterval(timeout)
-    while p.isRunning && Date() < deadline { usleep(20_000) }
-    if p.isRunning {
-        p.terminate()
-    }
-    p.waitUntilExit()
-    try? outHandle.close()
-    try? errHandle.close()
+    let p = try startCLI(arguments, logBase: base)
+    await wait(p, timeout: timeout)
     let outData = FileManager.default.contents(atPath: base + ".out") ?? Data()
     let errData = FileManager.default.contents(atPath: base + ".err") ?? Data()
     return CLIResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
@@ -77,11 +60,12 @@ func startCLI(_ arguments: [String], logBase: String) throws -> Process {
     return p
 }
 
-/// Waits for a started process, at most `timeout` seconds (then kills it).
-func wait(_ p: Process, timeout: Double = 120) {
+/// Waits for a started process, at most `timeout` seconds (then kills it), without blocking a thread.
+func wait(_ p: Process, timeout: Double = 120) async {
     let deadline = Date().addingTimeInterval(timeout)
-    while p.isRunning && Date() < deadline { usleep(20_000) }
+    while p.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
     if p.isRunning { p.terminate() }
+    while p.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
     p.waitUntilExit()
 }
 

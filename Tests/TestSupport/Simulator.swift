@@ -17,8 +17,16 @@ public func withSimulator<T: Sendable>(
         }
         var it = ports.makeAsyncIterator()
         let port = await it.next()!
-        defer { group.cancelAll() }
-        return try await body(sim, port)
+        do {
+            let result = try await body(sim, port)
+            await sim.stop()
+            try await group.waitForAll()
+            return result
+        } catch {
+            await sim.stop()
+            try? await group.waitForAll()
+            throw error
+        }
     }
 }
 
