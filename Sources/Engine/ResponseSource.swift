@@ -37,11 +37,15 @@ final class ResponseSource: Sendable {
     var hits: Int { counts.withLock { $0.hits } }
     var misses: Int { counts.withLock { $0.misses } }
 
+    /// The cache key of a request to this source's endpoint.
+    func cacheKey(body: JSONValue) -> [UInt8] {
+        CacheKeys.response(endpointIdentity: client.cacheIdentity, model: client.endpoint.model, api: client.endpoint.api.rawValue, body: body, namespace: namespace)
+    }
+
     /// The answer, and whether it came from the cache.
     func response(for request: ModelRequest) async throws(ModelCallError) -> (ModelResponse, cached: Bool) {
         let body = client.body(for: request)
-        let key = CacheKeys.response(
-            endpointIdentity: client.cacheIdentity, model: client.endpoint.model, api: client.endpoint.api.rawValue, body: body, namespace: namespace)
+        let key = cacheKey(body: body)
         if mode.reads, let pending = uncommitted[key] {
             counts.withLock { $0.hits += 1 }
             return (pending, true)

@@ -131,4 +131,53 @@ let qaGate = repoRoot + "/configs/gates/qa.yaml"
             #expect(error.location.line == 2 && error.caseID == "b" && error.field == "vars.question")
         }
     }
+
+    @Test func rotatingTheAPIKeyKeepsTheCacheKey() async throws {
+        var config = EndpointConfig(name: "p", baseURL: "http://127.0.0.1:9", model: "m")
+        config.apiKeyEnv = "KEY"
+        let e = config
+        let keys = try await withClient(e, port: 9, apiKey: "sk-old") { old in
+            try await withClient(e, port: 9, apiKey: "sk-new") { new in
+                let body = old.body(for: request("hi"))
+                return (ResponseSource(client: old, store: nil, mode: .off, ttl: nil, writer: nil).cacheKey(body: body),
+                        ResponseSource(client: new, store: nil, mode: .off, ttl: nil, writer: nil).cacheKey(body: new.body(for: request("hi"))))
+            }
+        }
+        #expect(keys.0 == keys.1)
+    }
+
+    @Test func cacheModesDecideWhatIsReadAndWritten() async throws {
+        let prompt = try ConfigFiles.loadPrompt(path: qaPrompt)
+        let storePath = NSTemporaryDirectory() + "evalengine-modes-\(UUID().uuidString).sqlite"
+        let distinct = distinctQuestions(qaGolden)
+        try await withSimulator { sim, port in
+            let e = EndpointConfig(name: "sim", baseURL: "http://sim.test", model: "sim-small")  // identity independent of the port
+            func run(_ mode: CacheMode, ttl: Double? = nil) async throws -> (calls: Int, hits: Int) {
+                let before = sim.currentStats.chat
+                let result = try await withClient(e, port: port) { client in
+                    var job = EvalJob(goldenSetPath: qaGolden, prompt: prompt)
+                    job.store = try Store.open(path: storePath)
+                    job.cacheMode = mode
+                    job.cacheTTL = ttl
+                    var sink = MemorySink()
+                    return try await EvalRunner(client: client).run(job, total: 250, sink: &sink)
+                }
+                return (sim.currentStats.chat - before, result.summary.cacheHits)
+            }
+            let readOnlyEmpty = try await run(.readOnly)
+            #expect(readOnlyEmpty.calls >= distinct && readOnlyEmpty.hits == 0)  // nothing to read, nothing written
+            let off = try await run(.off)
+            #expect(off.calls >= distinct && off.hits == 0)
+            let cold = try await run(.readWrite)
+            #expect(cold.calls == distinct)
+            let warm = try await run(.readWrite)
+            #expect(warm.calls == 0 && warm.hits == 250)
+            let expired = try await run(.readWrite, ttl: -1)
+            #expect(expired.calls == distinct)
+            let refresh = try await run(.refresh)
+            #expect(refresh.calls >= distinct && refresh.hits == 0)
+            let readOnly = try await run(.readOnly)
+            #expect(readOnly.calls == 0 && readOnly.hits == 250)
+        }
+    }
 }
