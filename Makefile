@@ -18,6 +18,7 @@ demo: build
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	python3 scripts/crosscheck-trec.py --queries 5000 --bin $(BIN)
 
 release: deps
 	$(SWIFT) build -c release

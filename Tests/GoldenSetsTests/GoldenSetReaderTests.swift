@@ -183,3 +183,30 @@ func tempFile(_ text: String, ext: String) -> String {
         #expect(gate.minPassRate == 0.9 && gate.maxErrorRate == 0.2)
     }
 }
+
+@Suite struct TrecFileTests {
+    @Test func qrelsAndRunsReadWithLineNumberedErrors() throws {
+        let qrels = try TrecFiles.readQrels(path: tempFile("q1 0 d1 1\nq1 0 d2 0\n\nq2 0 é 2\n", ext: "qrels"))
+        #expect(qrels == ["q1": ["d1": 1, "d2": 0], "q2": ["é": 2]])
+        let run = try TrecFiles.readRun(path: tempFile("q1 Q0 d1 1 0.5 t\nq1 Q0 d2 2 -1e3 t\n", ext: "run"))
+        #expect(run == ["q1": ["d1": 0.5, "d2": -1000]])
+        func failure(_ text: String, qrels: Bool) -> InputError? {
+            let path = tempFile(text, ext: "txt")
+            do {
+                if qrels { _ = try TrecFiles.readQrels(path: path) } else { _ = try TrecFiles.readRun(path: path) }
+                return nil
+            } catch { return error }
+        }
+        #expect(failure("q1 0 d1 1\nq1 0 d1 0\n", qrels: true)?.message.contains("first at line 1") == true)
+        #expect(failure("q1 0 d1 high\n", qrels: true)?.field == "grade")
+        #expect(failure("q1 0 d1\n", qrels: true)?.location.line == 1)
+        #expect(failure("q1 Q0 a 1 0.9 r\nq1 Q0 b 2 0.8 r\nq1 Q0 a 3 0.7 r\n", qrels: false)?.location.line == 3)
+        #expect(failure("q1 Q0 a 1 nan r\n", qrels: false)?.field == "score")
+        #expect(failure("q1 Q0 a 1 0.5\n", qrels: false)?.message.contains("6 fields") == true)
+    }
+
+    @Test func writtenRunsReadBackInRankOrder() throws {
+        let text = TrecFiles.runText(["q": ["a": 1, "b": 2, "c": 2]], tag: "t")
+        #expect(text == "q Q0 c 1 2.0 t\nq Q0 b 2 2.0 t\nq Q0 a 3 1.0 t\n")  // ties: docid bytes descending
+    }
+}
