@@ -165,81 +165,92 @@ public enum RetrievalMetrics {
 
     /// Reusable buffers for one query's evaluation.
     struct QueryScratch {
-        var ranked: [(key: Float, doc: String)] = []
-        var grades: [Int] = []
-        var judgedFlags: [Bool] = []
+        var keys: [Float] = []
+        var docs: [String] = []
+        /// Judged retrieved docs as (rank, grade), ranks 1-based; sorted by rank before use.
+        var judged: [(rank: Int, grade: Int)] = []
         var ideal: [Int] = []
     }
 
+    /// One query. Only the judged documents' ranks matter to every measure here, so instead of
+    /// sorting the whole run we rank each judged document by counting the documents ahead of it
+    /// (binary32 score descending, then docid bytes descending: trec_eval 9.0.8's order). With a
+    /// few judged documents per query this is a short vectorisable loop, and it hashes only the
+    /// judged ids rather than every retrieved one.
     static func evaluateQuery(judgments: [String: Int], results: [String: Double], measures: [RetrievalMeasure], level: Int, scratch: inout QueryScratch)
         -> [Double]
     {
-        // Ranking: Float32(score) descending, then docid bytes descending (trec_eval 9.0.8).
-        scratch.ranked.removeAll(keepingCapacity: true)
-        for (doc, score) in results { scratch.ranked.append((Float(score), doc)) }
-        scratch.ranked.sort { a, b in
-            if a.key != b.key { return a.key > b.key }
-            return bytesLess(b.doc, a.doc)
+        let n = results.count
+        scratch.keys.removeAll(keepingCapacity: true)
+        scratch.docs.removeAll(keepingCapacity: true)
+        for (doc, score) in results {
+            scratch.keys.append(Float(score))
+            scratch.docs.append(doc)
         }
-        let n = scratch.ranked.count
-        scratch.grades.removeAll(keepingCapacity: true)
-        scratch.judgedFlags.removeAll(keepingCapacity: true)
-        for r in scratch.ranked {
-            if let g = judgments[r.doc], g >= 0 {
-                scratch.grades.append(g)
-                scratch.judgedFlags.append(true)
-            } else {
-                scratch.grades.append(0)
-                scratch.judgedFlags.append(false)
-            }
-        }
+        scratch.judged.removeAll(keepingCapacity: true)
+        scratch.ideal.removeAll(keepingCapacity: true)
         var R = 0
         var N = 0
-        scratch.ideal.removeAll(keepingCapacity: true)
-        for g in judgments.values {
-            if g >= level { R += 1 } else if g >= 0 { N += 1 }
-            if g > 0 { scratch.ideal.append(g) }
+        scratch.keys.withUnsafeBufferPointer { keys in
+            for (doc, g) in judgments {
+                if g >= level { R += 1 } else if g >= 0 { N += 1 }
+                if g > 0 { scratch.ideal.append(g) }
+                // Negative grades are "unjudged": they never score, so their rank is not needed.
+                guard g >= 0, let score = results[doc] else { continue }
+                let key = Float(score)
+                var ahead = 0
+                var ties = 0
+                for k in keys {
+                    if k > key { ahead += 1 } else if k == key { ties += 1 }
+                }
+                if ties > 1 {
+                    for (i, k) in keys.enumerated() where k == key && bytesLess(doc, scratch.docs[i]) { ahead += 1 }
+                }
+                scratch.judged.append((ahead + 1, g))
+            }
         }
+        scratch.judged.sort { $0.rank < $1.rank }
         scratch.ideal.sort(by: >)
-        let grades = scratch.grades
-        let judged = scratch.judgedFlags
-        @inline(__always) func rel(_ i: Int) -> Bool { judged[i] && grades[i] >= level }
+        let judged = scratch.judged
+        let ideal = scratch.ideal
         func hits(_ k: Int) -> Int {
             var c = 0
-            for i in 0..<min(k, n) where rel(i) { c += 1 }
+            for j in judged {
+                if j.rank > k { break }
+                if j.grade >= level { c += 1 }
+            }
             return c
         }
-        func firstRelevant() -> Int? {
-            for i in 0..<n where rel(i) { return i + 1 }
-            return nil
-        }
+        func firstRelevant() -> Int? { judged.first { $0.grade >= level }?.rank }
         func ap(_ k: Int) -> Double {
             guard R > 0 else { return 0 }
             var s = 0.0
             var c = 0
-            for i in 0..<min(k, n) where rel(i) {
-                c += 1
-                s += Double(c) / Double(i + 1)
+            for j in judged {
+                if j.rank > k { break }
+                if j.grade >= level {
+                    c += 1
+                    s += Double(c) / Double(j.rank)
+                }
             }
             return s / Double(R)
         }
         func dcg(_ k: Int) -> Double {
             var s = 0.0
-            for i in 0..<min(k, n) where judged[i] && grades[i] > 0 {
-                s += Double(grades[i]) / log2(Double(i + 2))
+            for j in judged {
+                if j.rank > k { break }
+                if j.grade > 0 { s += Double(j.grade) / log2(Double(j.rank + 1)) }
             }
             return s
         }
         func idcg(_ k: Int) -> Double {
             var s = 0.0
-            for j in 0..<min(k, scratch.ideal.count) {
-                s += Double(scratch.ideal[j]) / log2(Double(j + 2))
-            }
+            for j in 0..<min(k, ideal.count) { s += Double(ideal[j]) / log2(Double(j + 2)) }
             return s
         }
         func ndcg(_ k: Int) -> Double {
-            let ideal = idcg(k)
-            return ideal == 0 ? 0 : dcg(k) / ideal
+            let best = idcg(k)
+            return best == 0 ? 0 : dcg(k) / best
         }
         var out = [Double](repeating: 0, count: measures.count)
         for (m, measure) in measures.enumerated() {
@@ -261,8 +272,8 @@ public enum RetrievalMetrics {
                 }
                 var s = 0.0
                 var nonRelevantSeen = 0
-                for i in 0..<n where judged[i] {
-                    if grades[i] >= level {
+                for j in judged {
+                    if j.grade >= level {
                         s += nonRelevantSeen == 0 ? 1.0 : 1.0 - Double(min(nonRelevantSeen, R)) / Double(min(N, R))
                     } else {
                         nonRelevantSeen += 1

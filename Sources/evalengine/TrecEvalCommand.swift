@@ -29,6 +29,9 @@ struct TrecEvalCommand: ParsableCommand {
     @Option(name: .long, help: "Decimal digits printed (17 round-trips a double).")
     var digits: Int = 4
 
+    @Flag(name: .long, help: "Print the evaluation time (files already parsed) to stderr.")
+    var time = false
+
     @Argument(help: "qrels file (qid iter docid grade)")
     var qrels: String
 
@@ -57,7 +60,15 @@ struct TrecEvalCommand: ParsableCommand {
             printError(error.description)
             throw ExitCode(ExitCodes.dataError)
         }
+        let clock = ContinuousClock()
+        let start = clock.now
         let result = RetrievalMetrics.evaluate(qrels: q, run: r, measures: measures, relevanceLevel: level)
+        if time {
+            let d = clock.now - start
+            let seconds = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+            let docs = r.values.reduce(0) { $0 + $1.count }
+            printError(String(format: "evaluation: %.4f s, %.2f M docs scored/s (%d docs, %d queries)", seconds, Double(docs) / seconds / 1e6, docs, result.queries.count))
+        }
         var out = ""
         func line(_ m: RetrievalMeasure, _ qid: String, _ v: Double) {
             let name = m.description.padding(toLength: max(22, m.description.count), withPad: " ", startingAt: 0)
