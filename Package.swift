@@ -75,7 +75,7 @@ let package = Package(
 
         .testTarget(name: "EvalCoreTests", dependencies: ["EvalCore"]),
         .testTarget(name: "GoldenSetsTests", dependencies: ["GoldenSets"]),
-        .testTarget(name: "VectorSearchTests", dependencies: ["VectorSearch"]),
+        .testTarget(name: "VectorSearchTests", dependencies: ["VectorSearch", "EvalCore"]),
         .testTarget(name: "ResultStoreTests", dependencies: ["ResultStore"]),
         .target(
             name: "TestSupport",
