@@ -67,7 +67,7 @@ let package = Package(
         .executableTarget(
             name: "evalengine",
             dependencies: [
-                "Engine", "SimulatedModel", "GoldenSets", "ResultStore",
+                "Engine", "SimulatedModel", "GoldenSets", "ResultStore", "VectorSearch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]

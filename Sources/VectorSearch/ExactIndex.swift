@@ -1,3 +1,6 @@
+import Foundation
+import Synchronization
+
 /// One search hit.
 public struct Neighbor: Sendable, Equatable {
     /// Row of the corpus.
@@ -15,10 +18,15 @@ public struct Neighbor: Sendable, Equatable {
 public struct ExactIndex: Sendable {
     public let corpus: Matrix
     public let ids: [String]
-    /// Corpus rows per GEMM tile.
-    public var corpusTile = 16_384
+    /// Corpus rows per GEMM tile. Large tiles keep OpenBLAS near its full-matrix speed (small N
+    /// costs it ~25%); the score buffer is `queryBlock × corpusTile` floats (128 MiB by default),
+    /// allocated once per index and reused.
+    public var corpusTile = 32_768
     /// Queries per GEMM block (concurrent single queries are batched into one GEMM this way).
-    public var queryBlock = 256
+    public var queryBlock = 1_024
+    /// Threads for the per-query selection.
+    public var selectionThreads = ProcessInfo.processInfo.activeProcessorCount
+    private let scratch = ScoreScratch()
 
     public init(corpus: Matrix, ids: [String]) throws(VectorError) {
         guard corpus.rows == ids.count else { throw VectorError("\(corpus.rows) corpus vectors but \(ids.count) ids") }
@@ -38,7 +46,9 @@ public struct ExactIndex: Sendable {
         var heaps = (0..<queries.rows).map { _ in TopK(k: kk) }
         let tile = max(1, corpusTile)
         let block = max(1, queryBlock)
-        var scores = [Float](repeating: 0, count: min(block, queries.rows) * min(tile, corpus.rows))
+        // Reusing the buffer matters: a fresh one costs page faults on every search.
+        var scores = scratch.take(count: min(block, queries.rows) * min(tile, corpus.rows))
+        defer { scratch.give(scores) }
         queries.storage.withUnsafeBufferPointer { q in
             corpus.storage.withUnsafeBufferPointer { c in
                 scores.withUnsafeMutableBufferPointer { out in
@@ -52,9 +62,20 @@ public struct ExactIndex: Sendable {
                                 UnsafeBufferPointer(rebasing: q[(q0 * d)..<((q0 + qn) * d)]), rows: qn,
                                 UnsafeBufferPointer(rebasing: c[(c0 * d)..<((c0 + cn) * d)]), rows: cn, dimensions: d,
                                 into: UnsafeMutableBufferPointer(rebasing: out[0..<(qn * cn)]))
-                            for i in 0..<qn {
-                                let row = UnsafeBufferPointer(rebasing: out[(i * cn)..<((i + 1) * cn)])
-                                heaps[q0 + i].offer(row, base: c0, ids: ids)
+                            // Selection runs on all cores, like the GEMM before it: queries are
+                            // independent, and each thread touches only its own heaps and score rows.
+                            heaps.withUnsafeMutableBufferPointer { hp in
+                                let shared = SelectionBuffers(scores: UnsafeBufferPointer(out), heaps: hp.baseAddress!)
+                                let chunks = min(qn, selectionThreads)
+                                let (firstQuery, firstRow, ids) = (q0, c0, ids)
+                                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                                    var i = chunk
+                                    while i < qn {
+                                        let row = UnsafeBufferPointer(rebasing: shared.scores[(i * cn)..<((i + 1) * cn)])
+                                        shared.heaps[firstQuery + i].offer(row, base: firstRow, ids: ids)
+                                        i += chunks
+                                    }
+                                }
                             }
                             c0 += cn
                         }
@@ -65,6 +86,32 @@ public struct ExactIndex: Sendable {
         }
         return heaps.map { h in h.sorted(ids: ids).map { Neighbor(index: $0.index, id: ids[$0.index], score: $0.score) } }
     }
+}
+
+/// The search's score buffer, kept between searches (one search at a time takes it; a concurrent
+/// search allocates its own).
+final class ScoreScratch: Sendable {
+    private let buffer = Mutex<[Float]>([])
+
+    func take(count: Int) -> [Float] {
+        var b = buffer.withLock { b -> [Float] in
+            let out = b
+            b = []
+            return out
+        }
+        if b.count < count {
+            b = [Float](unsafeUninitializedCapacity: count) { _, n in n = count }
+        }
+        return b
+    }
+
+    func give(_ b: [Float]) { buffer.withLock { $0 = b } }
+}
+
+/// The score block and heaps shared by the selection threads; each thread uses disjoint rows.
+private struct SelectionBuffers: @unchecked Sendable {
+    let scores: UnsafeBufferPointer<Float>
+    let heaps: UnsafeMutablePointer<TopK>
 }
 
 /// A bounded heap keeping the k best (score, index) pairs; the worst kept pair is at the root.

@@ -122,10 +122,22 @@ public enum Similarity {
 
     /// All dot products `a · bᵀ` (rows × rows) with one `cblas_sgemm`; normalise first for cosines.
     public static func matrix(_ a: Matrix, _ b: Matrix) throws(VectorError) -> Matrix {
-        guard a.cols == b.cols else { throw VectorError("embedding dimensions differ: \(a.cols) and \(b.cols)") }
-        var c = Matrix(rows: a.rows, cols: b.rows)
-        gemm(a.storage, rows: a.rows, b.storage, rows: b.rows, dimensions: a.cols, into: &c.storage)
+        var c = Matrix(rows: 0, cols: 0)
+        try matrix(a, b, into: &c)
         return c
+    }
+
+    /// The same into `c`, reusing its storage when it is large enough (no zero-fill, no page
+    /// faults on repeated calls: what a hot loop wants).
+    public static func matrix(_ a: Matrix, _ b: Matrix, into c: inout Matrix) throws(VectorError) {
+        guard a.cols == b.cols else { throw VectorError("embedding dimensions differ: \(a.cols) and \(b.cols)") }
+        var storage = c.storage
+        c = Matrix(rows: 0, cols: 0)  // release our reference so `storage` is uniquely owned
+        if storage.count != a.rows * b.rows {
+            storage = [Float](unsafeUninitializedCapacity: a.rows * b.rows) { _, count in count = a.rows * b.rows }
+        }
+        gemm(a.storage, rows: a.rows, b.storage, rows: b.rows, dimensions: a.cols, into: &storage)
+        c = Matrix(rows: a.rows, cols: b.rows, storage: storage)
     }
 
     static func gemm(_ a: UnsafeBufferPointer<Float>, rows m: Int, _ b: UnsafeBufferPointer<Float>, rows n: Int, dimensions k: Int, into c: UnsafeMutableBufferPointer<Float>) {
