@@ -79,6 +79,15 @@ public struct ModelCallError: Error, Sendable, CustomStringConvertible {
     /// Seconds the endpoint asked us to wait (`Retry-After`), if it said.
     var retryAfter: Double?
 
+    public init(kind: String, message: String, retryable: Bool, attempts: Int, rateLimited: Int, retryAfter: Double? = nil) {
+        self.kind = kind
+        self.message = message
+        self.retryable = retryable
+        self.attempts = attempts
+        self.rateLimited = rateLimited
+        self.retryAfter = retryAfter
+    }
+
     public var description: String { "\(kind): \(message)" }
 }
 
@@ -172,7 +181,39 @@ public final class EndpointClient: Sendable {
     public func complete(body: JSONValue, estimatedTokens: Int) async throws(ModelCallError) -> ModelResponse {
         var bytes: [UInt8] = []
         body.write(to: &bytes)
-        let estimate = estimatedTokens
+        let result = try await call(url: url, bytes: bytes, estimate: estimatedTokens) { json, latencyMs in
+            EndpointClient.decodeCompletion(json, latencyMs: latencyMs)
+        }
+        var response = result.value
+        response.attempts = result.attempts
+        response.rateLimited = result.rateLimited
+        return response
+    }
+
+    /// Embeds `texts` in one `/v1/embeddings` request (same limiter and retry policy as chat),
+    /// returning one vector per text, in order.
+    public func embed(_ texts: [String], model: String? = nil) async throws(ModelCallError) -> (vectors: [[Float]], attempts: Int) {
+        let body: JSONValue = ["model": .string(model ?? endpoint.model), "input": .array(texts.map(JSONValue.string))]
+        var bytes: [UInt8] = []
+        body.write(to: &bytes)
+        let estimate = texts.reduce(0) { $0 + $1.utf8.count / 4 + 1 }
+        let base = embeddingsURL
+        let result = try await call(url: base, bytes: bytes, estimate: estimate) { json, _ in
+            EndpointClient.decodeEmbeddings(json, count: texts.count)
+        }
+        return (result.value, result.attempts)
+    }
+
+    private var embeddingsURL: String {
+        String(url.dropLast(endpoint.api == .chat ? "/v1/chat/completions".count : "/v1/completions".count)) + "/v1/embeddings"
+    }
+
+    /// The one retry layer: admission through the endpoint's limiter, the HTTP call, decoding, and
+    /// backoff (holding no slot) for whatever is worth retrying, a decoding failure included.
+    func call<T: Sendable>(
+        url: String, bytes: [UInt8], estimate: Int,
+        decode: (JSONValue, Double) -> Result<(T, usedTokens: Int?), ModelCallError>
+    ) async throws(ModelCallError) -> (value: T, attempts: Int, rateLimited: Int) {
         let policy = endpoint.retry
         var attempts = 0
         var rateLimited = 0
@@ -184,14 +225,20 @@ public final class EndpointClient: Sendable {
             } catch {
                 throw ModelCallError(kind: "cancelled", message: "cancelled while waiting for the rate limiter", retryable: false, attempts: attempts - 1, rateLimited: rateLimited)
             }
-            let result = await send(bytes)
-            switch result {
-            case .success(var response, let usedTokens, let pauseSeconds):
+            var outcome: Result<(T, usedTokens: Int?), ModelCallError>
+            var pause: Double?
+            switch await send(bytes, to: url) {
+            case .success(let json, let latencyMs, let pauseSeconds):
+                outcome = decode(json, latencyMs)
+                pause = pauseSeconds
+            case .failure(let error):
+                outcome = .failure(error)
+            }
+            switch outcome {
+            case .success(let (value, usedTokens)):
                 await limiter.release(estimatedTokens: estimate, actualTokens: usedTokens)
-                if let pauseSeconds { await limiter.pause(seconds: pauseSeconds) }
-                response.attempts = attempts
-                response.rateLimited = rateLimited
-                return response
+                if let pause { await limiter.pause(seconds: pause) }
+                return (value, attempts, rateLimited)
             case .failure(var error):
                 await limiter.release(estimatedTokens: estimate, actualTokens: nil)
                 if error.kind == "rate_limited" {
@@ -223,11 +270,12 @@ public final class EndpointClient: Sendable {
     }
 
     private enum SendResult {
-        case success(ModelResponse, usedTokens: Int?, pauseSeconds: Double?)
+        case success(JSONValue, latencyMs: Double, pauseSeconds: Double?)
         case failure(ModelCallError)
     }
 
-    private func send(_ bytes: [UInt8]) async -> SendResult {
+    /// One HTTP attempt: status classification and JSON parsing.
+    private func send(_ bytes: [UInt8], to url: String) async -> SendResult {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
@@ -239,7 +287,7 @@ public final class EndpointClient: Sendable {
         let body: ByteBuffer
         do {
             response = try await http.execute(request, timeout: .milliseconds(Int64(endpoint.requestTimeoutSeconds * 1000)))
-            body = try await response.body.collect(upTo: 16 * 1024 * 1024)
+            body = try await response.body.collect(upTo: 64 * 1024 * 1024)
         } catch {
             return .failure(classify(error))
         }
@@ -269,6 +317,16 @@ public final class EndpointClient: Sendable {
         } catch {
             return .failure(ModelCallError(kind: "malformed_response", message: "the endpoint answered 200 with \(error)", retryable: true, attempts: 0, rateLimited: 0))
         }
+        // Proactively stop when the endpoint says its window is spent.
+        var pause: Double?
+        if response.headers.first(name: "x-ratelimit-remaining-requests") == "0" || response.headers.first(name: "x-ratelimit-remaining-tokens") == "0" {
+            pause = rateLimitReset(response.headers)
+        }
+        return .success(json, latencyMs: latencyMs, pauseSeconds: pause)
+    }
+
+    /// `choices[0]`, `usage` and `finish_reason` of a chat or completions answer.
+    static func decodeCompletion(_ json: JSONValue, latencyMs: Double) -> Result<(ModelResponse, usedTokens: Int?), ModelCallError> {
         guard let choice = json["choices"]?.arrayValue?.first else {
             return .failure(ModelCallError(kind: "malformed_response", message: "the response has no choices", retryable: true, attempts: 0, rateLimited: 0))
         }
@@ -280,15 +338,37 @@ public final class EndpointClient: Sendable {
         let prompt = Int(usage?["prompt_tokens"]?.numberValue ?? 0)
         let completion = Int(usage?["completion_tokens"]?.numberValue ?? 0)
         let used = usage == nil ? nil : Int(usage?["total_tokens"]?.numberValue ?? Double(prompt + completion))
-        // Proactively stop when the endpoint says its window is spent.
-        var pause: Double?
-        if response.headers.first(name: "x-ratelimit-remaining-requests") == "0" || response.headers.first(name: "x-ratelimit-remaining-tokens") == "0" {
-            pause = rateLimitReset(response.headers)
+        let r = ModelResponse(text: text, finishReason: choice["finish_reason"]?.stringValue, promptTokens: prompt, completionTokens: completion, latencyMs: latencyMs)
+        return .success((r, used))
+    }
+
+    /// `data[i].embedding` in `index` order; every vector must have the same, non-zero dimension.
+    static func decodeEmbeddings(_ json: JSONValue, count: Int) -> Result<([[Float]], usedTokens: Int?), ModelCallError> {
+        guard let data = json["data"]?.arrayValue, data.count == count else {
+            return .failure(ModelCallError(kind: "malformed_response", message: "expected \(count) embeddings in 'data'", retryable: true, attempts: 0, rateLimited: 0))
         }
-        let r = ModelResponse(
-            text: text, finishReason: choice["finish_reason"]?.stringValue, promptTokens: prompt, completionTokens: completion,
-            latencyMs: latencyMs, attempts: 1, rateLimited: 0)
-        return .success(r, usedTokens: used, pauseSeconds: pause)
+        var vectors = [[Float]](repeating: [], count: count)
+        var dimension: Int?
+        for (position, item) in data.enumerated() {
+            let i = item["index"]?.numberValue.map { Int($0) } ?? position
+            guard (0..<count).contains(i), let values = item["embedding"]?.arrayValue else {
+                return .failure(ModelCallError(kind: "malformed_response", message: "embedding \(position) has no index/embedding", retryable: true, attempts: 0, rateLimited: 0))
+            }
+            var v = [Float]()
+            v.reserveCapacity(values.count)
+            for x in values {
+                guard let n = x.numberValue, n.isFinite else {
+                    return .failure(ModelCallError(kind: "malformed_response", message: "embedding \(i) holds a non-number", retryable: false, attempts: 0, rateLimited: 0))
+                }
+                v.append(Float(n))
+            }
+            if dimension == nil { dimension = v.count }
+            guard !v.isEmpty, v.count == dimension else {
+                return .failure(ModelCallError(kind: "bad_dimensions", message: "embedding \(i) has \(v.count) dimensions, expected \(dimension ?? 0)", retryable: false, attempts: 0, rateLimited: 0))
+            }
+            vectors[i] = v
+        }
+        return .success((vectors, json["usage"]?["total_tokens"]?.numberValue.map { Int($0) }))
     }
 
     private func classify(_ error: any Error) -> ModelCallError {

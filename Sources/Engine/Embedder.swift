@@ -1,0 +1,83 @@
+import EvalCore
+import Foundation
+import ModelClient
+import ResultStore
+
+/// Embeds texts through an endpoint's `/v1/embeddings`: duplicates removed, each text looked up in
+/// the embedding cache, the misses sent `batchSize` at a time (several batches in flight, each
+/// admitted by the endpoint's limiter), and the new vectors cached per text.
+public final class Embedder: Sendable {
+    public let client: EndpointClient
+    public let batchSize: Int
+    public let store: Store?
+    public let mode: CacheMode
+    /// Batches in flight at once.
+    public let parallelBatches: Int
+
+    public init(client: EndpointClient, batchSize: Int = 128, store: Store? = nil, mode: CacheMode = .readWrite, parallelBatches: Int = 4) {
+        self.client = client
+        self.batchSize = max(1, batchSize)
+        self.store = store
+        self.mode = store == nil ? .off : mode
+        self.parallelBatches = max(1, parallelBatches)
+    }
+
+    /// One vector per input text, in order. All vectors have the same dimension.
+    public func embed(_ texts: [String]) async throws(ModelCallError) -> [[Float]] {
+        var unique: [String: Int] = [:]
+        var order: [String] = []
+        for t in texts where unique[t] == nil {
+            unique[t] = order.count
+            order.append(t)
+        }
+        var vectors = [[Float]?](repeating: nil, count: order.count)
+        let identity = client.cacheIdentity
+        let model = client.endpoint.model
+        if mode.reads, let store {
+            for (i, t) in order.enumerated() {
+                vectors[i] = try? store.embedding(CacheKeys.embedding(endpointIdentity: identity, model: model, text: t))
+            }
+        }
+        let missing = vectors.indices.filter { vectors[$0] == nil }
+        let batches = stride(from: 0, to: missing.count, by: batchSize).map { Array(missing[$0..<min($0 + batchSize, missing.count)]) }
+        let client = self.client
+        let results: [(Int, [[Float]])]
+        do {
+            results = try await withThrowingTaskGroup(of: (Int, [[Float]]).self) { group in
+                var next = 0
+                func add() {
+                    let b = next
+                    let texts = batches[b].map { order[$0] }
+                    group.addTask { (b, try await client.embed(texts).vectors) }
+                    next += 1
+                }
+                while next < min(parallelBatches, batches.count) { add() }
+                var out: [(Int, [[Float]])] = []
+                while let r = try await group.next() {
+                    out.append(r)
+                    if next < batches.count { add() }
+                }
+                return out
+            }
+        } catch let error as ModelCallError {
+            throw error
+        } catch {
+            throw ModelCallError(kind: "cancelled", message: "\(error)", retryable: false, attempts: 0, rateLimited: 0)
+        }
+        var writes: [StoreWrite] = []
+        for (b, batchVectors) in results {
+            for (j, index) in batches[b].enumerated() {
+                vectors[index] = batchVectors[j]
+                if mode.writes {
+                    writes.append(.embedding(key: CacheKeys.embedding(endpointIdentity: identity, model: model, text: order[index]), vector: batchVectors[j]))
+                }
+            }
+        }
+        if let store, !writes.isEmpty { try? store.write(writes) }
+        let dimension = vectors.first??.count ?? 0
+        if let bad = vectors.firstIndex(where: { $0?.count != dimension }) {
+            throw ModelCallError(kind: "bad_dimensions", message: "embedding of text \(bad) has \(vectors[bad]?.count ?? 0) dimensions, others \(dimension)", retryable: false, attempts: 0, rateLimited: 0)
+        }
+        return texts.map { vectors[unique[$0]!]! }
+    }
+}
