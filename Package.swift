@@ -48,7 +48,7 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: [
-                "EvalCore", "GoldenSets", "ModelClient", "ResultStore", "SimulatedModel",
+                "EvalCore", "GoldenSets", "ModelClient", "ResultStore", "SimulatedModel", "VectorSearch",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

@@ -3,6 +3,7 @@ import Foundation
 import GoldenSets
 import ModelClient
 import ResultStore
+import VectorSearch
 
 /// Everything one eval run needs besides the endpoint client.
 public struct EvalJob: Sendable {
@@ -23,6 +24,8 @@ public struct EvalJob: Sendable {
     public var resumeRunID: String?
     /// Resume the newest interrupted run with the same inputs, if there is one.
     public var autoResume = true
+    /// Embeds outputs and expected values for `similar` assertions.
+    public var embedder: Embedder?
     /// Told about damaged caches and the like.
     public var warn: @Sendable (String) -> Void = { _ in }
 
@@ -213,7 +216,8 @@ public struct EvalRunner: Sendable {
                         try consume(r, persist: true)
                     }
                     let (prepared, request) = try EvalRunner.prepare(c, prompt: prompt, scorer: scorer)
-                    group.addTask { await self.runCase(prepared, request, source: source) }
+                    let embedder = job.embedder
+                    group.addTask { await self.runCase(prepared, request, source: source, embedder: embedder) }
                     inFlight += 1
                 }
                 while let r = try await group.next() { try consume(r, persist: true) }
@@ -270,7 +274,7 @@ public struct EvalRunner: Sendable {
 
     /// Calls the endpoint for one case and scores the answer; never throws: failures become an
     /// errored record, so one bad call cannot stop the run.
-    func runCase(_ prepared: PreparedCase, _ request: ModelRequest, source: ResponseSource) async -> CaseRecord {
+    func runCase(_ prepared: PreparedCase, _ request: ModelRequest, source: ResponseSource, embedder: Embedder?) async -> CaseRecord {
         let c = prepared.goldenCase
         var record = CaseRecord(
             id: c.id, line: c.location.line, description: c.description, tags: c.tags, status: .errored, score: 0, namedScores: [:],
@@ -280,8 +284,29 @@ public struct EvalRunner: Sendable {
             let (response, cached) = try await source.response(for: request)
             record.cached = cached
             let cost = client.endpoint.pricing?.cost(promptTokens: response.promptTokens, completionTokens: response.completionTokens)
-            let score = scorer.score(
-                prepared, output: CaseOutput(text: response.text, latencyMs: response.latencyMs, costUSD: cost, finishReason: response.finishReason))
+            var output = CaseOutput(text: response.text, latencyMs: response.latencyMs, costUSD: cost, finishReason: response.finishReason)
+            let references = prepared.similarityTexts
+            if !references.isEmpty, let embedder {
+                // One embedding request for the output and every reference, one batched cosine.
+                do {
+                    let vectors = try await embedder.embed([response.text] + references)
+                    let outputs = Matrix(rows: references.count, cols: vectors[0].count, storage: Array(repeating: vectors[0], count: references.count).flatMap { $0 })
+                    let refs = Matrix(rows: references.count, cols: vectors[0].count, storage: vectors.dropFirst().flatMap { $0 })
+                    let cosines = try Similarity.cosinePairs(outputs, refs)
+                    for (i, t) in references.enumerated() { output.similarities[t] = Double(cosines[i]) }
+                } catch let e as ModelCallError {
+                    record.errorKind = "embedding_" + e.kind
+                    record.errorMessage = "embedding for 'similar' failed: \(e.message)"
+                    record.output = response.text
+                    return record
+                } catch {
+                    record.errorKind = "embedding_bad_dimensions"
+                    record.errorMessage = "embedding for 'similar' failed: \(error)"
+                    record.output = response.text
+                    return record
+                }
+            }
+            let score = scorer.score(prepared, output: output)
             record.status = score.pass ? .passed : .failed
             record.score = score.score
             record.namedScores = score.namedScores

@@ -17,11 +17,13 @@ public enum AssertionType: String, Sendable, CaseIterable, Hashable {
     case latency
     case cost
     case finishReason = "finish-reason"
+    /// Cosine similarity of the output's and the expected value's embeddings (promptfoo's `similar`).
+    case similar
 
     /// Types that exist in promptfoo but need a model, a script or the vector engine; named so the
     /// error can say "not supported yet" rather than "unknown".
     static let recognisedButUnsupported: Set<String> = [
-        "similar", "similar:cosine", "similar:dot", "similar:euclidean", "llm-rubric", "g-eval", "factuality",
+        "similar:dot", "similar:euclidean", "llm-rubric", "g-eval", "factuality",
         "model-graded-closedqa", "model-graded-factuality", "answer-relevance", "context-faithfulness",
         "context-recall", "context-relevance", "javascript", "python", "ruby", "webhook", "assert-set",
         "select-best", "max-score", "moderation", "classifier", "perplexity", "perplexity-score",
@@ -33,6 +35,7 @@ public enum AssertionType: String, Sendable, CaseIterable, Hashable {
         case .levenshtein: return 5
         case .rougeN: return 0.75
         case .bleu: return 0.5
+        case .similar: return 0.75
         default: return nil
         }
     }
@@ -76,6 +79,7 @@ public struct AssertionSpec: Sendable, Hashable {
             negated = true
             name.removeFirst(4)
         }
+        if name == "similar:cosine" { return (.similar, negated) }
         if let t = AssertionType(rawValue: name) { return (t, negated) }
         if AssertionType.recognisedButUnsupported.contains(name) {
             throw FieldError(field: "type", message: "assertion type '\(raw)' is not supported by this version")
@@ -151,6 +155,8 @@ public struct AssertionSpec: Sendable, Hashable {
                 guard let n = Double(rest.trimmingSpaces) else { throw FieldError(field: "value", message: "\(type.rawValue) needs a number") }
                 spec.threshold = n
             }
+        case .similar:
+            spec.value = .string(rest)
         case .levenshtein, .rougeN, .bleu, .isJSON, .containsJSON:
             if !rest.isEmpty {
                 if type == .isJSON || type == .containsJSON {
@@ -201,6 +207,14 @@ public struct AssertionSpec: Sendable, Hashable {
                 switch v {
                 case .object, .bool, .string: break
                 default: throw FieldError(field: "value", message: "\(type.rawValue) value must be a JSON Schema object")
+                }
+            }
+        case .similar:
+            if let v = value {
+                switch v {
+                case .string: break
+                case .array(let items) where !items.isEmpty && items.allSatisfy({ $0.stringValue != nil }): break
+                default: throw FieldError(field: "value", message: "similar needs a string or a list of strings")
                 }
             }
         case .equals, .levenshtein, .rougeN, .bleu:

@@ -7,6 +7,9 @@ public struct CaseOutput: Sendable {
     public var latencyMs: Double?
     public var costUSD: Double?
     public var finishReason: String?
+    /// Cosine similarity of the output's embedding with each expected text of the case's
+    /// `similar` assertions (computed by the runner in one batch per case).
+    public var similarities: [String: Double] = [:]
 
     public init(text: String, latencyMs: Double? = nil, costUSD: Double? = nil, finishReason: String? = nil) {
         self.text = text
@@ -50,6 +53,15 @@ public struct CaseScore: Sendable {
 public struct PreparedCase: Sendable {
     public let goldenCase: GoldenCase
     let assertions: [PreparedAssertion]
+
+    /// Texts whose embeddings the `similar` assertions compare the output with.
+    public var similarityTexts: [String] {
+        var out: [String] = []
+        for a in assertions where a.spec.type == .similar {
+            for t in a.list where !out.contains(t) { out.append(t) }
+        }
+        return out
+    }
 }
 
 struct PreparedAssertion: Sendable {
@@ -85,7 +97,7 @@ public final class Scorer: Sendable {
         if let v = value { value = try render(v, vars: c.vars) }
         let needsValue: Set<AssertionType> = [
             .equals, .contains, .icontains, .containsAny, .containsAll, .icontainsAny, .icontainsAll, .startsWith,
-            .regex, .levenshtein, .rougeN, .bleu,
+            .regex, .levenshtein, .rougeN, .bleu, .similar,
         ]
         if value == nil, needsValue.contains(spec.type) {
             throw FieldError(field: "value", message: "\(spec.displayType) needs a value (or the case's 'expected')")
@@ -106,6 +118,12 @@ public final class Scorer: Sendable {
                     }
                 default: schema = JSONSchemaValidator(schema: v)
                 }
+            }
+        case .similar:
+            switch value {
+            case .string(let s)?: list = [s]
+            case .array(let items)?: list = items.map(\.textForm)
+            default: throw FieldError(field: "value", message: "similar needs a string or a list of strings (or the case's 'expected')")
             }
         case .containsAny, .containsAll, .icontainsAny, .icontainsAll:
             switch value {
@@ -158,7 +176,7 @@ public final class Scorer: Sendable {
             if a.spec.weight == 0 { r.pass = true }
             results.append(r)
             let metricOnly = (a.spec.type == .latency || a.spec.type == .cost) && a.spec.threshold == nil
-            if let m = a.spec.metric {
+            if let m = a.spec.metric ?? (a.spec.type == .similar ? "semantic_similarity" : nil) {
                 let w = a.spec.weight == 0 || metricOnly ? 1 : a.spec.weight
                 let s = metricSums[m] ?? (0, 0)
                 metricSums[m] = (s.0 + r.score * w, s.1 + w)
@@ -276,6 +294,18 @@ public final class Scorer: Sendable {
             }
             pass = value <= t
             reason = "\(spec.type.rawValue) \(describe(value)) (limit \(describe(t)))"
+        case .similar:
+            let t = spec.threshold ?? 0.75
+            let sims = a.list.map { output.similarities[$0] }
+            guard !sims.contains(where: { $0 == nil }) else {
+                return AssertionResult(type: spec.displayType, pass: false, score: 0, weight: spec.weight, metric: spec.metric,
+                                       reason: "no embedding similarity was computed (is an embedding endpoint configured?)")
+            }
+            let best = sims.map { $0! }.max() ?? 0
+            // Any expected value may match (promptfoo); `not-similar` must be dissimilar to all.
+            pass = best >= t - 1e-9
+            score = best
+            reason = "cosine similarity \(format(best)) (threshold \(format(t)))"
         case .finishReason:
             let want = a.value!.textForm.lowercased()
             let got = output.finishReason?.lowercased() ?? "(none)"

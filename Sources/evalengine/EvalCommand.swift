@@ -61,6 +61,12 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seed of the bootstrap intervals.")
     var seed: UInt64 = 0x5EED
 
+    @Option(name: .long, help: "Endpoint whose /v1/embeddings serves 'similar' assertions (default: --endpoint).")
+    var embeddingEndpoint: String?
+
+    @Option(name: .long, help: "Texts per embeddings request.")
+    var embeddingBatch: Int = 128
+
     @Option(name: .long, help: "Cache and run store (SQLite).")
     var cachePath: String = ".evalengine/cache.sqlite"
 
@@ -96,6 +102,7 @@ struct EvalCommand: AsyncParsableCommand {
     func execute() async -> Int32 {
         // 1. Configuration and inputs, all checked before anything is sent.
         let endpointConfig: EndpointConfig
+        var embeddingConfig: EndpointConfig?
         let promptConfig: PromptConfig
         var gateConfig = GateConfig.default
         let total: Int
@@ -106,6 +113,13 @@ struct EvalCommand: AsyncParsableCommand {
                 return ExitCodes.config
             }
             endpointConfig = e
+            if let name = embeddingEndpoint {
+                guard let ee = endpoints.first(where: { $0.name == name }) else {
+                    printError("\(config): field 'endpoints': no endpoint named '\(name)' for --embedding-endpoint (defined: \(endpoints.map(\.name).joined(separator: ", ")))")
+                    return ExitCodes.config
+                }
+                embeddingConfig = ee
+            }
             if let gate { gateConfig = try ConfigFiles.loadGate(path: gate) }
         } catch {
             printError(error.description)
@@ -150,13 +164,30 @@ struct EvalCommand: AsyncParsableCommand {
         let quietRun = quiet
         let runJob = job
         let runTargets = targets
+        let embeddingKey: String?
+        do {
+            embeddingKey = try embeddingConfig.flatMap { try EndpointClient.resolveAPIKey($0) }
+        } catch {
+            printError("\(config): \(error)")
+            return ExitCodes.config
+        }
+        let batch = max(1, embeddingBatch)
+        let embedConfig = embeddingConfig
+        let registry = LimiterRegistry()
         let runTask = Task { () throws -> EvalResult in
-            try await EndpointSession.with(endpointConfig, registry: LimiterRegistry(), apiKey: apiKey) { client in
-                var sink = try ReportSink(targets: runTargets)
-                let result = try await EvalRunner(client: client).run(runJob, total: total, sink: &sink) { progress.update($0) }
-                progress.finish()
-                try sink.finish(result, info: info)
-                return result
+            try await EndpointSession.with(endpointConfig, registry: registry, apiKey: apiKey) { client in
+                // The run itself, given the client that embeds for 'similar'.
+                let evaluate: @Sendable (EndpointClient) async throws -> EvalResult = { embedClient in
+                    var job = runJob
+                    job.embedder = Embedder(client: embedClient, batchSize: batch, store: job.store, mode: job.cacheMode)
+                    var sink = try ReportSink(targets: runTargets)
+                    let result = try await EvalRunner(client: client).run(job, total: total, sink: &sink) { progress.update($0) }
+                    progress.finish()
+                    try sink.finish(result, info: info)
+                    return result
+                }
+                guard let embedConfig, embedConfig.name != endpointConfig.name else { return try await evaluate(client) }
+                return try await EndpointSession.with(embedConfig, registry: registry, apiKey: embeddingKey) { try await evaluate($0) }
             }
         }
         let interrupt = InterruptHandler { runTask.cancel() }

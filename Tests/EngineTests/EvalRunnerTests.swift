@@ -180,4 +180,28 @@ let qaGate = repoRoot + "/configs/gates/qa.yaml"
             #expect(readOnly.calls == 0 && readOnly.hits == 250)
         }
     }
+
+    @Test func similarAssertionsEmbedOutputAndReferencesInOneBatch() async throws {
+        let prompt = try ConfigFiles.loadPrompt(path: qaPrompt)
+        let dir = scratchDir(["s.jsonl": """
+            {"id":"close","vars":{"question":"Repeat exactly: the quick brown fox"},"assert":[{"type":"similar","value":["the quick brown fox","something else"]}]}
+            {"id":"far","vars":{"question":"Repeat exactly: the quick brown fox"},"assert":[{"type":"not-similar","value":"quarterly revenue grew in asia","threshold":0.5}]}
+
+            """])
+        var profile = SimulatorProfile()
+        profile.accuracy = 1
+        let (result, records) = try await withSimulator(profile) { sim, port in
+            let out = try await withClient(EndpointConfig(name: "sim", baseURL: nil, model: "sim-small"), port: port) { client in
+                var job = EvalJob(goldenSetPath: dir + "/s.jsonl", prompt: prompt)
+                job.embedder = Embedder(client: client)
+                var sink = MemorySink()
+                let r = try await EvalRunner(client: client).run(job, total: 2, sink: &sink)
+                return (r, sink.records)
+            }
+            #expect(sim.currentStats.embeddings == 2)  // one request per case: output + references
+            return out
+        }
+        #expect(result.summary.passed == 2, "\(records.map { $0.assertions.map(\.reason) })")
+        #expect(result.summary.metrics["semantic_similarity"] != nil)
+    }
 }

@@ -105,6 +105,25 @@ private func run(_ assertion: JSONValue, _ output: String, expected: JSONValue? 
         #expect(scorer.score(try scorer.prepare(t), output: CaseOutput(text: "abc")).pass)
     }
 
+    @Test func similarPassesIfAnyReferenceIsCloseAndNotSimilarIfNoneIs() throws {
+        let spec = try AssertionSpec.decode(["type": "similar", "value": ["a cat sat", "a dog ran"]])
+        let c = GoldenCase(id: "s", assertions: [spec, try AssertionSpec.decode(["type": "not-similar", "value": "a dog ran", "threshold": 0.5])])
+        let scorer = Scorer()
+        let prepared = try scorer.prepare(c)
+        #expect(prepared.similarityTexts == ["a cat sat", "a dog ran"])
+        var out = CaseOutput(text: "the cat sat")
+        out.similarities = ["a cat sat": 0.9, "a dog ran": 0.3]
+        let s = scorer.score(prepared, output: out)
+        #expect(s.results[0].pass && abs(s.results[0].score - 0.9) < 1e-12)  // default threshold 0.75, best reference
+        #expect(s.results[1].pass && abs(s.results[1].score - 0.7) < 1e-12)  // 0.3 < 0.5: dissimilar
+        #expect(s.namedScores["semantic_similarity"] != nil)
+        out.similarities = ["a cat sat": 0.7, "a dog ran": 0.6]
+        let t = scorer.score(prepared, output: out)
+        #expect(!t.results[0].pass && !t.results[1].pass)
+        #expect(!scorer.score(prepared, output: CaseOutput(text: "x")).results[0].pass)  // no embeddings: fails, says why
+        #expect(try AssertionSpec.parseShorthand("similar(0.9):hello").threshold == 0.9)
+    }
+
     @Test func unknownAndUnsupportedTypesAreNamed() {
         #expect(throws: FieldError(field: "type", message: "unknown assertion type 'equalz' (known: \(AssertionType.allCases.map(\.rawValue).joined(separator: ", ")))")) {
             try AssertionSpec.decode(["type": "equalz", "value": "x"])

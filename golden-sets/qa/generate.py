@@ -93,7 +93,8 @@ def cases(n, rng):
             rest = f" Later the team discussed the {rng.choice(WORDS)} roadmap and the {rng.choice(WORDS)} budget."
             yield {"id": cid, "vars": {"question": f"Summarize: {first}.{rest}"},
                    "assert": [{"type": "rouge-n", "value": first + ".", "threshold": 0.6, "metric": "accuracy"},
-                              {"type": "bleu", "value": first + ".", "threshold": 0.3, "weight": 0.5}],
+                              {"type": "bleu", "value": first + ".", "threshold": 0.3, "weight": 0.5},
+                              {"type": "similar", "value": [first + ".", f"The {first.split()[1]} project shipped on time."], "threshold": 0.8}],
                    "tags": ["summarization"]}
         else:
             text = " ".join(rng.sample(WORDS, 5))
