@@ -86,3 +86,22 @@ func randomMatrix(_ rows: Int, _ cols: Int, seed: UInt64) -> Matrix {
         #expect(abs(fd - ((m1 - m2) * (m1 - m2) + (s1 - s2) * (s1 - s2))) < 1e-9)
     }
 }
+
+@Suite struct QueryBatcherTests {
+    @Test func concurrentSingleQueriesShareOneGEMMAndGetTheirOwnAnswers() async throws {
+        let corpus = randomMatrix(2000, 32, seed: 9).normalized()
+        let index = try ExactIndex(corpus: corpus, ids: (0..<2000).map { "c\($0)" })
+        let batcher = QueryBatcher(index: index, maxBatch: 64, window: .milliseconds(50))
+        let queries = randomMatrix(64, 32, seed: 10)
+        let expected = try index.search(queries, k: 5)
+        let got = try await withThrowingTaskGroup(of: (Int, [Neighbor]).self) { group in
+            for i in 0..<64 { group.addTask { (i, try await batcher.search(queries.row(i), k: 5)) } }
+            var out = [[Neighbor]](repeating: [], count: 64)
+            for try await (i, r) in group { out[i] = r }
+            return out
+        }
+        #expect(got == expected)
+        #expect(await batcher.batchesRun <= 2)  // 64 queries, one GEMM (two if the window closed early)
+        await #expect(throws: VectorError.self) { try await batcher.search([1, 2], k: 1) }
+    }
+}
