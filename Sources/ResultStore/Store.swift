@@ -102,42 +102,51 @@ public final class Store: Sendable {
         }
     }
 
+    /// Runs `body` in one `BEGIN IMMEDIATE` transaction (rolled back on error), retrying while
+    /// another process holds the write lock.
+    static func transaction<T>(_ c: SQLiteConnection, _ body: () throws(SQLiteError) -> T) throws(SQLiteError) -> T {
+        try retryingBusy { () throws(SQLiteError) in
+            try c.execute("BEGIN IMMEDIATE")
+            do throws(SQLiteError) {
+                let result = try body()
+                try c.execute("COMMIT")
+                return result
+            } catch {
+                try? c.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
     private static func migrate(_ c: SQLiteConnection) throws(SQLiteError) {
         let version = try c.scalarInt("PRAGMA user_version") ?? 0
         if version > schemaVersion {
             throw SQLiteError(code: SQLITE_ERROR, message: "schema version \(version) was written by a newer evalengine (this one knows \(schemaVersion))", path: c.path)
         }
         if version == schemaVersion { return }
-        try retryingBusy { () throws(SQLiteError) in
-            try c.execute("BEGIN IMMEDIATE")
-            do throws(SQLiteError) {
-                // Another process may have migrated while we waited for the lock.
-                if (try c.scalarInt("PRAGMA user_version") ?? 0) < 1 {
-                    try c.execute("""
-                        CREATE TABLE IF NOT EXISTS responses(
-                            id INTEGER PRIMARY KEY, key BLOB NOT NULL, value BLOB NOT NULL,
-                            checksum INTEGER NOT NULL, created_at INTEGER NOT NULL);
-                        CREATE UNIQUE INDEX IF NOT EXISTS responses_key ON responses(key);
-                        CREATE TABLE IF NOT EXISTS embeddings(
-                            id INTEGER PRIMARY KEY, key BLOB NOT NULL, vector BLOB NOT NULL,
-                            checksum INTEGER NOT NULL, created_at INTEGER NOT NULL);
-                        CREATE UNIQUE INDEX IF NOT EXISTS embeddings_key ON embeddings(key);
-                        CREATE TABLE IF NOT EXISTS runs(
-                            id TEXT PRIMARY KEY, input_digest TEXT NOT NULL, state TEXT NOT NULL,
-                            total INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, summary TEXT);
-                        CREATE INDEX IF NOT EXISTS runs_digest ON runs(input_digest, state);
-                        CREATE TABLE IF NOT EXISTS case_results(
-                            id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, case_id TEXT NOT NULL,
-                            seq INTEGER NOT NULL, record BLOB NOT NULL);
-                        CREATE UNIQUE INDEX IF NOT EXISTS case_results_key ON case_results(run_id, case_id);
-                        CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-                        PRAGMA user_version = 1;
-                        """)
-                }
-                try c.execute("COMMIT")
-            } catch {
-                try? c.execute("ROLLBACK")
-                throw error
+        try transaction(c) { () throws(SQLiteError) in
+            // Another process may have migrated while we waited for the lock.
+            if (try c.scalarInt("PRAGMA user_version") ?? 0) < 1 {
+                try c.execute("""
+                    CREATE TABLE IF NOT EXISTS responses(
+                        id INTEGER PRIMARY KEY, key BLOB NOT NULL, value BLOB NOT NULL,
+                        checksum INTEGER NOT NULL, created_at INTEGER NOT NULL);
+                    CREATE UNIQUE INDEX IF NOT EXISTS responses_key ON responses(key);
+                    CREATE TABLE IF NOT EXISTS embeddings(
+                        id INTEGER PRIMARY KEY, key BLOB NOT NULL, vector BLOB NOT NULL,
+                        checksum INTEGER NOT NULL, created_at INTEGER NOT NULL);
+                    CREATE UNIQUE INDEX IF NOT EXISTS embeddings_key ON embeddings(key);
+                    CREATE TABLE IF NOT EXISTS runs(
+                        id TEXT PRIMARY KEY, input_digest TEXT NOT NULL, state TEXT NOT NULL,
+                        total INTEGER NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, summary TEXT);
+                    CREATE INDEX IF NOT EXISTS runs_digest ON runs(input_digest, state);
+                    CREATE TABLE IF NOT EXISTS case_results(
+                        id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, case_id TEXT NOT NULL,
+                        seq INTEGER NOT NULL, record BLOB NOT NULL);
+                    CREATE UNIQUE INDEX IF NOT EXISTS case_results_key ON case_results(run_id, case_id);
+                    CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                    PRAGMA user_version = 1;
+                    """)
             }
         }
     }
@@ -182,42 +191,41 @@ public final class Store: Sendable {
         guard !batch.isEmpty else { return }
         let now = Int64(Date().timeIntervalSince1970)
         try connection.withLock { c throws(SQLiteError) in
-            try Store.retryingBusy { () throws(SQLiteError) in
-                try c.execute("BEGIN IMMEDIATE")
-                do throws(SQLiteError) {
-                    for w in batch {
-                        switch w {
-                        case .response(let key, let value):
-                            try c.withStatement("INSERT OR REPLACE INTO responses(key, value, checksum, created_at) VALUES (?1, ?2, ?3, ?4)") { s throws(SQLiteError) in
-                                s.bind(1, key)
-                                s.bind(2, value)
-                                s.bind(3, Int64(bitPattern: checksum64(value)))
-                                s.bind(4, now)
-                                try s.run()
-                            }
-                        case .embedding(let key, let vector):
-                            let bytes = vector.withUnsafeBytes { [UInt8]($0) }
-                            try c.withStatement("INSERT OR REPLACE INTO embeddings(key, vector, checksum, created_at) VALUES (?1, ?2, ?3, ?4)") { s throws(SQLiteError) in
-                                s.bind(1, key)
-                                s.bind(2, bytes)
-                                s.bind(3, Int64(bitPattern: checksum64(bytes)))
-                                s.bind(4, now)
-                                try s.run()
-                            }
-                        case .caseResult(let runID, let caseID, let sequence, let record):
-                            try c.withStatement("INSERT OR REPLACE INTO case_results(run_id, case_id, seq, record) VALUES (?1, ?2, ?3, ?4)") { s throws(SQLiteError) in
-                                s.bind(1, runID)
-                                s.bind(2, caseID)
-                                s.bind(3, Int64(sequence))
-                                s.bind(4, record)
-                                try s.run()
-                            }
+            try Store.transaction(c) { () throws(SQLiteError) in
+                for w in batch {
+                    let sql: String
+                    let bind: (Statement) -> Void
+                    switch w {
+                    case .response(let key, let value):
+                        sql = "INSERT OR REPLACE INTO responses(key, value, checksum, created_at) VALUES (?1, ?2, ?3, ?4)"
+                        bind = { s in
+                            s.bind(1, key)
+                            s.bind(2, value)
+                            s.bind(3, Int64(bitPattern: checksum64(value)))
+                            s.bind(4, now)
+                        }
+                    case .embedding(let key, let vector):
+                        let bytes = vector.withUnsafeBytes { [UInt8]($0) }
+                        sql = "INSERT OR REPLACE INTO embeddings(key, vector, checksum, created_at) VALUES (?1, ?2, ?3, ?4)"
+                        bind = { s in
+                            s.bind(1, key)
+                            s.bind(2, bytes)
+                            s.bind(3, Int64(bitPattern: checksum64(bytes)))
+                            s.bind(4, now)
+                        }
+                    case .caseResult(let runID, let caseID, let sequence, let record):
+                        sql = "INSERT OR REPLACE INTO case_results(run_id, case_id, seq, record) VALUES (?1, ?2, ?3, ?4)"
+                        bind = { s in
+                            s.bind(1, runID)
+                            s.bind(2, caseID)
+                            s.bind(3, Int64(sequence))
+                            s.bind(4, record)
                         }
                     }
-                    try c.execute("COMMIT")
-                } catch {
-                    try? c.execute("ROLLBACK")
-                    throw error
+                    try c.withStatement(sql) { s throws(SQLiteError) in
+                        bind(s)
+                        try s.run()
+                    }
                 }
             }
         }
@@ -243,20 +251,19 @@ public final class Store: Sendable {
 
     /// The run with `id`, if known.
     public func run(id: String) throws(SQLiteError) -> StoredRun? {
-        try connection.withLock { c throws(SQLiteError) in
-            try c.withStatement("SELECT id, input_digest, state, total, created_at FROM runs WHERE id = ?1") { s throws(SQLiteError) in
-                s.bind(1, id)
-                guard try s.step() else { return nil }
-                return StoredRun(id: s.text(0), inputDigest: s.text(1), state: s.text(2), total: Int(s.int(3)), createdAt: Date(timeIntervalSince1970: Double(s.int(4))))
-            }
-        }
+        try firstRun(where: "id = ?1", id)
     }
 
     /// The newest unfinished run with these inputs (an interrupted run to resume), if any.
     public func unfinishedRun(inputDigest: String) throws(SQLiteError) -> StoredRun? {
+        try firstRun(where: "input_digest = ?1 AND state = 'running'", inputDigest)
+    }
+
+    private func firstRun(where condition: String, _ argument: String?) throws(SQLiteError) -> StoredRun? {
         try connection.withLock { c throws(SQLiteError) in
-            try c.withStatement("SELECT id, input_digest, state, total, created_at FROM runs WHERE input_digest = ?1 AND state = 'running' ORDER BY created_at DESC, rowid DESC LIMIT 1") { s throws(SQLiteError) in
-                s.bind(1, inputDigest)
+            let sql = "SELECT id, input_digest, state, total, created_at FROM runs WHERE \(condition) ORDER BY created_at DESC, rowid DESC LIMIT 1"
+            return try c.withStatement(sql) { s throws(SQLiteError) in
+                if let argument { s.bind(1, argument) }
                 guard try s.step() else { return nil }
                 return StoredRun(id: s.text(0), inputDigest: s.text(1), state: s.text(2), total: Int(s.int(3)), createdAt: Date(timeIntervalSince1970: Double(s.int(4))))
             }
@@ -265,12 +272,7 @@ public final class Store: Sendable {
 
     /// The newest unfinished run, whatever its inputs.
     public func unfinishedRunAny() throws(SQLiteError) -> StoredRun? {
-        try connection.withLock { c throws(SQLiteError) in
-            try c.withStatement("SELECT id, input_digest, state, total, created_at FROM runs WHERE state = 'running' ORDER BY created_at DESC, rowid DESC LIMIT 1") { s throws(SQLiteError) in
-                guard try s.step() else { return nil }
-                return StoredRun(id: s.text(0), inputDigest: s.text(1), state: s.text(2), total: Int(s.int(3)), createdAt: Date(timeIntervalSince1970: Double(s.int(4))))
-            }
-        }
+        try firstRun(where: "state = 'running'", nil)
     }
 
     /// Calls `body` with each persisted case result of a run, in the order they were written.
@@ -351,29 +353,23 @@ public final class Store: Sendable {
     public func prune(olderThan seconds: Double) throws(SQLiteError) -> Int {
         let cutoff = Int64(Date().timeIntervalSince1970 - seconds)
         return try connection.withLock { c throws(SQLiteError) in
-            try Store.retryingBusy { () throws(SQLiteError) in
+            let deleted = try Store.transaction(c) { () throws(SQLiteError) -> Int in
                 var deleted = 0
-                try c.execute("BEGIN IMMEDIATE")
-                do throws(SQLiteError) {
-                    for sql in [
-                        "DELETE FROM responses WHERE created_at < ?1", "DELETE FROM embeddings WHERE created_at < ?1",
-                        "DELETE FROM case_results WHERE run_id IN (SELECT id FROM runs WHERE state != 'running' AND updated_at < ?1)",
-                        "DELETE FROM runs WHERE state != 'running' AND updated_at < ?1",
-                    ] {
-                        try c.withStatement(sql) { s throws(SQLiteError) in
-                            s.bind(1, cutoff)
-                            try s.run()
-                        }
-                        deleted += c.changes
+                for sql in [
+                    "DELETE FROM responses WHERE created_at < ?1", "DELETE FROM embeddings WHERE created_at < ?1",
+                    "DELETE FROM case_results WHERE run_id IN (SELECT id FROM runs WHERE state != 'running' AND updated_at < ?1)",
+                    "DELETE FROM runs WHERE state != 'running' AND updated_at < ?1",
+                ] {
+                    try c.withStatement(sql) { s throws(SQLiteError) in
+                        s.bind(1, cutoff)
+                        try s.run()
                     }
-                    try c.execute("COMMIT")
-                } catch {
-                    try? c.execute("ROLLBACK")
-                    throw error
+                    deleted += c.changes
                 }
-                try c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 return deleted
             }
+            try c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return deleted
         }
     }
 
@@ -387,12 +383,10 @@ public final class Store: Sendable {
         try connection.withLock { c throws(SQLiteError) in
             try c.execute("ATTACH DATABASE '\(file.replacingOccurrences(of: "'", with: "''"))' AS dest")
             defer { try? c.execute("DETACH DATABASE dest") }
-            try Store.retryingBusy { () throws(SQLiteError) in
+            try Store.transaction(c) { () throws(SQLiteError) in
                 try c.execute("""
-                    BEGIN IMMEDIATE;
                     INSERT OR IGNORE INTO dest.responses(key, value, checksum, created_at) SELECT key, value, checksum, created_at FROM main.responses;
                     INSERT OR IGNORE INTO dest.embeddings(key, vector, checksum, created_at) SELECT key, vector, checksum, created_at FROM main.embeddings;
-                    COMMIT;
                     """)
             }
         }
@@ -414,19 +408,11 @@ public final class Store: Sendable {
         return try connection.withLock { c throws(SQLiteError) in
             try c.execute("ATTACH DATABASE '\(file.replacingOccurrences(of: "'", with: "''"))' AS src")
             defer { try? c.execute("DETACH DATABASE src") }
-            return try Store.retryingBusy { () throws(SQLiteError) in
-                try c.execute("BEGIN IMMEDIATE")
-                do throws(SQLiteError) {
-                    try c.execute("INSERT OR IGNORE INTO main.responses(key, value, checksum, created_at) SELECT key, value, checksum, created_at FROM src.responses")
-                    var added = c.changes
-                    try c.execute("INSERT OR IGNORE INTO main.embeddings(key, vector, checksum, created_at) SELECT key, vector, checksum, created_at FROM src.embeddings")
-                    added += c.changes
-                    try c.execute("COMMIT")
-                    return added
-                } catch {
-                    try? c.execute("ROLLBACK")
-                    throw error
-                }
+            return try Store.transaction(c) { () throws(SQLiteError) -> Int in
+                try c.execute("INSERT OR IGNORE INTO main.responses(key, value, checksum, created_at) SELECT key, value, checksum, created_at FROM src.responses")
+                let added = c.changes
+                try c.execute("INSERT OR IGNORE INTO main.embeddings(key, vector, checksum, created_at) SELECT key, vector, checksum, created_at FROM src.embeddings")
+                return added + c.changes
             }
         }
     }
