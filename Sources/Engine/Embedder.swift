@@ -23,7 +23,7 @@ public final class Embedder: Sendable {
     }
 
     /// One vector per input text, in order. All vectors have the same dimension.
-    public func embed(_ texts: [String]) async throws(ModelCallError) -> [[Float]] {
+    public func embed(_ texts: [String], model requestedModel: String? = nil) async throws(ModelCallError) -> [[Float]] {
         var unique: [String: Int] = [:]
         var order: [String] = []
         for t in texts where unique[t] == nil {
@@ -32,7 +32,7 @@ public final class Embedder: Sendable {
         }
         var vectors = [[Float]?](repeating: nil, count: order.count)
         let identity = client.cacheIdentity
-        let model = client.endpoint.model
+        let model = requestedModel ?? client.endpoint.model
         if mode.reads, let store {
             for (i, t) in order.enumerated() {
                 vectors[i] = try? store.embedding(CacheKeys.embedding(endpointIdentity: identity, model: model, text: t))
@@ -48,7 +48,7 @@ public final class Embedder: Sendable {
                 func add() {
                     let b = next
                     let texts = batches[b].map { order[$0] }
-                    group.addTask { (b, try await client.embed(texts).vectors) }
+                    group.addTask { (b, try await client.embed(texts, model: model).vectors) }
                     next += 1
                 }
                 while next < min(parallelBatches, batches.count) { add() }

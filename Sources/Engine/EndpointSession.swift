@@ -66,3 +66,25 @@ public enum EndpointSession {
         }
     }
 }
+
+extension EndpointSession {
+    /// Opens clients for several endpoints at once (each simulated one gets its own simulator).
+    public static func withClients<T: Sendable>(
+        _ endpoints: [EndpointConfig], registry: LimiterRegistry, apiKeys: [String: String],
+        _ body: @Sendable ([String: EndpointClient]) async throws -> T
+    ) async throws -> T {
+        try await open(endpoints[...], registry: registry, apiKeys: apiKeys, opened: [:], body)
+    }
+
+    private static func open<T: Sendable>(
+        _ rest: ArraySlice<EndpointConfig>, registry: LimiterRegistry, apiKeys: [String: String], opened: [String: EndpointClient],
+        _ body: @Sendable ([String: EndpointClient]) async throws -> T
+    ) async throws -> T {
+        guard let first = rest.first else { return try await body(opened) }
+        return try await with(first, registry: registry, apiKey: apiKeys[first.name]) { client in
+            var next = opened
+            next[first.name] = client
+            return try await open(rest.dropFirst(), registry: registry, apiKeys: apiKeys, opened: next, body)
+        }
+    }
+}

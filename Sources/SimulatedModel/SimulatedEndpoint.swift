@@ -222,12 +222,20 @@ public final class SimulatedEndpoint: Sendable {
         let dims = parsed["dimensions"]?.numberValue.map { Int($0) } ?? profile.embeddingDimensions
         var data: [JSONValue] = []
         var tokens = 0
+        var badDimensions = false
         for (i, text) in inputs.enumerated() {
             tokens += text.utf8.count / 4 + 1
-            let v = SimulatedEmbedding.vector(text, dimensions: dims)
+            // Injected fault: one vector of a batch comes back one dimension short.
+            let short = !badDimensions && rng.nextUnit() < profile.faults.rateBadDimensions
+            badDimensions = badDimensions || short
+            let v = SimulatedEmbedding.vector(text, dimensions: short ? dims - 1 : dims)
             data.append(["object": "embedding", "index": .number(Double(i)), "embedding": .array(v.map { .number(Double($0)) })])
         }
-        stats.withLock { $0.status[200, default: 0] += 1; $0.promptTokens += tokens }
+        stats.withLock {
+            $0.status[200, default: 0] += 1
+            $0.promptTokens += tokens
+            $0.embeddedTexts += inputs.count
+        }
         return json(.ok, ["object": "list", "data": .array(data), "model": parsed["model"] ?? "sim-embed",
                           "usage": ["prompt_tokens": .number(Double(tokens)), "total_tokens": .number(Double(tokens))]])
     }
@@ -276,6 +284,8 @@ public struct SimulatorStats: Sendable {
     public var chat = 0
     public var completions = 0
     public var embeddings = 0
+    /// Texts embedded (all requests together).
+    public var embeddedTexts = 0
     /// 429s from the simulator's own rate limit (not injected ones).
     public var rateLimited = 0
     public var injected = 0
@@ -288,7 +298,7 @@ public struct SimulatorStats: Sendable {
         for (k, v) in status { s[String(k)] = .number(Double(v)) }
         return [
             "requests": .number(Double(requests)), "chat": .number(Double(chat)), "completions": .number(Double(completions)),
-            "embeddings": .number(Double(embeddings)), "rate_limited": .number(Double(rateLimited)), "injected": .number(Double(injected)),
+            "embeddings": .number(Double(embeddings)), "embedded_texts": .number(Double(embeddedTexts)), "rate_limited": .number(Double(rateLimited)), "injected": .number(Double(injected)),
             "status": .object(s), "prompt_tokens": .number(Double(promptTokens)), "completion_tokens": .number(Double(completionTokens)),
         ]
     }

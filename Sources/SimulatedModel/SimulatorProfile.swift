@@ -27,6 +27,8 @@ public struct SimulatorProfile: Sendable, Hashable {
         public var rateDrop = 0.0
         /// Fraction answered 200 with empty content.
         public var rateEmpty = 0.0
+        /// Fraction of embedding texts answered with one dimension too few.
+        public var rateBadDimensions = 0.0
         public init() {}
     }
 
@@ -89,7 +91,7 @@ public struct SimulatorProfile: Sendable, Hashable {
         }
         if let f = o["faults"], f != .null {
             guard let fo = f.objectValue else { throw FieldError(field: "faults", message: "must be an object") }
-            let known: Set<String> = ["rate_429", "retry_after_seconds", "rate_500", "rate_502", "rate_503", "rate_timeout", "hang_seconds", "rate_malformed", "rate_drop", "rate_empty"]
+            let known: Set<String> = ["rate_429", "retry_after_seconds", "rate_500", "rate_502", "rate_503", "rate_timeout", "hang_seconds", "rate_malformed", "rate_drop", "rate_empty", "rate_bad_dimensions"]
             for key in fo.keys where !known.contains(key) {
                 throw FieldError(field: "faults.\(key)", message: "unknown fault (expected one of \(known.sorted().joined(separator: ", ")))")
             }
@@ -105,6 +107,7 @@ public struct SimulatorProfile: Sendable, Hashable {
             p.faults.rateMalformed = try fraction(fo["rate_malformed"], "faults.rate_malformed") ?? 0
             p.faults.rateDrop = try fraction(fo["rate_drop"], "faults.rate_drop") ?? 0
             p.faults.rateEmpty = try fraction(fo["rate_empty"], "faults.rate_empty") ?? 0
+            p.faults.rateBadDimensions = try fraction(fo["rate_bad_dimensions"], "faults.rate_bad_dimensions") ?? 0
         }
         if let r = o["rate_limit"], r != .null {
             guard let ro = r.objectValue else { throw FieldError(field: "rate_limit", message: "must be an object") }
