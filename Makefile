@@ -19,6 +19,7 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	python3 scripts/crosscheck-trec.py --queries 5000 --bin $(BIN)
+	python3 scripts/crosscheck-index-test.py --bin $(BIN)
 
 release: deps
 	$(SWIFT) build -c release
