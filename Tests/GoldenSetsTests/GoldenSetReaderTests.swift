@@ -210,3 +210,55 @@ func tempFile(_ text: String, ext: String) -> String {
         #expect(text == "q Q0 c 1 2.0 t\nq Q0 b 2 2.0 t\nq Q0 a 3 1.0 t\n")  // ties: docid bytes descending
     }
 }
+
+@Suite struct TrafficFileTests {
+    func trafficFile(_ n: Int) -> String {
+        var lines: [String] = []
+        for i in 0..<n {
+            let tag = i % 8 == 1 ? "billing" : "support"
+            if i % 2 == 0 {
+                lines.append(#"{"model":"gpt-x","messages":[{"role":"user","content":"question \#(i)"}],"temperature":0.2}"#)
+            } else {
+                lines.append(#"{"id":"r\#(i)","tags":["\#(tag)"],"request":{"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"question \#(i)"}],"max_tokens":64},"response":{"choices":[{"message":{"role":"assistant","content":"answer \#(i)"}}]}}"#)
+            }
+        }
+        return tempFile(lines.joined(separator: "\n") + "\n", ext: "jsonl")
+    }
+
+    @Test func readsBareBodiesAndWrappedLogLines() throws {
+        var cases: [TrafficCase] = []
+        try TrafficFile.forEach(path: trafficFile(4)) { cases.append($0) }
+        #expect(cases.count == 4)
+        #expect(cases[0].messages == [ChatMessage(role: "user", content: "question 0")] && cases[0].params.temperature == 0.2)
+        #expect(cases[0].id.hasPrefix("t-") && cases[0].productionOutput == nil)
+        #expect(cases[1].id == "r1" && cases[1].tags == ["billing"] && cases[1].productionOutput == "answer 1" && cases[1].params.maxTokens == 64)
+    }
+
+    @Test func malformedLinesAreNamed() {
+        let path = tempFile("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}\n{\"messages\": [\n{\"request\": {}}\n", ext: "jsonl")
+        #expect(throws: InputError.self) { try TrafficFile.forEach(path: path) { _ in } }
+        do { try TrafficFile.forEach(path: path) { _ in } } catch let e as InputError {
+            #expect(e.location.line == 2 && e.message.contains("malformed JSON"))
+        } catch { Issue.record("unexpected \(error)") }
+        do { _ = try TrafficFile.parse(Array("{\"request\": {}}".utf8), line: 3, file: "t.jsonl") } catch {
+            #expect(error.field == "request.messages")
+        }
+    }
+
+    @Test func samplingIsSeededProportionalAndInFileOrder() throws {
+        let path = trafficFile(2000)
+        let a = try TrafficSampler(rate: 0.5, seed: 1).sample(path: path)
+        let b = try TrafficSampler(rate: 0.5, seed: 1).sample(path: path)
+        let c = try TrafficSampler(rate: 0.5, seed: 2).sample(path: path)
+        #expect(a == b && a != c)
+        #expect(a.count > 900 && a.count < 1100)
+        #expect(a.map(\.line) == a.map(\.line).sorted())
+        let capped = try TrafficSampler(maxCases: 100, stratifyByTag: true, seed: 1).sample(path: path)
+        #expect(capped.count == 100)
+        // Strata: untagged 1000, support 750, billing 250 -> 50 / 38 / 12 (proportional, rounded).
+        let billing = capped.filter { $0.tags.first == "billing" }.count
+        let support = capped.filter { $0.tags.first == "support" }.count
+        #expect(billing == 12 || billing == 13)
+        #expect(support == 37 || support == 38)
+    }
+}
