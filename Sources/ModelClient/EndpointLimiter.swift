@@ -129,6 +129,9 @@ public actor EndpointLimiter {
     /// Requests currently holding a slot.
     public var currentInFlight: Int { inFlight }
 
+    /// Callers waiting for admission.
+    public var waitingCount: Int { waiters.count }
+
     private func cancelWaiter(_ id: UInt64) {
         guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
         let w = waiters.remove(at: index)

@@ -144,7 +144,7 @@ import TestSupport
     }
 
     @Test func cancellingAWaitingCallStopsIt() async throws {
-        let limiter = EndpointLimiter(.init(requestsPerMinute: 60, maxInFlight: 1, burstSeconds: 0.01))
+        let limiter = EndpointLimiter(.init(requestsPerMinute: 1, maxInFlight: 1, burstSeconds: 0.01))  // the next token is a minute away
         try await limiter.acquire(estimatedTokens: 1)  // takes the only token and the only slot
         let waiter = Task { try await limiter.acquire(estimatedTokens: 1) }
         try await Task.sleep(for: .milliseconds(50))

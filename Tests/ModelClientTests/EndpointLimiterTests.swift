@@ -2,19 +2,26 @@ import Synchronization
 import Testing
 @testable import ModelClient
 
+/// No assertion here depends on how fast the machine is: every wait that must not end is many
+/// seconds long, and the tests wait for states (a caller queued), not for time.
 @Suite struct EndpointLimiterTests {
+    /// Waits until `n` callers are queued in the limiter.
+    func queued(_ limiter: EndpointLimiter, _ n: Int) async {
+        while await limiter.waitingCount < n { try? await Task.sleep(for: .milliseconds(1)) }
+    }
+
     @Test func tokenBucketWaitsForTokensAndIsCorrectedFromUsage() async throws {
-        // 600 tokens/min = 10/s with 1 s of burst: the bucket holds 10 tokens.
-        let limiter = EndpointLimiter(.init(tokensPerMinute: 600, maxInFlight: 10, burstSeconds: 1))
+        // 10 tokens/min with a minute of burst: the bucket holds 10; refilling 5 takes 30 s.
+        let limiter = EndpointLimiter(.init(tokensPerMinute: 10, maxInFlight: 10, burstSeconds: 60))
         try await limiter.acquire(estimatedTokens: 10)  // empties the bucket
         let admitted = Flag()
         let waiter = Task {
             try await limiter.acquire(estimatedTokens: 5)
             admitted.set()
         }
-        try await Task.sleep(for: .milliseconds(100))
+        await queued(limiter, 1)
         let early = admitted.isSet
-        #expect(!early)  // ~0.5 s of refill still needed
+        #expect(!early)
         // The first call really used 2 tokens: 8 come back, enough for the waiter at once.
         await limiter.release(estimatedTokens: 10, actualTokens: 2)
         try await waiter.value
@@ -32,13 +39,13 @@ import Testing
             order.append(1)
             await limiter.release(estimatedTokens: 1, actualTokens: nil)
         }
-        try await Task.sleep(for: .milliseconds(30))
+        await queued(limiter, 1)
         let second = Task {
             try await limiter.acquire(estimatedTokens: 1)
             order.append(2)
             await limiter.release(estimatedTokens: 1, actualTokens: nil)
         }
-        try await Task.sleep(for: .milliseconds(30))
+        await queued(limiter, 2)
         #expect(order.values.isEmpty)  // both wait: the slot is taken
         await limiter.release(estimatedTokens: 1, actualTokens: nil)
         try await first.value
@@ -49,18 +56,18 @@ import Testing
 
     @Test func aPauseHoldsEveryoneBack() async throws {
         let limiter = EndpointLimiter(.init(maxInFlight: 8))
-        await limiter.pause(seconds: 0.3)
+        await limiter.pause(seconds: 600)
         let admitted = Flag()
-        let t = Task {
+        let waiter = Task {
             try await limiter.acquire(estimatedTokens: 1)
             admitted.set()
         }
-        try await Task.sleep(for: .milliseconds(50))
+        await queued(limiter, 1)
         let early = admitted.isSet
         #expect(!early)
-        try await t.value  // admitted once the pause ends
-        let late = admitted.isSet
-        #expect(late)
+        waiter.cancel()  // still waiting when cancelled: it was held back by the pause
+        await #expect(throws: CancellationError.self) { try await waiter.value }
+        #expect(await limiter.waitingCount == 0)
     }
 }
 
