@@ -89,6 +89,15 @@ public struct GateCheck: Sendable, Hashable {
     /// Nil when the value could not be measured (e.g. no latency recorded); such a check fails.
     public var actual: Double?
     public var pass: Bool
+
+    public init(name: String, kind: Kind, comparison: String, threshold: Double, actual: Double?, pass: Bool) {
+        self.name = name
+        self.kind = kind
+        self.comparison = comparison
+        self.threshold = threshold
+        self.actual = actual
+        self.pass = pass
+    }
 }
 
 /// The gate's decision with the checks and human-readable reasons behind it.
@@ -96,6 +105,12 @@ public struct GateResult: Sendable {
     public var verdict: Verdict
     public var checks: [GateCheck]
     public var reasons: [String]
+
+    public init(verdict: Verdict, checks: [GateCheck], reasons: [String]) {
+        self.verdict = verdict
+        self.checks = checks
+        self.reasons = reasons
+    }
 }
 
 extension GateConfig {

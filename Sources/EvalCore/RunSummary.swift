@@ -52,6 +52,15 @@ public struct LatencySummary: Sendable, Hashable {
     public var mean: Double
     public var max: Double
     public var count: Int
+
+    public init(p50: Double, p95: Double, p99: Double, mean: Double, max: Double, count: Int) {
+        self.p50 = p50
+        self.p95 = p95
+        self.p99 = p99
+        self.mean = mean
+        self.max = max
+        self.count = count
+    }
 }
 
 /// Aggregates of one run.
