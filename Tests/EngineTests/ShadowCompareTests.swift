@@ -47,21 +47,35 @@ import TestSupport
         #expect(r.divergent.first!.cosine < 0.9)  // the most divergent outputs differ for real
     }
 
+    /// Latency and cost gates judged on recorded pairs (measured latencies on a shared host are
+    /// noise, so the pairs are built here; the simulated runs above test the measuring).
     @Test func aSlowerCandidateFailsTheLatencyRatioAndACheaperOnePassesTheCostGate() async throws {
-        var fast = SimulatorProfile()
-        fast.latency = .fixed(ms: 20)
-        var slow = SimulatorProfile()
-        slow.latency = .fixed(ms: 80)
-        var latencyGate = ShadowGate()
-        latencyGate.maxP95LatencyRatio = 1.1
-        // Few cases at once, so the endpoints' own latency, not our queueing, is what is measured.
-        let slower = try await compare(baseline: fast, candidate: slow, gate: latencyGate, concurrency: 4)
-        #expect(slower.gate.verdict == .fail)
-        #expect(slower.latencyRatios["p50"]!.ratio > 2)  // tails are noisy on a shared host; the median is not
-        var costGate = ShadowGate()
-        costGate.maxCostRatio = 1.0
-        let cheaper = try await compare(baseline: SimulatorProfile(), candidate: SimulatorProfile(), candPrice: 0.3, gate: costGate)
-        #expect(cheaper.gate.verdict == .pass, "\(cheaper.gate.reasons)")
-        #expect(abs(cheaper.cost.candidate! / cheaper.cost.baseline! - 0.5) < 1e-9)
+        @Sendable func pairs(slowdown: Double, costFactor: Double) -> [ShadowPair] {
+            var rng = SplitMix64(seed: 11)
+            return (0..<500).map { i in
+                let latency = 20 + 60 * rng.nextUnit()
+                let cost = 0.001 * (1 + rng.nextUnit())
+                let pass = i % 10 != 0
+                return ShadowPair(id: "c\(i)",
+                                  baseline: ShadowAnswer(output: "x", pass: pass, score: pass ? 1 : 0, latencyMs: latency, costUSD: cost, tokens: 10),
+                                  candidate: ShadowAnswer(output: "x", pass: pass, score: pass ? 1 : 0, latencyMs: latency * slowdown, costUSD: cost * costFactor, tokens: 10))
+            }
+        }
+        try await withSimulator { _, port in
+            try await withClient(EndpointConfig(name: "s", baseURL: nil, model: "m"), port: port) { client in
+                let runner = ShadowRunner(baseline: client, candidate: client)
+                var latencyGate = ShadowGate()
+                latencyGate.maxP95LatencyRatio = 1.1
+                let slower = try await runner.compare(pairs(slowdown: 1.3, costFactor: 1), gate: latencyGate, seed: 1)
+                #expect(slower.gate.verdict == .fail)
+                #expect(abs(slower.latencyRatios["p95"]!.ratio - 1.3) < 1e-9)
+                #expect(slower.gate.reasons.contains { $0.contains("latency_p95_ratio") })
+                var costGate = ShadowGate()
+                costGate.maxCostRatio = 1.0
+                let cheaper = try await runner.compare(pairs(slowdown: 1, costFactor: 0.5), gate: costGate, seed: 1)
+                #expect(cheaper.gate.verdict == .pass, "\(cheaper.gate.reasons)")
+                #expect(abs(cheaper.cost.candidate! / cheaper.cost.baseline! - 0.5) < 1e-9)
+            }
+        }
     }
 }
