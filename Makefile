@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BIN = .build/debug/evalengine
 
-.PHONY: deps build demo test release clean
+.PHONY: deps build demo demo-shadow test release clean
 
 deps:
 	bash scripts/install-deps.sh
@@ -15,11 +15,18 @@ demo: build
 	$(BIN) eval --golden golden-sets/qa/cases.jsonl --prompt golden-sets/qa/prompt.yaml \
 		--endpoint sim --gate configs/gates/qa.yaml --report out/demo-report.json --junit out/demo-junit.xml
 
+# Shadow-compares a cheaper second deployment of the model against sim on the QA golden set.
+demo-shadow: build
+	$(BIN) shadow-compare --cases golden-sets/qa/cases.jsonl --baseline-prompt golden-sets/qa/prompt.yaml \
+		--baseline sim --candidate sim-candidate --gate configs/gates/shadow.yaml \
+		--report out/shadow-report.json --html out/shadow-report.html
+
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	python3 scripts/crosscheck-trec.py --queries 5000 --bin $(BIN)
 	python3 scripts/crosscheck-index-test.py --bin $(BIN)
+	python3 scripts/check-html-report.py --bin $(BIN)
 
 release: deps
 	$(SWIFT) build -c release

@@ -3,7 +3,8 @@
 # already present are not reinstalled. Used by the README and by .ci/run.
 set -euo pipefail
 
-PACKAGES=(libopenblas-dev liblapacke-dev libsqlite3-dev libssl-dev pkg-config)
+# chromium: the scripted screenshot check of the HTML reports (scripts/check-html-report.py).
+PACKAGES=(libopenblas-dev liblapacke-dev libsqlite3-dev libssl-dev pkg-config chromium)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -258,15 +258,19 @@ public struct EvalRunner: Sendable {
 
     /// The run to write into: the one asked for, an interrupted one with the same inputs, or a new one.
     static func chooseRun(_ job: EvalJob, digest: String, total: Int) throws -> String {
-        guard let store = job.store else { return UUID().uuidString.lowercased() }
-        if let id = job.resumeRunID {
+        try chooseRun(store: job.store, resumeRunID: job.resumeRunID, autoResume: job.autoResume, digest: digest, total: total)
+    }
+
+    static func chooseRun(store: Store?, resumeRunID: String?, autoResume: Bool, digest: String, total: Int) throws -> String {
+        guard let store else { return UUID().uuidString.lowercased() }
+        if let id = resumeRunID {
             guard let run = try store.run(id: id) else { throw RunError(message: "no run '\(id)' in \(store.path)") }
             guard run.inputDigest == digest else {
-                throw RunError(message: "run '\(id)' was made from other inputs (golden set, prompt or endpoint changed); start a new run instead")
+                throw RunError(message: "run '\(id)' was made from other inputs (cases, prompts or endpoints changed); start a new run instead")
             }
             return id
         }
-        if job.autoResume, let run = try store.unfinishedRun(inputDigest: digest) { return run.id }
+        if autoResume, let run = try store.unfinishedRun(inputDigest: digest) { return run.id }
         let id = UUID().uuidString.lowercased()
         try store.createRun(id: id, inputDigest: digest, total: total)
         return id

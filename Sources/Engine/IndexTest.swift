@@ -162,10 +162,7 @@ extension IndexTestResult {
             "schema": "evalengine.index-test-report/v1",
             "verdict": .string(gate.verdict.rawValue),
             "reasons": .array(gate.reasons.map(JSONValue.string)),
-            "checks": .array(gate.checks.map { c in
-                ["name": .string(c.name), "kind": .string(c.kind.rawValue), "comparison": .string(c.comparison), "threshold": .number(c.threshold),
-                 "actual": c.actual.map(JSONValue.number) ?? .null, "pass": .bool(c.pass)]
-            }),
+            "checks": .array(gate.checks.map(\.json)),
             "documents": .number(Double(job.corpus.count)), "queries": .number(Double(job.queries.count)),
             "baseline": sideJSON(baseline), "candidate": sideJSON(candidate),
             "comparison": .array(comparisons.map { c in

@@ -180,10 +180,7 @@ public struct ReportSink: CaseSink {
             ],
             "verdict": .string(result.gate.verdict.rawValue),
             "reasons": .array(result.gate.reasons.map(JSONValue.string)),
-            "checks": .array(result.gate.checks.map { c in
-                ["name": .string(c.name), "kind": .string(c.kind.rawValue), "comparison": .string(c.comparison), "threshold": .number(c.threshold),
-                 "actual": c.actual.map(JSONValue.number) ?? .null, "pass": .bool(c.pass)]
-            }),
+            "checks": .array(result.gate.checks.map(\.json)),
             "summary": .object(summary),
         ]
     }

@@ -2,217 +2,381 @@ import EvalCore
 import Foundation
 import GoldenSets
 import ModelClient
+import ResultStore
 import VectorSearch
 
-/// Thresholds for promoting a candidate model config.
-public struct ShadowGate: Sendable, Hashable {
-    /// Non-inferiority margin on the pass rate (golden cases) or agreement (traffic), as a fraction.
-    public var margin = 0.025
-    /// Largest allowed candidate/baseline ratio of p95 latency.
-    public var maxP95LatencyRatio: Double?
-    /// Largest allowed candidate/baseline ratio of total cost.
-    public var maxCostRatio: Double?
-    /// Above this error rate on either side the verdict is inconclusive.
-    public var maxErrorRate = 0.1
+/// Everything one shadow-compare run needs besides the two endpoint clients.
+public struct ShadowJob: Sendable {
+    /// Where the cases come from.
+    public enum Cases: Sendable {
+        /// Golden cases with expectations; each side renders them with its own prompt config.
+        case goldenSet(path: String, baselinePrompt: PromptConfig, candidatePrompt: PromptConfig)
+        /// A copy of logged production requests, sampled. A side's params, when given, override
+        /// the logged ones field by field (a model-config change is usually just that).
+        case traffic(path: String, sampler: TrafficSampler, baselineParams: ModelParams?, candidateParams: ModelParams?)
+    }
 
-    public init() {}
+    public var cases: Cases
+    public var gate: ShadowGate
+    /// Most cases in progress at once (each sends one request to each side).
+    public var concurrency: Int
+    /// Seed of every bootstrap interval.
+    public var seed: UInt64 = 0x5EED
+    public var store: Store?
+    public var cacheMode: CacheMode = .readWrite
+    public var cacheTTL: Double?
+    public var resumeRunID: String?
+    public var autoResume = true
+    /// Embeds outputs: agreement on traffic, `similar` assertions, output drift. Traffic needs one.
+    public var embedder: Embedder?
+    /// Rows of the worst-regressions and most-divergent tables.
+    public var worstCount = 10
+    public var warn: @Sendable (String) -> Void = { _ in }
 
-    static let knownFields: Set<String> = ["margin", "max_p95_latency_ratio", "max_cost_ratio", "max_error_rate", "description"]
+    public init(cases: Cases, gate: ShadowGate = ShadowGate(), concurrency: Int = 256) {
+        self.cases = cases
+        self.gate = gate
+        self.concurrency = max(1, concurrency)
+    }
 
-    public static func decode(_ json: JSONValue) throws(FieldError) -> ShadowGate {
-        guard let o = json.objectValue else { throw FieldError(field: "", message: "a gate must be an object") }
-        for key in o.keys where !knownFields.contains(key) {
-            throw FieldError(field: key, message: "unknown gate field (expected one of \(knownFields.sorted().joined(separator: ", ")))")
-        }
-        var g = ShadowGate()
-        func positive(_ k: String) throws(FieldError) -> Double? {
-            guard let v = o[k], v != .null else { return nil }
-            guard let n = v.numberValue, n > 0 else { throw FieldError(field: k, message: "must be a number > 0") }
-            return n
-        }
-        g.margin = try positive("margin") ?? g.margin
-        g.maxP95LatencyRatio = try positive("max_p95_latency_ratio")
-        g.maxCostRatio = try positive("max_cost_ratio")
-        g.maxErrorRate = try positive("max_error_rate") ?? g.maxErrorRate
-        return g
+    var metric: ShadowQualityMetric {
+        if case .traffic = cases { return .agreement }
+        return .passRate
     }
 }
 
-/// What one side answered for one case.
-public struct ShadowAnswer: Sendable {
-    public var output: String?
-    public var pass: Bool
-    public var score: Double
-    public var latencyMs: Double?
-    public var costUSD: Double?
-    public var tokens: Int
-    public var errorKind: String?
-}
-
-/// A case answered by both sides.
-public struct ShadowPair: Sendable {
-    public var id: String
-    public var baseline: ShadowAnswer
-    public var candidate: ShadowAnswer
-}
-
-/// The comparison of a shadow run.
+/// The outcome of a shadow run: the pairs, their comparison and the output drift.
 public struct ShadowResult: Sendable {
+    public var runID: String
+    public var inputDigest: String
+    /// Pairs taken from an interrupted earlier attempt of this run.
+    public var resumedCases: Int
+    public var startedAt: Date
+    public var durationSeconds: Double
+    public var cancelled: Bool
+    /// Cases in the input (after sampling).
+    public var total: Int
     public var pairs: [ShadowPair]
-    /// candidate − baseline pass rate over pairs where both answered, with its 95% interval.
-    public var passRateDifference: (estimate: Double, low: Double, high: Double)
-    /// Mean score difference with its paired bootstrap interval, and win/loss/tie counts.
-    public var score: MetricComparison
-    /// McNemar's exact p-value on pass/fail flips, and the flips each way.
-    public var mcnemarP: Double
-    public var flipsToFail: Int
-    public var flipsToPass: Int
-    /// Quality non-inferiority on its own, and the cases a decision would need when inconclusive.
-    public var qualityVerdict: Verdict
-    public var casesNeeded: Int?
-    public var latencyRatios: [String: (ratio: Double, low: Double, high: Double)]
-    public var latency: (baseline: LatencySummary?, candidate: LatencySummary?)
-    public var cost: (baseline: Double?, candidate: Double?)
-    public var errorRates: (baseline: Double, candidate: Double)
+    public var comparison: ShadowComparison
     /// Fréchet distance between the two sides' output embeddings (nil without an embedder).
     public var drift: Double?
     /// Cases whose outputs agree least (cosine of their embeddings), most divergent first.
-    public var divergent: [(id: String, cosine: Double)]
-    public var gate: GateResult
+    public var divergent: [(pair: ShadowPair, cosine: Double)]
+    /// Pairs whose score dropped most, worst first.
+    public var worstRegressions: [ShadowPair]
+    public var warnings: [String]
+    public var cacheHits: Int
+
+    public var gate: GateResult { comparison.gate }
 }
 
-/// Sends every golden-set case to a baseline and a candidate endpoint at once (each under its own
-/// limiter, through the response cache), scores both answers with the case's assertions, and
-/// compares them pair by pair with honest statistics.
+/// One case ready to send: the request each side gets and how to score the answers.
+struct ShadowCase: Sendable {
+    var id: String
+    var line: Int
+    var tags: [String]
+    var baseline: ModelRequest
+    var candidate: ModelRequest
+    /// Golden cases: the assertions.
+    var prepared: PreparedCase?
+    /// Traffic: the logged production answer.
+    var production: String?
+}
+
+/// Sends every case to a baseline and a candidate endpoint at once (each under its own limiter,
+/// through the response cache), pairs the answers by case, persists each pair as it completes
+/// (an interrupted run resumes without re-sending), scores them (assertions for golden cases,
+/// embedding agreement for traffic) and compares the two sides with paired statistics.
 public struct ShadowRunner: Sendable {
     public let baseline: EndpointClient
     public let candidate: EndpointClient
-    public let embedder: Embedder?
-    public let scorer = Scorer()
 
-    public init(baseline: EndpointClient, candidate: EndpointClient, embedder: Embedder? = nil) {
+    public init(baseline: EndpointClient, candidate: EndpointClient) {
         self.baseline = baseline
         self.candidate = candidate
-        self.embedder = embedder
     }
 
-    /// Runs a golden set with a prompt per side.
-    public func run(goldenSetPath: String, baselinePrompt: PromptConfig, candidatePrompt: PromptConfig, gate: ShadowGate,
-                    concurrency: Int = 128, seed: UInt64 = 0x5EED) async throws -> ShadowResult {
-        let reader = try GoldenSetReader(path: goldenSetPath)
-        let baseSource = ResponseSource(client: baseline, store: nil, mode: .off, ttl: nil, writer: nil)
-        let candSource = ResponseSource(client: candidate, store: nil, mode: .off, ttl: nil, writer: nil)
-        var pairs: [ShadowPair] = []
-        try await withThrowingTaskGroup(of: ShadowPair.self) { group in
-            var inFlight = 0
+    /// Reads and checks every case without calling anything. Golden sets: fields, assertions and
+    /// both prompts' vars; traffic: every line, then the sample. Errors name file, line and field.
+    static func load(_ cases: ShadowJob.Cases, scorer: Scorer) throws(InputError) -> [ShadowCase] {
+        switch cases {
+        case .goldenSet(let path, let basePrompt, let candPrompt):
+            let reader = try GoldenSetReader(path: path)
+            var out: [ShadowCase] = []
             while let c = try reader.next() {
-                let (prepared, baseRequest) = try EvalRunner.prepare(c, prompt: baselinePrompt, scorer: scorer)
-                let (_, candRequest) = try EvalRunner.prepare(c, prompt: candidatePrompt, scorer: scorer)
-                if inFlight >= concurrency, let p = try await group.next() {
+                let (prepared, b) = try EvalRunner.prepare(c, prompt: basePrompt, scorer: scorer)
+                let (_, k) = try EvalRunner.prepare(c, prompt: candPrompt, scorer: scorer)
+                out.append(ShadowCase(id: c.id, line: c.location.line, tags: c.tags, baseline: b, candidate: k, prepared: prepared))
+            }
+            if out.isEmpty { throw InputError(location: SourceLocation(file: path, line: 0), message: "the golden set has no cases") }
+            return out
+        case .traffic(let path, let sampler, let baseParams, let candParams):
+            let sampled: [TrafficCase]
+            do { sampled = try sampler.sample(path: path) } catch let e as InputError { throw e } catch {
+                throw InputError(location: SourceLocation(file: path, line: 0), message: "\(error)")
+            }
+            if sampled.isEmpty {
+                throw InputError(location: SourceLocation(file: path, line: 0), message: "no traffic case left to compare (empty file, or a sample rate that keeps none)")
+            }
+            var seen = Set<String>()
+            return try sampled.map { (t: TrafficCase) throws(InputError) -> ShadowCase in
+                guard seen.insert(t.id).inserted else {
+                    throw InputError(location: SourceLocation(file: path, line: t.line), caseID: t.id, field: "id", message: "duplicate case id")
+                }
+                return ShadowCase(id: t.id, line: t.line, tags: t.tags,
+                                  baseline: ModelRequest(messages: t.messages, params: t.params.overridden(by: baseParams)),
+                                  candidate: ModelRequest(messages: t.messages, params: t.params.overridden(by: candParams)),
+                                  production: t.productionOutput)
+            }
+        }
+    }
+
+    /// Checks a job's inputs; returns the number of cases it will compare.
+    public static func validate(_ cases: ShadowJob.Cases) throws(InputError) -> Int {
+        try load(cases, scorer: Scorer()).count
+    }
+
+    /// Runs the job.
+    /// `progress` counts the candidate's side (passed/failed/errored) after every pair.
+    public func run(_ job: ShadowJob, progress: (ProgressEvent) -> Void = { _ in }) async throws -> ShadowResult {
+        let started = Date()
+        let clock = ContinuousClock()
+        let t0 = clock.now
+        let scorer = Scorer()
+        let cases = try ShadowRunner.load(job.cases, scorer: scorer)
+        if case .traffic = job.cases, job.embedder == nil {
+            throw RunError(message: "traffic has no expectations: its quality is agreement by embedding similarity, which needs an embedding endpoint")
+        }
+        var warnings: [String] = []
+        if sameTarget(job) {
+            let w = "warning: baseline '\(baseline.endpoint.name)' and candidate '\(candidate.endpoint.name)' are the same endpoint, model and prompt: the comparison can only show noise"
+            warnings.append(w)
+            job.warn(w)
+        }
+        let digest = inputDigest(job)
+        let store = job.store
+        let runID = try EvalRunner.chooseRun(store: store, resumeRunID: job.resumeRunID, autoResume: job.autoResume, digest: digest, total: cases.count)
+        let writer = store.map(StoreWriter.init)
+        let baseSource = ResponseSource(client: baseline, store: store, mode: job.cacheMode, ttl: job.cacheTTL, writer: writer, warn: job.warn)
+        let candSource = ResponseSource(client: candidate, store: store, mode: job.cacheMode, ttl: job.cacheTTL, writer: writer, warn: job.warn)
+        let baseEval = EvalRunner(client: baseline, scorer: scorer)
+        let candEval = EvalRunner(client: candidate, scorer: scorer)
+
+        // Pairs an interrupted attempt already persisted: kept, not re-sent.
+        var pairs: [ShadowPair] = []
+        var done = Set<String>()
+        if let store {
+            try store.forEachCaseResult(runID: runID) { caseID, bytes in
+                guard let json = try? JSONValue.parse(bytes: bytes), let pair = ShadowPair(json: json) else { return }
+                if done.insert(caseID).inserted { pairs.append(pair) }
+            }
+        }
+        let resumed = pairs.count
+        var sequence = pairs.count
+        var event = ProgressEvent(done: resumed, total: cases.count, passed: 0, failed: 0, errored: 0, retries: 0, rateLimited: 0, elapsedSeconds: 0)
+        var cancelled = false
+        let embedder = job.embedder
+        try await withThrowingTaskGroup(of: Void.self) { background in
+            if let writer { background.addTask { await writer.run() } }
+            defer { writer?.finish() }
+            try await withThrowingTaskGroup(of: ShadowPair.self) { group in
+                func consume(_ p: ShadowPair) {
+                    // A case stopped by cancelling the run did not run.
+                    if Task.isCancelled && (p.baseline.errorKind == "cancelled" || p.candidate.errorKind == "cancelled") { return }
+                    if let writer {
+                        sequence += 1
+                        var bytes: [UInt8] = []
+                        p.json.write(to: &bytes, sortedKeys: true)
+                        writer.enqueue(.caseResult(runID: runID, caseID: p.id, sequence: sequence, record: bytes))
+                    }
                     pairs.append(p)
-                    inFlight -= 1
+                    event.done = pairs.count
+                    if p.candidate.errorKind != nil { event.errored += 1 } else if p.candidate.pass { event.passed += 1 } else { event.failed += 1 }
+                    let e = clock.now - t0
+                    event.elapsedSeconds = Double(e.components.seconds) + Double(e.components.attoseconds) * 1e-18
+                    progress(event)
                 }
-                group.addTask {
-                    async let b = self.answer(prepared, baseRequest, baseSource)
-                    async let k = self.answer(prepared, candRequest, candSource)
-                    return ShadowPair(id: c.id, baseline: await b, candidate: await k)
+                var inFlight = 0
+                for c in cases where !done.contains(c.id) {
+                    if Task.isCancelled { break }
+                    if inFlight >= job.concurrency, let p = try await group.next() {
+                        inFlight -= 1
+                        consume(p)
+                    }
+                    group.addTask {
+                        if let prepared = c.prepared {
+                            async let b = baseEval.runCase(prepared, c.baseline, source: baseSource, embedder: embedder)
+                            async let k = candEval.runCase(prepared, c.candidate, source: candSource, embedder: embedder)
+                            return ShadowPair(id: c.id, line: c.line, tags: c.tags, baseline: ShadowRunner.answer(await b), candidate: ShadowRunner.answer(await k))
+                        }
+                        async let b = ShadowRunner.call(c.baseline, baseSource)
+                        async let k = ShadowRunner.call(c.candidate, candSource)
+                        return ShadowPair(id: c.id, line: c.line, tags: c.tags, baseline: await b, candidate: await k, reference: c.production)
+                    }
+                    inFlight += 1
                 }
-                inFlight += 1
-            }
-            while let p = try await group.next() { pairs.append(p) }
-        }
-        pairs.sort { $0.id < $1.id }
-        return try await compare(pairs, gate: gate, seed: seed)
-    }
-
-    func answer(_ prepared: PreparedCase, _ request: ModelRequest, _ source: ResponseSource) async -> ShadowAnswer {
-        do {
-            let (r, _) = try await source.response(for: request)
-            let cost = source.client.endpoint.pricing?.cost(promptTokens: r.promptTokens, completionTokens: r.completionTokens)
-            let s = scorer.score(prepared, output: CaseOutput(text: r.text, latencyMs: r.latencyMs, costUSD: cost, finishReason: r.finishReason))
-            return ShadowAnswer(output: r.text, pass: s.pass, score: s.score, latencyMs: r.latencyMs, costUSD: cost, tokens: r.promptTokens + r.completionTokens)
-        } catch {
-            return ShadowAnswer(output: nil, pass: false, score: 0, latencyMs: nil, costUSD: nil, tokens: 0, errorKind: error.kind)
-        }
-    }
-
-    /// The statistics and the verdict for answered pairs.
-    public func compare(_ pairs: [ShadowPair], gate: ShadowGate, seed: UInt64) async throws -> ShadowResult {
-        let both = pairs.filter { $0.baseline.errorKind == nil && $0.candidate.errorKind == nil }
-        let n = both.count
-        let flipsToFail = both.filter { $0.baseline.pass && !$0.candidate.pass }.count
-        let flipsToPass = both.filter { !$0.baseline.pass && $0.candidate.pass }.count
-        let diff = PairedStatistics.pairedDifferenceInterval(b: flipsToFail, c: flipsToPass, n: n)
-        let score = IndexComparison.compare(measure: "score", baseline: both.map(\.baseline.score), candidate: both.map(\.candidate.score), seed: seed)
-        var quality = PairedStatistics.nonInferiority(low: diff.low, high: diff.high, margin: gate.margin)
-        var needed: Int?
-        if quality == .inconclusive {
-            let deltas = both.map { ($0.candidate.pass ? 1.0 : 0) - ($0.baseline.pass ? 1.0 : 0) }
-            needed = PairedStatistics.requiredCases(sd: max(PairedStatistics.standardDeviation(deltas), 0.05), meanDifference: diff.estimate, margin: gate.margin)
-        }
-        if n == 0 { quality = .inconclusive }
-        let timed = both.filter { $0.baseline.latencyMs != nil && $0.candidate.latencyMs != nil }
-        var ratios: [String: (ratio: Double, low: Double, high: Double)] = [:]
-        for (name, q) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99)] {
-            if let r = PairedStatistics.percentileRatio(baseline: timed.map { $0.baseline.latencyMs! }, candidate: timed.map { $0.candidate.latencyMs! }, q: q, seed: seed) {
-                ratios[name] = r
+                while let p = try await group.next() { consume(p) }
+                cancelled = Task.isCancelled
             }
         }
-        func latency(_ values: [Double]) -> LatencySummary? {
-            guard !values.isEmpty else { return nil }
-            let s = values.sorted()
-            return LatencySummary(p50: Statistics.percentile(sorted: s, 0.5)!, p95: Statistics.percentile(sorted: s, 0.95)!, p99: Statistics.percentile(sorted: s, 0.99)!,
-                                  mean: Statistics.mean(s)!, max: s.last!, count: s.count)
+        writer?.flush()
+        if let error = writer?.error {
+            throw ReportError(message: "cannot persist results to \(store?.path ?? ""): \(error)")
         }
-        func totalCost(_ a: [ShadowAnswer]) -> Double? {
-            a.contains { $0.costUSD != nil } ? a.reduce(0) { $0 + ($1.costUSD ?? 0) } : nil
-        }
-        let cost = (totalCost(pairs.map(\.baseline)), totalCost(pairs.map(\.candidate)))
-        let errors = (Double(pairs.filter { $0.baseline.errorKind != nil }.count) / Double(max(1, pairs.count)),
-                      Double(pairs.filter { $0.candidate.errorKind != nil }.count) / Double(max(1, pairs.count)))
-        // Drift: embeddings of both sides' outputs.
+        // Input order, whatever order the answers came back (and were resumed) in.
+        let order = Dictionary(uniqueKeysWithValues: cases.enumerated().map { ($1.id, $0) })
+        pairs.sort { (order[$0.id] ?? .max, $0.id) < (order[$1.id] ?? .max, $1.id) }
+
+        // Embeddings of every answered pair's outputs, in batches: traffic agreement and drift.
         var drift: Double?
-        var divergent: [(id: String, cosine: Double)] = []
-        if let embedder, n >= 2 {
-            let b = try await embedder.embed(both.map { $0.baseline.output! })
-            let c = try await embedder.embed(both.map { $0.candidate.output! })
-            let bm = Matrix(rows: n, cols: b[0].count, storage: b.flatMap { $0 })
-            let cm = Matrix(rows: n, cols: c[0].count, storage: c.flatMap { $0 })
-            drift = try? FrechetDistance.between(bm, cm)
-            let cosines = try Similarity.cosinePairs(bm, cm)
-            divergent = zip(both.map(\.id), cosines.map(Double.init)).sorted { $0.1 < $1.1 }.prefix(10).map { (id: $0.0, cosine: $0.1) }
+        var divergent: [(pair: ShadowPair, cosine: Double)] = []
+        if let embedder, !cancelled {
+            let answered = pairs.indices.filter { pairs[$0].baseline.output != nil && pairs[$0].candidate.output != nil }
+            do {
+                let b = try await embedder.embed(answered.map { pairs[$0].baseline.output! })
+                let k = try await embedder.embed(answered.map { pairs[$0].candidate.output! })
+                if !answered.isEmpty {
+                    let dims = b[0].count
+                    let bm = Matrix(rows: answered.count, cols: dims, storage: b.flatMap { $0 })
+                    let km = Matrix(rows: answered.count, cols: dims, storage: k.flatMap { $0 })
+                    let cosines = try Similarity.cosinePairs(bm, km).map(Double.init)
+                    if job.metric == .agreement {
+                        try await scoreAgreement(&pairs, answered: answered, baseToCandidate: cosines, baseline: bm, candidate: km, embedder: embedder, threshold: job.gate.agreementThreshold)
+                    }
+                    if answered.count >= 2 { drift = try? FrechetDistance.between(bm, km) }
+                    divergent = zip(answered, cosines).sorted { ($0.1, pairs[$0.0].id) < ($1.1, pairs[$1.0].id) }
+                        .prefix(job.worstCount).map { (pair: pairs[$0.0], cosine: $0.1) }
+                }
+            } catch {
+                let w = "warning: embedding the outputs failed (\(error)); no output drift" + (job.metric == .agreement ? ", and no agreement to judge quality by" : "")
+                warnings.append(w)
+                job.warn(w)
+                if job.metric == .agreement {
+                    for i in answered {
+                        pairs[i].candidate.errorKind = "embedding_failed"
+                        pairs[i].candidate.errorMessage = "\(error)"
+                    }
+                }
+            }
         }
-        // Gate.
-        var checks: [GateCheck] = []
-        checks.append(GateCheck(name: "error_rate_baseline", kind: .infrastructure, comparison: "<=", threshold: gate.maxErrorRate, actual: errors.0, pass: errors.0 <= gate.maxErrorRate))
-        checks.append(GateCheck(name: "error_rate_candidate", kind: .infrastructure, comparison: "<=", threshold: gate.maxErrorRate, actual: errors.1, pass: errors.1 <= gate.maxErrorRate))
-        checks.append(GateCheck(name: "pass_rate_difference_lower_bound", kind: .quality, comparison: ">=", threshold: -gate.margin, actual: diff.low, pass: quality != .fail))
-        if let limit = gate.maxP95LatencyRatio {
-            let r = ratios["p95"]?.ratio
-            checks.append(GateCheck(name: "latency_p95_ratio", kind: .quality, comparison: "<=", threshold: limit, actual: r, pass: r.map { $0 <= limit } ?? false))
+        let comparison = ShadowComparison.compare(pairs, gate: job.gate, metric: job.metric, seed: job.seed)
+        var gate = comparison.gate
+        if cancelled {
+            gate.verdict = .inconclusive
+            gate.reasons.insert("the run was cancelled after \(pairs.count) of \(cases.count) cases", at: 0)
         }
-        if let limit = gate.maxCostRatio {
-            let r: Double? = (cost.0 ?? 0) > 0 ? cost.1.map { $0 / cost.0! } : nil
-            checks.append(GateCheck(name: "cost_ratio", kind: .quality, comparison: "<=", threshold: limit, actual: r, pass: r.map { $0 <= limit } ?? false))
+        var result = ShadowResult(
+            runID: runID, inputDigest: digest, resumedCases: resumed, startedAt: started, durationSeconds: 0, cancelled: cancelled, total: cases.count,
+            pairs: pairs, comparison: comparison, drift: drift, divergent: divergent,
+            worstRegressions: ShadowRunner.worstRegressions(pairs, count: job.worstCount), warnings: warnings, cacheHits: baseSource.hits + candSource.hits)
+        result.comparison.gate = gate
+        if let store {
+            try? store.addCounters(hits: baseSource.hits + candSource.hits, misses: baseSource.misses + candSource.misses)
+            if !cancelled {
+                try store.finishRun(id: runID, state: "completed", summary: "{\"stage\":\"shadow-compare\",\"verdict\":\"\(gate.verdict.rawValue)\",\"total\":\(pairs.count)}")
+            }
         }
-        var reasons: [String] = []
-        for c in checks where !c.pass { reasons.append("\(c.name) \(c.actual.map(format) ?? "not measured") is not \(c.comparison) \(format(c.threshold))") }
-        let verdict: Verdict
-        if checks.contains(where: { $0.kind == .infrastructure && !$0.pass }) {
-            verdict = .inconclusive
-        } else if checks.contains(where: { !$0.pass }) {
-            verdict = .fail
-        } else if quality == .inconclusive {
-            verdict = .inconclusive
-            reasons.append("the pass-rate difference \(format(diff.estimate)) (95% CI \(format(diff.low)) to \(format(diff.high))) cannot be told apart from -\(format(gate.margin))"
-                + (needed.map { "; about \($0) cases would decide it" } ?? ""))
-        } else {
-            verdict = .pass
+        let e = clock.now - t0
+        result.durationSeconds = Double(e.components.seconds) + Double(e.components.attoseconds) * 1e-18
+        return result
+    }
+
+    /// Traffic quality: each side's output against the reference (the logged production answer
+    /// when there is one, else the baseline's own output, which then agrees with itself).
+    func scoreAgreement(_ pairs: inout [ShadowPair], answered: [Int], baseToCandidate: [Double], baseline: Matrix, candidate: Matrix,
+                        embedder: Embedder, threshold: Double) async throws {
+        let withProduction = answered.indices.filter { pairs[answered[$0]].reference != nil }
+        var toProduction: [Int: (Double, Double)] = [:]
+        if !withProduction.isEmpty {
+            let refs = try await embedder.embed(withProduction.map { pairs[answered[$0]].reference! })
+            let rm = Matrix(rows: refs.count, cols: baseline.cols, storage: refs.flatMap { $0 })
+            let pick = { (m: Matrix) in Matrix(rows: withProduction.count, cols: m.cols, storage: withProduction.flatMap { Array(m.row($0)) }) }
+            let b = try Similarity.cosinePairs(pick(baseline), rm)
+            let k = try Similarity.cosinePairs(pick(candidate), rm)
+            for (j, i) in withProduction.enumerated() { toProduction[i] = (Double(b[j]), Double(k[j])) }
         }
-        return ShadowResult(
-            pairs: pairs, passRateDifference: diff, score: score, mcnemarP: PairedStatistics.mcnemarExact(b: flipsToFail, c: flipsToPass),
-            flipsToFail: flipsToFail, flipsToPass: flipsToPass, qualityVerdict: quality, casesNeeded: needed, latencyRatios: ratios,
-            latency: (latency(both.compactMap(\.baseline.latencyMs)), latency(both.compactMap(\.candidate.latencyMs))), cost: cost, errorRates: errors,
-            drift: drift, divergent: divergent, gate: GateResult(verdict: verdict, checks: checks, reasons: reasons))
+        for (j, i) in answered.enumerated() {
+            // Float cosines of equal vectors can land a hair above 1: equal outputs must tie exactly.
+            var (b, k) = toProduction[j] ?? (1.0, min(1, baseToCandidate[j]))
+            if pairs[i].baseline.output == pairs[i].candidate.output { k = b }
+            pairs[i].baseline.score = b
+            pairs[i].baseline.pass = b >= threshold
+            pairs[i].candidate.score = k
+            pairs[i].candidate.pass = k >= threshold
+        }
+    }
+
+    /// Pairs whose score dropped, the biggest drops first (a pass turned fail before a mere score dip).
+    static func worstRegressions(_ pairs: [ShadowPair], count: Int) -> [ShadowPair] {
+        let drops = pairs.filter { $0.answered && ($0.candidate.score < $0.baseline.score - 1e-12 || ($0.baseline.pass && !$0.candidate.pass)) }
+        return Array(drops.sorted {
+            let a = ($0.baseline.pass && !$0.candidate.pass ? 1 : 0, $0.baseline.score - $0.candidate.score)
+            let b = ($1.baseline.pass && !$1.candidate.pass ? 1 : 0, $1.baseline.score - $1.candidate.score)
+            return a != b ? a > b : $0.id < $1.id
+        }.prefix(count))
+    }
+
+    static func answer(_ r: CaseRecord) -> ShadowAnswer {
+        ShadowAnswer(output: r.output, pass: r.status == .passed, score: r.score, latencyMs: r.latencyMs, costUSD: r.costUSD,
+                     promptTokens: r.promptTokens, completionTokens: r.completionTokens, cached: r.cached, errorKind: r.errorKind, errorMessage: r.errorMessage)
+    }
+
+    /// One side's answer to a traffic case, scored later against the reference.
+    static func call(_ request: ModelRequest, _ source: ResponseSource) async -> ShadowAnswer {
+        do {
+            let (r, cached) = try await source.response(for: request)
+            let cost = source.client.endpoint.pricing?.cost(promptTokens: r.promptTokens, completionTokens: r.completionTokens)
+            return ShadowAnswer(output: r.text, pass: false, score: 0, latencyMs: r.latencyMs, costUSD: cost, promptTokens: r.promptTokens,
+                                completionTokens: r.completionTokens, cached: cached)
+        } catch {
+            return .failure(kind: error.kind, message: error.message)
+        }
+    }
+
+    /// Both sides would send the same requests to the same model behind the same endpoint.
+    func sameTarget(_ job: ShadowJob) -> Bool {
+        guard baseline.cacheIdentity == candidate.cacheIdentity, baseline.endpoint.model == candidate.endpoint.model,
+              baseline.endpoint.api == candidate.endpoint.api else { return false }
+        switch job.cases {
+        case .goldenSet(_, let b, let c): return b.canonicalJSON == c.canonicalJSON
+        case .traffic(_, _, let b, let c): return b == c
+        }
+    }
+
+    /// Digest of what determines a run's pairs: the cases, how they are sampled, both prompts and
+    /// both endpoints.
+    func inputDigest(_ job: ShadowJob) -> String {
+        var identity: [String: JSONValue] = [
+            "stage": "shadow-compare",
+            "baseline": ["endpoint": .string(baseline.cacheIdentity), "model": .string(baseline.endpoint.model), "api": .string(baseline.endpoint.api.rawValue)],
+            "candidate": ["endpoint": .string(candidate.cacheIdentity), "model": .string(candidate.endpoint.model), "api": .string(candidate.endpoint.api.rawValue)],
+        ]
+        switch job.cases {
+        case .goldenSet(let path, let b, let c):
+            identity["golden_set"] = .string(SHA256Stream.fileHex(path) ?? path)
+            identity["prompts"] = [b.canonicalJSON, c.canonicalJSON]
+        case .traffic(let path, let s, let b, let c):
+            identity["traffic"] = .string(SHA256Stream.fileHex(path) ?? path)
+            identity["sample"] = ["rate": .number(s.rate), "max_cases": s.maxCases.map { .number(Double($0)) } ?? .null,
+                                  "stratify": .bool(s.stratifyByTag), "seed": .string(String(s.seed))]
+            identity["params"] = [(b ?? ModelParams()).canonicalJSON, (c ?? ModelParams()).canonicalJSON]
+        }
+        return SHA256Digest.hex(JSONValue.object(identity).canonicalBytes)
+    }
+}
+
+extension ModelParams {
+    /// These params with every field `other` sets taking its value.
+    func overridden(by other: ModelParams?) -> ModelParams {
+        guard let other else { return self }
+        var p = self
+        if let v = other.temperature { p.temperature = v }
+        if let v = other.topP { p.topP = v }
+        if let v = other.maxTokens { p.maxTokens = v }
+        if let v = other.seed { p.seed = v }
+        if let v = other.stop { p.stop = v }
+        if let v = other.responseFormat { p.responseFormat = v }
+        for (k, v) in other.extraBody { p.extraBody[k] = v }
+        return p
     }
 }

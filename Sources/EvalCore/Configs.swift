@@ -79,6 +79,21 @@ public struct ChatMessage: Sendable, Hashable {
     }
 }
 
+extension ModelParams {
+    /// The parameters as they go into a request body, for run digests.
+    public var canonicalJSON: JSONValue {
+        var params: [String: JSONValue] = [:]
+        if let v = temperature { params["temperature"] = .number(v) }
+        if let v = topP { params["top_p"] = .number(v) }
+        if let v = maxTokens { params["max_tokens"] = .number(Double(v)) }
+        if let v = seed { params["seed"] = .number(Double(v)) }
+        if let v = stop { params["stop"] = .array(v.map(JSONValue.string)) }
+        if let v = responseFormat { params["response_format"] = v }
+        if !extraBody.isEmpty { params["extra_body"] = .object(extraBody) }
+        return .object(params)
+    }
+}
+
 /// The prompt of a run: chat messages (or one completion prompt) plus sampling parameters.
 public struct PromptConfig: Sendable, Hashable {
     public var messages: [MessageTemplate]
@@ -131,18 +146,10 @@ public struct PromptConfig: Sendable, Hashable {
 
     /// Canonical description of the prompt (templates as written, parameters), for run digests.
     public var canonicalJSON: JSONValue {
-        var params: [String: JSONValue] = [:]
-        if let v = self.params.temperature { params["temperature"] = .number(v) }
-        if let v = self.params.topP { params["top_p"] = .number(v) }
-        if let v = self.params.maxTokens { params["max_tokens"] = .number(Double(v)) }
-        if let v = self.params.seed { params["seed"] = .number(Double(v)) }
-        if let v = self.params.stop { params["stop"] = .array(v.map(JSONValue.string)) }
-        if let v = self.params.responseFormat { params["response_format"] = v }
-        if !self.params.extraBody.isEmpty { params["extra_body"] = .object(self.params.extraBody) }
-        return [
+        [
             "messages": .array(messages.map { ["role": .string($0.role), "content": .string($0.content.source)] }),
             "prompt": completionPrompt.map { .string($0.source) } ?? .null,
-            "params": .object(params),
+            "params": params.canonicalJSON,
         ]
     }
 

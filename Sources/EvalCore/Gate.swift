@@ -89,14 +89,26 @@ public struct GateCheck: Sendable, Hashable {
     /// Nil when the value could not be measured (e.g. no latency recorded); such a check fails.
     public var actual: Double?
     public var pass: Bool
+    /// A check judged on an interval that straddles the threshold: not passed, not failed either.
+    public var undecided: Bool
 
-    public init(name: String, kind: Kind, comparison: String, threshold: Double, actual: Double?, pass: Bool) {
+    public init(name: String, kind: Kind, comparison: String, threshold: Double, actual: Double?, pass: Bool, undecided: Bool = false) {
         self.name = name
         self.kind = kind
         self.comparison = comparison
         self.threshold = threshold
         self.actual = actual
         self.pass = pass
+        self.undecided = undecided && !pass
+    }
+
+    /// pass, fail or inconclusive.
+    public var result: Verdict { pass ? .pass : (undecided ? .inconclusive : .fail) }
+
+    /// The check as reports show it.
+    public var json: JSONValue {
+        ["name": .string(name), "kind": .string(kind.rawValue), "comparison": .string(comparison), "threshold": .number(threshold),
+         "actual": actual.map(JSONValue.number) ?? .null, "pass": .bool(pass), "result": .string(result.rawValue)]
     }
 }
 

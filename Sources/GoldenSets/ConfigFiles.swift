@@ -40,6 +40,13 @@ public enum ConfigFiles {
         return try decodeLocated(root, file: path, GateConfig.decode)
     }
 
+    /// Reads a shadow-compare gate: the file's top level, or its `shadow_gate:` section.
+    public static func loadShadowGate(path: String) throws(InputError) -> ShadowGate {
+        let root = try document(path)
+        if let g = root["shadow_gate"] { return try decodeLocated(g, file: path, prefix: "shadow_gate", ShadowGate.decode) }
+        return try decodeLocated(root, file: path, ShadowGate.decode)
+    }
+
     /// Parses a YAML/JSON file that must not be empty.
     public static func document(_ path: String) throws(InputError) -> DocNode {
         guard let root = try DocNode.parseYAML(try readTextFile(path), file: path) else {

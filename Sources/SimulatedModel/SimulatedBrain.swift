@@ -1,13 +1,30 @@
 import EvalCore
 
 /// The simulated model's "knowledge": a few task families it can really solve, so golden sets
-/// pass and fail for real. Answers are a pure function of (model, prompt, seed, temperature);
-/// a deterministic fraction `1 - accuracy` of answers is deliberately wrong in a plausible way.
+/// pass and fail for real. Answers are a pure function of (model, prompt, seed, temperature,
+/// sampling salt).
+///
+/// Which answers are wrong follows an item-difficulty model, so that comparisons between models
+/// behave like real ones: every prompt has a difficulty in [0, 1) (a hash of the prompt alone), and
+/// a model with accuracy `a` answers correctly exactly the prompts easier than `a`. A weaker model
+/// therefore fails a superset of a stronger one's prompts, as real models mostly do. Sampling at
+/// temperature t > 0 jitters the difficulty by up to ±0.05·t, drawn per (prompt, seed, salt): two
+/// deployments of one model (different salts) then disagree on prompts near their accuracy, which
+/// is the noise shadow comparisons must not mistake for a regression.
 public struct SimulatedBrain: Sendable {
     public var accuracy: Double
+    /// Tells sampling deployments apart (the simulator passes its profile seed).
+    public var samplingSalt: UInt64
 
-    public init(accuracy: Double) {
+    public init(accuracy: Double, samplingSalt: UInt64 = 0) {
         self.accuracy = accuracy
+        self.samplingSalt = samplingSalt
+    }
+
+    /// The difficulty of a prompt, uniform in [0, 1).
+    public static func difficulty(_ prompt: String) -> Double {
+        var rng = SplitMix64(seed: fnv1a(Array(prompt.utf8)))
+        return rng.nextUnit()
     }
 
     /// The answer to the last user message (the system message only sets the style).
@@ -15,14 +32,15 @@ public struct SimulatedBrain: Sendable {
         var key: [UInt8] = Array(model.utf8)
         key.append(0)
         key.append(contentsOf: prompt.utf8)
+        var difficulty = SimulatedBrain.difficulty(prompt)
         if let t = temperature, t > 0 {
-            // Sampling: the seed picks the sample.
-            key.append(contentsOf: "|seed=\(seed ?? 0)|t=\(t)".utf8)
+            // Sampling: the seed and the deployment's salt pick the sample.
+            key.append(contentsOf: "|seed=\(seed ?? 0)|t=\(t)|salt=\(samplingSalt)".utf8)
+            var jitter = SplitMix64(seed: fnv1a(key))
+            difficulty += 0.05 * min(t, 2) * (2 * jitter.nextUnit() - 1)
         }
-        let h = fnv1a(key)
-        var rng = SplitMix64(seed: h)
-        let correct = rng.nextUnit() < accuracy
-        return solve(prompt, correct: correct, rng: &rng)
+        var rng = SplitMix64(seed: fnv1a(key) ^ 0x9E37_79B9_7F4A_7C15)
+        return solve(prompt, correct: difficulty < accuracy, rng: &rng)
     }
 
     func solve(_ prompt: String, correct: Bool, rng: inout SplitMix64) -> String {

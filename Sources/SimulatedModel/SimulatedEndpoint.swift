@@ -168,7 +168,7 @@ public final class SimulatedEndpoint: Sendable {
         try await sleepLatency(&rng)
 
         let params = parsed
-        var text = empty ? "" : SimulatedBrain(accuracy: profile.accuracy(for: model)).answer(
+        var text = empty ? "" : SimulatedBrain(accuracy: profile.accuracy(for: model), samplingSalt: profile.seed).answer(
             model: model, prompt: prompt, seed: params["seed"]?.numberValue.map { Int($0) }, temperature: params["temperature"]?.numberValue)
         var finishReason = "stop"
         for stop in params["stop"]?.arrayValue?.compactMap(\.stringValue) ?? params["stop"]?.stringValue.map({ [$0] }) ?? [] {

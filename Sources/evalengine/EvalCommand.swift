@@ -67,31 +67,10 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Texts per embeddings request.")
     var embeddingBatch: Int = 128
 
-    @Option(name: .long, help: "Cache and run store (SQLite).")
-    var cachePath: String = ".evalengine/cache.sqlite"
-
-    @Option(name: .long, help: "read-write, read-only, refresh (call and overwrite) or off.")
-    var cacheMode: String = "read-write"
-
-    @Flag(name: .long, help: "Do not use the response cache (same as --cache-mode off).")
-    var noCache = false
-
-    @Option(name: .long, help: "Ignore cached responses older than this (e.g. 14d, 12h, 30m).")
-    var cacheTTL: String?
-
-    @Option(name: .long, help: "Resume this interrupted run: only cases without a result are sent.")
-    var resume: String?
-
-    @Flag(name: .long, help: "Start a new run even if an interrupted run with the same inputs exists.")
-    var noResume = false
+    @OptionGroup var memory: RunMemoryOptions
 
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
-        guard CacheMode(rawValue: cacheMode) != nil else {
-            throw ValidationError("--cache-mode must be one of \(CacheMode.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        if let cacheTTL, parseDuration(cacheTTL) == nil { throw ValidationError("--cache-ttl: not a duration: '\(cacheTTL)' (e.g. 14d, 12h, 30m)") }
-        if resume != nil && noResume { throw ValidationError("--resume and --no-resume contradict each other") }
     }
 
     func run() async throws {
@@ -140,22 +119,16 @@ struct EvalCommand: AsyncParsableCommand {
             return ExitCodes.config
         }
 
-        let store: Store
-        do {
-            store = try Store.open(path: cachePath) { printError($0) }
-        } catch {
-            printError("evalengine eval: cannot open the cache: \(error)")
-            return ExitCodes.config
-        }
+        guard let store = memory.openStore(command: "eval") else { return ExitCodes.config }
 
         // 2. The run.
         var job = EvalJob(goldenSetPath: golden, prompt: promptConfig, gate: gateConfig, concurrency: concurrency)
         job.seed = seed
         job.store = store
-        job.cacheMode = noCache ? .off : CacheMode(rawValue: cacheMode)!
-        job.cacheTTL = cacheTTL.flatMap(parseDuration)
-        job.resumeRunID = resume
-        job.autoResume = !noResume
+        job.cacheMode = memory.mode
+        job.cacheTTL = memory.ttl
+        job.resumeRunID = memory.resume
+        job.autoResume = !memory.noResume
         job.warn = { printError($0) }
         var targets = ReportTargets(jsonPath: report, junitPath: junit)
         targets.includeOutputs = !noOutputs
