@@ -244,7 +244,8 @@ public struct ShadowRunner: Sendable {
                         try await scoreAgreement(&pairs, answered: answered, baseToCandidate: cosines, baseline: bm, candidate: km, embedder: embedder, threshold: job.gate.agreementThreshold)
                     }
                     if answered.count >= 2 { drift = try? FrechetDistance.between(bm, km) }
-                    divergent = zip(answered, cosines).sorted { ($0.1, pairs[$0.0].id) < ($1.1, pairs[$1.0].id) }
+                    // Equal outputs are not divergent, whatever float noise their cosine carries.
+                    divergent = zip(answered, cosines).filter { pairs[$0.0].baseline.output != pairs[$0.0].candidate.output }.sorted { ($0.1, pairs[$0.0].id) < ($1.1, pairs[$1.0].id) }
                         .prefix(job.worstCount).map { (pair: pairs[$0.0], cosine: $0.1) }
                 }
             } catch {

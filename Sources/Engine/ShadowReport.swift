@@ -91,6 +91,7 @@ extension ShadowResult {
         if let v = info.gate.maxP95LatencyRatio { gate["max_p95_latency_ratio"] = .number(v) }
         if let v = info.gate.maxCostRatio { gate["max_cost_ratio"] = .number(v) }
         return [
+            "schema": "evalengine.shadow-report/v1",
             "stage": "shadow-compare",
             "verdict": .string(self.gate.verdict.rawValue),
             "reasons": .array(self.gate.reasons.map(JSONValue.string)),

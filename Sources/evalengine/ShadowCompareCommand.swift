@@ -121,6 +121,10 @@ struct ShadowCompareCommand: AsyncParsableCommand {
             return ExitCodes.noInput
         }
         let traffic = isTraffic()
+        if !traffic && (sampleRate != 1 || maxCases != nil || stratifyByTag) {
+            printError("\(cases): --sample-rate, --max-cases and --stratify-by-tag sample traffic copies; this is a golden set (every case is compared)")
+            return ExitCodes.usage
+        }
         let jobCases: ShadowJob.Cases
         let total: Int
         do throws(InputError) {

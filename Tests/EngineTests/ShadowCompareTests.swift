@@ -232,6 +232,9 @@ let trafficFile = repoRoot + "/golden-sets/shadow/traffic.jsonl"
                                          "--config", dir + "/endpoints.yaml", "--quiet", "--cache-path", dir + "/c.sqlite"])
         #expect(noPrompt.status == 64)
         #expect(noPrompt.stderr.contains("--baseline-prompt"))
+        let sampledGolden = try await runCLI(["shadow-compare", "--cases", qaGolden, "--baseline", "prod", "--candidate", "next", "--baseline-prompt", qaPrompt,
+                                              "--max-cases", "10", "--config", dir + "/endpoints.yaml", "--quiet", "--cache-path", dir + "/c.sqlite"])
+        #expect(sampledGolden.status == 64 && sampledGolden.stderr.contains("golden set"))
         let badGate = scratchDir(["g.yaml": "margin: 0.02\nmax_p95_latency: 1.1\n"])
         let g = try await runCLI(["shadow-compare", "--cases", trafficFile, "--baseline", "prod", "--candidate", "next", "--gate", badGate + "/g.yaml",
                                   "--config", dir + "/endpoints.yaml", "--quiet", "--cache-path", dir + "/c.sqlite"])
