@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Dependencies point down this list only: EvalCore <- GoldenSets, ModelClient <- Engine <- evalengine.
+// Dependencies point down this list only: EvalCore <- GoldenSets, ModelClient <- Engine <- Server <- evalengine.
 // package-benchmark lives in Benchmarks/ (its own package) so `swift build` never builds it.
 let package = Package(
     name: "evalengine",
@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
     ],
     targets: [
         // System libraries: Debian's libopenblas-dev + liblapacke-dev, libsqlite3-dev, libssl-dev.
@@ -43,6 +45,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         .target(
@@ -50,6 +53,21 @@ let package = Package(
             dependencies: [
                 "EvalCore", "GoldenSets", "ModelClient", "ResultStore", "SimulatedModel", "VectorSearch",
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]
+        ),
+        // The HTTP service for Argo: routes, jobs, auth, metrics, lifecycle. Nothing imports it but the CLI.
+        .target(
+            name: "Server",
+            dependencies: [
+                "Engine", "EvalCore", "GoldenSets", "ModelClient", "ResultStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
         .target(
@@ -67,9 +85,12 @@ let package = Package(
         .executableTarget(
             name: "evalengine",
             dependencies: [
-                "Engine", "SimulatedModel", "GoldenSets", "ResultStore", "VectorSearch",
+                "Engine", "Server", "SimulatedModel", "GoldenSets", "ResultStore", "VectorSearch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
 
@@ -84,6 +105,7 @@ let package = Package(
         ),
         .testTarget(name: "ModelClientTests", dependencies: ["ModelClient", "SimulatedModel", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "SimulatedModel", "GoldenSets", "ResultStore", "TestSupport"]),
+        .testTarget(name: "ServerTests", dependencies: ["Server", "Engine", "SimulatedModel", "ResultStore", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

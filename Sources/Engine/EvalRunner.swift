@@ -1,3 +1,4 @@
+import CoreMetrics
 import EvalCore
 import Foundation
 import GoldenSets
@@ -98,6 +99,8 @@ public struct EvalResult: Sendable {
 public struct RunError: Error, CustomStringConvertible {
     public var message: String
     public var description: String { message }
+
+    public init(message: String) { self.message = message }
 }
 
 /// Receives every case result as it finishes (reports stream to disk through this).
@@ -279,6 +282,13 @@ public struct EvalRunner: Sendable {
     /// Calls the endpoint for one case and scores the answer; never throws: failures become an
     /// errored record, so one bad call cannot stop the run.
     func runCase(_ prepared: PreparedCase, _ request: ModelRequest, source: ResponseSource, embedder: Embedder?) async -> CaseRecord {
+        let start = ContinuousClock.now
+        let inFlight = CoreMetrics.Meter(label: "evalengine_cases_in_flight")
+        inFlight.increment()
+        defer {
+            inFlight.decrement()
+            CoreMetrics.Timer(label: "evalengine_case_duration_seconds", dimensions: [("endpoint", client.endpoint.name)]).recordInterval(since: start)
+        }
         let c = prepared.goldenCase
         var record = CaseRecord(
             id: c.id, line: c.location.line, description: c.description, tags: c.tags, status: .errored, score: 0, namedScores: [:],

@@ -1,3 +1,4 @@
+import CoreMetrics
 import EvalCore
 import Foundation
 import ModelClient
@@ -35,6 +36,8 @@ final class ResponseSource: Sendable {
     }
 
     var hits: Int { counts.withLock { $0.hits } }
+    static var hitCounter: CoreMetrics.Counter { CoreMetrics.Counter(label: "evalengine_cache_requests_total", dimensions: [("result", "hit")]) }
+    static var missCounter: CoreMetrics.Counter { CoreMetrics.Counter(label: "evalengine_cache_requests_total", dimensions: [("result", "miss")]) }
     var misses: Int { counts.withLock { $0.misses } }
 
     /// The cache key of a request to this source's endpoint.
@@ -48,6 +51,7 @@ final class ResponseSource: Sendable {
         let key = cacheKey(body: body)
         if mode.reads, let pending = uncommitted[key] {
             counts.withLock { $0.hits += 1 }
+            ResponseSource.hitCounter.increment()
             return (pending, true)
         }
         if mode.reads, let store {
@@ -56,6 +60,7 @@ final class ResponseSource: Sendable {
                     let json = try? JSONValue.parse(bytes: bytes), let cached = ModelResponse(cacheJSON: json)
                 {
                     counts.withLock { $0.hits += 1 }
+                    ResponseSource.hitCounter.increment()
                     return (cached, true)
                 }
             } catch {
@@ -68,6 +73,7 @@ final class ResponseSource: Sendable {
             }
         }
         counts.withLock { $0.misses += 1 }
+        if mode.reads { ResponseSource.missCounter.increment() }
         let result = await flights.run(key) { () async -> Result<ModelResponse, ModelCallError> in
             do throws(ModelCallError) {
                 let r = try await self.client.complete(body: body, estimatedTokens: request.estimatedTokens)

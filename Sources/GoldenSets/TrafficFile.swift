@@ -16,6 +16,18 @@ public struct TrafficCase: Sendable, Hashable {
 public enum TrafficFile {
     static let bodyFields: Set<String> = ["model", "messages", "temperature", "top_p", "max_tokens", "seed", "stop", "response_format"]
 
+    /// Whether `path` is a traffic copy rather than a golden set: JSONL whose first non-blank line
+    /// is a chat request body (`messages`) or a logged exchange (`request`).
+    public static func looksLikeTraffic(path: String) -> Bool {
+        guard path.lowercased().hasSuffix(".jsonl"), let reader = try? LineReader(path: path) else { return false }
+        while let (bytes, _) = reader.nextLine() {
+            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+            guard let json = try? JSONValue.parse(bytes: bytes) else { return false }
+            return json["messages"] != nil || json["request"] != nil
+        }
+        return false
+    }
+
     /// Streams the cases to `body`, in file order.
     public static func forEach(path: String, _ body: (TrafficCase) throws -> Void) throws {
         let reader = try LineReader(path: path)

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CoreMetrics
 import EvalCore
 import Foundation
 import NIOCore
@@ -220,13 +221,17 @@ public final class EndpointClient: Sendable {
         var rng = SplitMix64(seed: UInt64(truncatingIfNeeded: bytes.count &* 31 &+ Int(clockSeed())))
         while true {
             attempts += 1
+            if attempts > 1 { CoreMetrics.Counter(label: "evalengine_endpoint_retries_total", dimensions: [("endpoint", endpoint.name)]).increment() }
+            let waitStart = ContinuousClock.now
             do {
                 try await limiter.acquire(estimatedTokens: estimate)
+                CoreMetrics.Timer(label: "evalengine_limiter_wait_seconds", dimensions: [("endpoint", endpoint.name)]).recordInterval(since: waitStart)
             } catch {
                 throw ModelCallError(kind: "cancelled", message: "cancelled while waiting for the rate limiter", retryable: false, attempts: attempts - 1, rateLimited: rateLimited)
             }
             var outcome: Result<(T, usedTokens: Int?), ModelCallError>
             var pause: Double?
+            let callStart = ContinuousClock.now
             switch await send(bytes, to: url) {
             case .success(let json, let latencyMs, let pauseSeconds):
                 outcome = decode(json, latencyMs)
@@ -234,6 +239,13 @@ public final class EndpointClient: Sendable {
             case .failure(let error):
                 outcome = .failure(error)
             }
+            let outcomeLabel: String
+            switch outcome {
+            case .success: outcomeLabel = "ok"
+            case .failure(let e): outcomeLabel = e.kind
+            }
+            CoreMetrics.Timer(label: "evalengine_endpoint_request_duration_seconds", dimensions: [("endpoint", endpoint.name), ("outcome", outcomeLabel)])
+                .recordInterval(since: callStart)
             switch outcome {
             case .success(let (value, usedTokens)):
                 await limiter.release(estimatedTokens: estimate, actualTokens: usedTokens)

@@ -52,11 +52,11 @@ public struct StoreStats: Sendable {
 /// never a wrong answer.
 public final class Store: Sendable {
     public let path: String
-    private let connection: Mutex<SQLiteConnection>
+    let connection: Mutex<SQLiteConnection>
     /// Cached rows whose checksum did not match (treated as misses).
     private let damaged = Atomic<Int>(0)
 
-    static let schemaVersion: Int64 = 1
+    static let schemaVersion: Int64 = 2
     /// How long a writer keeps retrying a busy database before giving up, in seconds.
     static let busyDeadline = 120.0
 
@@ -146,6 +146,19 @@ public final class Store: Sendable {
                     CREATE UNIQUE INDEX IF NOT EXISTS case_results_key ON case_results(run_id, case_id);
                     CREATE TABLE IF NOT EXISTS counters(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
                     PRAGMA user_version = 1;
+                    """)
+            }
+            if (try c.scalarInt("PRAGMA user_version") ?? 0) < 2 {
+                // v2: the service's jobs (one row per attempt; the idempotency key finds the newest).
+                try c.execute("""
+                    CREATE TABLE IF NOT EXISTS jobs(
+                        id TEXT PRIMARY KEY, kind TEXT NOT NULL, idempotency_key TEXT NOT NULL, request_digest TEXT NOT NULL,
+                        request BLOB NOT NULL, purpose TEXT NOT NULL, attempt INTEGER NOT NULL, state TEXT NOT NULL,
+                        verdict TEXT, result BLOB, error TEXT, report_path TEXT,
+                        created_at REAL NOT NULL, started_at REAL, finished_at REAL);
+                    CREATE UNIQUE INDEX IF NOT EXISTS jobs_key ON jobs(idempotency_key, attempt);
+                    CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
+                    PRAGMA user_version = 2;
                     """)
             }
         }

@@ -89,13 +89,7 @@ struct ShadowCompareCommand: AsyncParsableCommand {
 
     /// Traffic when asked, or when the file is JSONL whose first line is a chat request body.
     func isTraffic() -> Bool {
-        if mode != "auto" { return mode == "traffic" }
-        guard cases.lowercased().hasSuffix(".jsonl"), let handle = FileHandle(forReadingAtPath: cases) else { return false }
-        defer { try? handle.close() }
-        let head = handle.readData(ofLength: 1 << 20)
-        guard let line = head.split(separator: 0x0A).first(where: { !$0.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D } }),
-              let json = try? JSONValue.parse(bytes: Array(line)) else { return false }
-        return json["messages"] != nil || json["request"] != nil
+        mode == "auto" ? TrafficFile.looksLikeTraffic(path: cases) : mode == "traffic"
     }
 
     func execute() async -> Int32 {

@@ -1,0 +1,297 @@
+import CoreMetrics
+import Engine
+import EvalCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import ModelClient
+import NIOCore
+import Prometheus
+import ResultStore
+import ServiceLifecycle
+import UnixSignals
+
+/// The HTTP service Argo calls (ARCHITECTURE §4): three stage POSTs creating or re-attaching to
+/// persisted jobs, job long-polls, reports, cancel, health, readiness, metrics and the API spec.
+public struct EvalService: Sendable {
+    public let config: ServiceConfig
+    public let registry: PrometheusCollectorRegistry?
+    public let logger: Logger
+
+    public init(config: ServiceConfig, registry: PrometheusCollectorRegistry?, logger: Logger) {
+        self.config = config
+        self.registry = registry
+        self.logger = logger
+    }
+
+    /// Serves until SIGTERM/SIGINT (then drains: `/readyz` 503, no new jobs, running jobs get
+    /// `drain_grace_seconds` to finish, then stop and resume on the next start).
+    public func run(onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let store = try Store.open(path: config.storePath) { [logger] in logger.warning("\($0)") }
+        var keys: [String: String] = [:]
+        for e in config.endpoints {
+            if let k = try? EndpointClient.resolveAPIKey(e) { keys[e.name] = k }
+        }
+        let config = self.config
+        let logger = self.logger
+        let registry = self.registry
+        try await EndpointSession.withClients(config.endpoints, registry: LimiterRegistry(), apiKeys: keys) { clients in
+            let manager = JobManager(config: config, store: store, clients: clients, logger: logger)
+            let router = EvalService.router(config: config, manager: manager, store: store, registry: registry, logger: logger)
+            let app = Application(
+                router: router,
+                configuration: .init(address: .hostname(config.host, port: config.port), serverName: "evalengine", backlog: 1024),
+                onServerRunning: { channel in
+                    let port = channel.localAddress?.port ?? config.port
+                    logger.info("listening", metadata: ["host": .string(config.host), "port": .stringConvertible(port)])
+                    await onReady(port)
+                },
+                logger: logger
+            )
+            // Shut down in reverse order: the manager drains first while the server still answers.
+            let group = ServiceGroup(services: [app, manager], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
+            try await group.run()
+        }
+    }
+
+    static func router(config: ServiceConfig, manager: JobManager, store: Store, registry: PrometheusCollectorRegistry?, logger: Logger) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: ObservingMiddleware(logger: logger))
+        router.add(middleware: BearerAuthMiddleware(tokens: config.tokens, protectMetrics: config.protectMetrics))
+
+        for kind in StageKind.allCases {
+            router.post("/v1/\(kind.rawValue)") { request, _ in
+                try await submit(kind, request, config: config, manager: manager, store: store)
+            }
+        }
+        router.get("/v1/jobs/:id") { request, context in
+            let id = context.parameters.get("id") ?? ""
+            guard (try? store.job(id: id)) ?? nil != nil else { return errorResponse(404, "unknown_job", "no job '\(id)'") }
+            let wait = try waitSeconds(request, config)
+            if wait > 0 { await manager.waitForTerminal(id, seconds: wait) }
+            guard let job = try store.job(id: id) else { return errorResponse(404, "unknown_job", "no job '\(id)'") }
+            return envelopeResponse(job, reused: true, status: 200)
+        }
+        router.get("/v1/jobs/:id/report") { _, context in
+            let id = context.parameters.get("id") ?? ""
+            guard let job = try store.job(id: id) else { return errorResponse(404, "unknown_job", "no job '\(id)'") }
+            guard job.state == .completed, let path = job.reportPath, let data = FileManager.default.contents(atPath: path) else {
+                return errorResponse(409, "not_completed", "job '\(id)' is \(job.state.rawValue); its report exists once it has completed")
+            }
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+        router.post("/v1/jobs/:id/cancel") { _, context in
+            let id = context.parameters.get("id") ?? ""
+            guard let job = await manager.cancel(id) else { return errorResponse(404, "unknown_job", "no job '\(id)'") }
+            return envelopeResponse(job, reused: true, status: 200)
+        }
+        router.get("/healthz") { _, _ in jsonResponse(200, ["status": "ok"]) }
+        router.get("/readyz") { _, _ in
+            if await manager.isDraining {
+                var r = jsonResponse(503, ["status": "draining"])
+                r.headers[.retryAfter] = "5"
+                return r
+            }
+            return jsonResponse(200, ["status": "ready"])
+        }
+        router.get("/metrics") { _, _ in
+            let bytes = registry?.emitToBuffer() ?? []
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        router.get("/openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: OpenAPI.document.serialized(sortedKeys: true).utf8)))
+        }
+        return router
+    }
+
+    static func submit(_ kind: StageKind, _ request: Request, config: ServiceConfig, manager: JobManager, store: Store) async throws -> Response {
+        if await manager.isDraining {
+            var r = errorResponse(503, "draining", "the service is shutting down; retry against another replica or after restart", retryable: true)
+            r.headers[.retryAfter] = "5"
+            return r
+        }
+        let wait: Double
+        do { wait = try waitSeconds(request, config) } catch let e as RequestError { return errorResponse(e) }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: config.maxBodyBytes)
+        } catch {
+            return errorResponse(413, "body_too_large", "the request body exceeds \(config.maxBodyBytes) bytes")
+        }
+        let keyHeader = request.headers[HTTPField.Name("Idempotency-Key")!]
+        if let k = keyHeader, k.isEmpty || k.utf8.count > 255 {
+            return errorResponse(400, "invalid_request", "header 'Idempotency-Key' must be 1 to 255 characters", field: "Idempotency-Key")
+        }
+        let stage: StageRequest
+        do {
+            stage = try StageRequest.decode(kind: kind, body: Array(buffer: body), config: config)
+        } catch {
+            return errorResponse(error)
+        }
+        let job: StoredJob
+        let reused: Bool
+        do {
+            (job, reused) = try await manager.submit(stage, key: keyHeader)
+        } catch {
+            switch error {
+            case .keyMismatch(let existing):
+                return errorResponse(422, "idempotency_key_mismatch",
+                                     "Idempotency-Key '\(existing.idempotencyKey)' belongs to job \(existing.id), made from another request body (digest \(existing.requestDigest))")
+            case .queueFull:
+                var r = errorResponse(429, "queue_full", "\(config.maxQueuedJobs) jobs are waiting already", retryable: true)
+                r.headers[.retryAfter] = "10"
+                return r
+            case .draining:
+                var r = errorResponse(503, "draining", "the service is shutting down", retryable: true)
+                r.headers[.retryAfter] = "5"
+                return r
+            case .store(let message):
+                return errorResponse(500, "store_error", message, retryable: true)
+            }
+        }
+        if wait > 0 { await manager.waitForTerminal(job.id, seconds: wait) }
+        let current = (try? store.job(id: job.id)) ?? job
+        return envelopeResponse(current, reused: reused, status: current.state.terminal ? 200 : 202)
+    }
+
+    static func waitSeconds(_ request: Request, _ config: ServiceConfig) throws -> Double {
+        guard let raw = request.uri.queryParameters["wait"] else { return 0 }
+        guard let w = Double(String(raw)), w >= 0, w.isFinite else { throw RequestError.schema("wait", "must be a number of seconds >= 0") }
+        return min(w, config.maxWaitSeconds)
+    }
+
+    // MARK: Envelopes
+
+    /// The job envelope (ARCHITECTURE §4), with `X-Eval-State` / `X-Eval-Verdict` mirrored.
+    static func envelope(_ job: StoredJob, reused: Bool) -> JSONValue {
+        let result = job.result.flatMap { try? JSONValue.parse(bytes: $0) }
+        let iso = ISO8601DateFormatter()
+        func time(_ t: Double?) -> JSONValue { t.map { .string(iso.string(from: Date(timeIntervalSince1970: $0))) } ?? .null }
+        var duration: JSONValue = .null
+        if let s = job.startedAt, let f = job.finishedAt { duration = .number(((f - s) * 1000).rounded() / 1000) }
+        return [
+            "api_version": "v1",
+            "kind": .string(job.kind),
+            "job_id": .string(job.id),
+            "state": .string(job.state.rawValue),
+            "terminal": .bool(job.state.terminal),
+            "verdict": job.state == .completed ? (job.verdict.map(JSONValue.string) ?? .null) : .null,
+            "reasons": result?["reasons"] ?? [],
+            "summary": result?["summary"] ?? .null,
+            "checks": result?["checks"] ?? [],
+            "purpose": .string(job.purpose),
+            "request_digest": .string(job.requestDigest),
+            "idempotency_key": .string(job.idempotencyKey),
+            "attempt": .number(Double(job.attempt)),
+            "reused": .bool(reused),
+            "error": job.error.flatMap { try? JSONValue.parse($0) } ?? .null,
+            "links": ["self": .string("/v1/jobs/\(job.id)"), "report": .string("/v1/jobs/\(job.id)/report")],
+            "timing": ["created_at": time(job.createdAt), "started_at": time(job.startedAt), "finished_at": time(job.finishedAt), "duration_seconds": duration],
+        ]
+    }
+
+    static func envelopeResponse(_ job: StoredJob, reused: Bool, status: Int) -> Response {
+        var r = jsonResponse(status, envelope(job, reused: reused))
+        r.headers[HTTPField.Name("X-Eval-State")!] = job.state.rawValue
+        let verdict: String
+        switch job.state {
+        case .completed: verdict = job.verdict ?? "pending"
+        case .errored, .cancelled: verdict = "error"
+        case .queued, .running: verdict = "pending"
+        }
+        r.headers[HTTPField.Name("X-Eval-Verdict")!] = verdict
+        if !job.state.terminal {
+            r.headers[.location] = "/v1/jobs/\(job.id)"
+            r.headers[.retryAfter] = "2"
+        }
+        return r
+    }
+
+    static func jsonResponse(_ status: Int, _ value: JSONValue) -> Response {
+        var bytes: [UInt8] = []
+        value.write(to: &bytes, sortedKeys: true)
+        return Response(status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    static func errorResponse(_ status: Int, _ code: String, _ message: String, field: String? = nil, retryable: Bool = false) -> Response {
+        var error: [String: JSONValue] = ["code": .string(code), "message": .string(message), "retryable": .bool(retryable)]
+        if let field { error["field"] = .string(field) }
+        return jsonResponse(status, ["api_version": "v1", "error": .object(error)])
+    }
+
+    static func errorResponse(_ e: RequestError) -> Response {
+        errorResponse(e.status, e.code, e.message, field: e.field)
+    }
+}
+
+/// Request ids, one structured log line per request (never headers or bodies: they may carry
+/// secrets), and the HTTP latency histogram by route, method and status; thrown HTTP errors
+/// become JSON error bodies.
+struct ObservingMiddleware<Context: RequestContext>: RouterMiddleware {
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        let given = request.headers[HTTPField.Name("X-Request-Id")!] ?? ""
+        let requestID = given.count <= 64 && !given.isEmpty && given.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
+            ? given : UUID().uuidString.lowercased()
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let e as any HTTPResponseError {
+            response = EvalService.errorResponse(Int(e.status.code), e.status.code == 404 ? "not_found" : "http_error", e.status.reasonPhrase)
+        } catch {
+            logger.error("handler failed", metadata: ["request_id": .string(requestID), "error": .string("\(error)")])
+            response = EvalService.errorResponse(500, "internal_error", "internal error (request id \(requestID))", retryable: true)
+        }
+        response.headers[HTTPField.Name("X-Request-Id")!] = requestID
+        let route = context.endpointPath ?? "unmatched"
+        CoreMetrics.Timer(label: "evalengine_http_request_duration_seconds",
+                          dimensions: [("route", route), ("method", request.method.rawValue), ("status", String(response.status.code))]).recordInterval(since: start)
+        if route != "/metrics" && route != "/healthz" && route != "/readyz" {
+            let d = ContinuousClock.now - start
+            logger.info("request", metadata: [
+                "request_id": .string(requestID), "method": .string(request.method.rawValue), "route": .string(route),
+                "status": .stringConvertible(response.status.code), "ms": .stringConvertible(Double(d.components.attoseconds) / 1e15 + Double(d.components.seconds) * 1000),
+            ])
+        }
+        return response
+    }
+}
+
+/// Optional bearer-token auth for `/v1/*` (and `/metrics` when asked); tokens compared in
+/// constant time. Health and readiness stay open for the kubelet.
+struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
+    let tokens: [[UInt8]]
+    let protectMetrics: Bool
+
+    init(tokens: [String], protectMetrics: Bool) {
+        self.tokens = tokens.map { Array($0.utf8) }
+        self.protectMetrics = protectMetrics
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let path = request.uri.path
+        guard !tokens.isEmpty, path.hasPrefix("/v1/") || (protectMetrics && path == "/metrics") else { return try await next(request, context) }
+        let header = request.headers[.authorization] ?? ""
+        guard header.hasPrefix("Bearer "), BearerAuthMiddleware.matches(Array(header.utf8.dropFirst(7)), tokens) else {
+            var r = EvalService.errorResponse(401, "unauthorized", "a valid bearer token is required")
+            r.headers[.wwwAuthenticate] = "Bearer"
+            return r
+        }
+        return try await next(request, context)
+    }
+
+    /// Compares against every token, each byte by byte to the end, so the time taken says
+    /// nothing about how much of a token matched.
+    static func matches(_ given: [UInt8], _ tokens: [[UInt8]]) -> Bool {
+        var found: UInt8 = 0
+        for t in tokens {
+            var diff = UInt8(truncatingIfNeeded: given.count ^ t.count)
+            for i in 0..<t.count { diff |= t[i] ^ (i < given.count ? given[i] : 0) }
+            found |= diff == 0 ? 1 : 0
+        }
+        return found == 1
+    }
+}

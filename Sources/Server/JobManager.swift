@@ -1,0 +1,253 @@
+import CoreMetrics
+import DequeModule
+import Engine
+import EvalCore
+import Foundation
+import Logging
+import ModelClient
+import ResultStore
+import ServiceLifecycle
+
+/// Why a submission was not accepted (besides a bad request).
+public enum SubmitError: Error, Sendable {
+    /// The key names a job made from another body (422).
+    case keyMismatch(existing: StoredJob)
+    /// Too many jobs waiting (429).
+    case queueFull
+    /// Draining for shutdown (503).
+    case draining
+    case store(String)
+}
+
+/// Owns the service's jobs: admits submissions idempotently (in one store transaction, so 200
+/// identical submissions make one job), runs at most `maxConcurrentJobs` at once as children of
+/// its own task group, wakes long-pollers when a job ends, and on start resumes the jobs a
+/// previous process left queued or running (their persisted case results are not re-sent).
+public actor JobManager: Service {
+    let config: ServiceConfig
+    let store: Store
+    let clients: [String: EndpointClient]
+    let logger: Logger
+    private var queue = Deque<String>()
+    private var running: [String: Task<Void, Never>] = [:]
+    private var userCancelled = Set<String>()
+    private var waiters: [String: [UUID: CheckedContinuation<Void, Never>]] = [:]
+    private var draining = false
+    private let wake: AsyncStream<Void>.Continuation
+    private let wakes: AsyncStream<Void>
+
+    public init(config: ServiceConfig, store: Store, clients: [String: EndpointClient], logger: Logger) {
+        self.config = config
+        self.store = store
+        self.clients = clients
+        self.logger = logger
+        (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    public var isDraining: Bool { draining }
+
+    // MARK: Submission
+
+    /// Attaches to the job for `key` or creates it. Returns the job and whether it was reused.
+    public func submit(_ request: StageRequest, key: String?) throws(SubmitError) -> (StoredJob, reused: Bool) {
+        if draining { throw .draining }
+        let key = key ?? request.digest
+        let admission: JobAdmission
+        do {
+            admission = try store.attachOrCreateJob(kind: request.kind.rawValue, key: key, digest: request.digest, request: request.canonicalBody,
+                                                    purpose: request.purpose, newID: JobManager.newID())
+        } catch {
+            throw .store("\(error)")
+        }
+        switch admission {
+        case .attached(let job):
+            // A job queued by another process sharing the store, or by a previous life of this one.
+            if job.state == .queued, running[job.id] == nil, !queue.contains(job.id) { enqueue(job.id) }
+            return (job, true)
+        case .keyMismatch(let existing):
+            throw .keyMismatch(existing: existing)
+        case .created(let job):
+            if queue.count >= config.maxQueuedJobs {
+                try? store.finishJob(id: job.id, state: .cancelled, verdict: nil, result: nil,
+                                     error: JobManager.errorJSON(code: "queue_full", message: "the queue was full", retryable: true), reportPath: nil)
+                throw .queueFull
+            }
+            enqueue(job.id)
+            return (job, false)
+        }
+    }
+
+    static func newID() -> String {
+        "job_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
+    }
+
+    private func enqueue(_ id: String) {
+        queue.append(id)
+        updateJobGauges()
+        wake.yield()
+    }
+
+    /// Cancels a queued or running job; returns it (nil when unknown).
+    public func cancel(_ id: String) -> StoredJob? {
+        guard let job = try? store.job(id: id) else { return nil }
+        if job.state.terminal { return job }
+        userCancelled.insert(id)
+        if let i = queue.firstIndex(of: id) {
+            queue.remove(at: i)
+            markCancelled(id)
+        } else if let t = running[id] {
+            t.cancel()
+        } else {
+            markCancelled(id)
+        }
+        return try? store.job(id: id)
+    }
+
+    private func markCancelled(_ id: String) {
+        try? store.finishJob(id: id, state: .cancelled, verdict: nil, result: nil, error: nil, reportPath: nil)
+        updateJobGauges()
+        notify(id)
+    }
+
+    // MARK: Waiting
+
+    /// Returns when the job is terminal or after `seconds`, whichever is first.
+    public func waitForTerminal(_ id: String, seconds: Double) async {
+        guard seconds > 0 else { return }
+        if let job = try? store.job(id: id), job.state.terminal { return }
+        let token = UUID()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: .milliseconds(Int64(seconds * 1000))) }
+            group.addTask { await self.suspend(id, token) }
+            await group.next()
+            group.cancelAll()
+            self.resumeWaiter(id, token)
+        }
+    }
+
+    private func suspend(_ id: String, _ token: UUID) async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                if Task.isCancelled { c.resume() } else { waiters[id, default: [:]][token] = c }
+            }
+        } onCancel: {
+            Task { await self.resumeWaiter(id, token) }
+        }
+    }
+
+    private func resumeWaiter(_ id: String, _ token: UUID) {
+        if let c = waiters[id]?.removeValue(forKey: token) { c.resume() }
+        if waiters[id]?.isEmpty == true { waiters[id] = nil }
+    }
+
+    private func notify(_ id: String) {
+        for (_, c) in waiters.removeValue(forKey: id) ?? [:] { c.resume() }
+    }
+
+    // MARK: Running
+
+    /// Resumes what a previous process left, then runs jobs until graceful shutdown; on shutdown
+    /// it stops admitting, lets running jobs finish for `drainGraceSeconds`, then stops them
+    /// (they stay `running` in the store and resume on the next start).
+    public func run() async throws {
+        for job in (try? store.jobs(in: [.queued, .running])) ?? [] {
+            logger.info("resuming job", metadata: ["job_id": .string(job.id), "state": .string(job.state.rawValue)])
+            queue.append(job.id)
+        }
+        updateJobGauges()
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                wake.yield()
+                for await _ in wakes {
+                    if draining && running.isEmpty { break }
+                    while !draining, running.count < config.maxConcurrentJobs, let id = queue.popFirst() {
+                        let task = Task { await self.execute(id) }
+                        running[id] = task
+                        group.addTask {
+                            await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
+                            await self.finished(id)
+                        }
+                    }
+                    if draining && running.isEmpty { break }
+                }
+            }
+        } onGracefulShutdown: {
+            Task { await self.drain() }
+        }
+    }
+
+    private func finished(_ id: String) {
+        running[id] = nil
+        userCancelled.remove(id)
+        updateJobGauges()
+        wake.yield()
+    }
+
+    /// Stops admitting; after the grace period, stops what still runs.
+    func drain() async {
+        draining = true
+        wake.yield()
+        logger.info("draining", metadata: ["running": .stringConvertible(running.count), "grace_seconds": .stringConvertible(config.drainGraceSeconds)])
+        let deadline = ContinuousClock.now + .milliseconds(Int64(config.drainGraceSeconds * 1000))
+        while !running.isEmpty && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        for (_, t) in running { t.cancel() }
+        wake.yield()
+    }
+
+    /// Runs one job to its end and records the outcome.
+    private func execute(_ id: String) async {
+        guard let job = try? store.job(id: id), !job.state.terminal else { return }
+        let request: StageRequest
+        do {
+            request = try StageRequest.decode(kind: StageKind(rawValue: job.kind) ?? .eval, body: job.request, config: config)
+        } catch {
+            finish(id, state: .errored, verdict: nil, result: nil, error: JobManager.errorJSON(code: error.code, message: error.message, retryable: false), report: nil)
+            return
+        }
+        try? store.markJobRunning(id: id)
+        updateJobGauges()
+        logger.info("job started", metadata: ["job_id": .string(id), "kind": .string(job.kind), "attempt": .stringConvertible(job.attempt)])
+        let start = ContinuousClock.now
+        let outcome = await StageExecutor(config: config, store: store, clients: clients).run(request, jobID: id)
+        CoreMetrics.Timer(label: "evalengine_stage_duration_seconds", dimensions: [("stage", job.kind)]).recordInterval(since: start)
+        switch outcome {
+        case .completed(let verdict, let result, let report):
+            CoreMetrics.Counter(label: "evalengine_gate_results_total", dimensions: [("stage", job.kind), ("purpose", job.purpose), ("result", verdict.rawValue)]).increment()
+            finish(id, state: .completed, verdict: verdict.rawValue, result: result, error: nil, report: report)
+            logger.info("job completed", metadata: ["job_id": .string(id), "verdict": .string(verdict.rawValue)])
+        case .cancelled:
+            if userCancelled.contains(id) {
+                finish(id, state: .cancelled, verdict: nil, result: nil, error: nil, report: nil)
+            } else {
+                // Stopped by shutdown: stays `running` in the store and resumes on the next start.
+                logger.info("job checkpointed for the next start", metadata: ["job_id": .string(id)])
+            }
+        case .errored(let code, let message, let retryable):
+            finish(id, state: .errored, verdict: nil, result: nil, error: JobManager.errorJSON(code: code, message: message, retryable: retryable), report: nil)
+            logger.warning("job errored", metadata: ["job_id": .string(id), "code": .string(code), "message": .string(message)])
+        }
+    }
+
+    private func finish(_ id: String, state: StoredJob.State, verdict: String?, result: [UInt8]?, error: String?, report: String?) {
+        do {
+            try store.finishJob(id: id, state: state, verdict: verdict, result: result, error: error, reportPath: report)
+        } catch {
+            logger.error("cannot record the end of a job", metadata: ["job_id": .string(id), "error": .string("\(error)")])
+        }
+        updateJobGauges()
+        notify(id)
+    }
+
+    static func errorJSON(code: String, message: String, retryable: Bool) -> String {
+        JSONValue.object(["code": .string(code), "message": .string(message), "retryable": .bool(retryable)]).serialized(sortedKeys: true)
+    }
+
+    private func updateJobGauges() {
+        guard let counts = try? store.jobCounts() else { return }
+        for state in StoredJob.State.allCases {
+            CoreMetrics.Gauge(label: "evalengine_jobs", dimensions: [("state", state.rawValue)]).record(counts[state] ?? 0)
+        }
+    }
+}

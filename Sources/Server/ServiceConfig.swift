@@ -1,0 +1,95 @@
+import EvalCore
+import Foundation
+import GoldenSets
+
+/// The service's configuration file (`evalengine serve --config F`): where it listens, which model
+/// endpoints requests may name, where its data and store live, its limits and its tokens.
+public struct ServiceConfig: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// Endpoints file; requests name endpoints from it and nothing else.
+    public var endpointsPath = "configs/endpoints.yaml"
+    public var endpoints: [EndpointConfig] = []
+    /// Root of every `ref` in a request; nothing outside it is readable.
+    public var dataDir = "."
+    /// SQLite store: caches, runs, case results and jobs.
+    public var storePath = ".evalengine/service.sqlite"
+    /// Where full per-case reports are written (one JSON file per job).
+    public var reportsDir = ".evalengine/reports"
+    public var maxBodyBytes = 1 << 20
+    public var maxConcurrentJobs = 4
+    /// Jobs waiting for a slot beyond which submissions get 429.
+    public var maxQueuedJobs = 256
+    /// Cases in progress per job (a request's `options.concurrency` is capped by it).
+    public var maxCasesPerJob = 256
+    /// Longest `?wait=` honoured, in seconds.
+    public var maxWaitSeconds = 3300.0
+    /// On SIGTERM: how long running jobs may finish before they are checkpointed and stopped.
+    public var drainGraceSeconds = 20.0
+    /// Bearer tokens; empty = no auth.
+    public var tokens: [String] = []
+    /// Whether `/metrics` needs a token too (Prometheus scrapers usually have none).
+    public var protectMetrics = false
+
+    public init() {}
+
+    static let knownFields: Set<String> = ["listen", "endpoints", "data_dir", "store", "reports_dir", "limits", "drain_grace_seconds", "auth", "description"]
+
+    /// Reads the config file; relative paths in it are relative to the working directory.
+    public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(InputError) -> ServiceConfig {
+        let doc = try ConfigFiles.document(path)
+        var c = ServiceConfig()
+        func fail(_ field: String, _ message: String) -> InputError {
+            InputError(location: SourceLocation(file: path, line: doc.line(of: field)), field: field, message: message)
+        }
+        let json = doc.json
+        guard let o = json.objectValue else { throw fail("", "the service config must be a mapping") }
+        for key in o.keys.sorted() where !knownFields.contains(key) {
+            throw fail(key, "unknown field (expected one of \(knownFields.sorted().joined(separator: ", ")))")
+        }
+        if let l = json["listen"] {
+            if let h = l["host"]?.stringValue { c.host = h }
+            if let p = l["port"] {
+                guard let n = p.numberValue, n >= 0, n < 65536, n == n.rounded() else { throw fail("listen.port", "must be a port number (0 picks a free one)") }
+                c.port = Int(n)
+            }
+        }
+        if let e = json["endpoints"] {
+            guard let s = e.stringValue else { throw fail("endpoints", "the path of an endpoints file") }
+            c.endpointsPath = s
+        }
+        if let s = json["data_dir"]?.stringValue { c.dataDir = s }
+        if let s = json["store"]?.stringValue { c.storePath = s }
+        if let s = json["reports_dir"]?.stringValue { c.reportsDir = s }
+        if let l = json["limits"] {
+            func positive(_ k: String) throws(InputError) -> Double? {
+                guard let v = l[k] else { return nil }
+                guard let n = v.numberValue, n > 0 else { throw fail("limits.\(k)", "must be a number > 0") }
+                return n
+            }
+            if let n = try positive("max_body_bytes") { c.maxBodyBytes = Int(n) }
+            if let n = try positive("max_concurrent_jobs") { c.maxConcurrentJobs = Int(n) }
+            if let n = try positive("max_queued_jobs") { c.maxQueuedJobs = Int(n) }
+            if let n = try positive("max_cases_per_job") { c.maxCasesPerJob = Int(n) }
+            if let n = try positive("max_wait_seconds") { c.maxWaitSeconds = n }
+        }
+        if let g = json["drain_grace_seconds"] {
+            guard let n = g.numberValue, n >= 0 else { throw fail("drain_grace_seconds", "must be a number >= 0") }
+            c.drainGraceSeconds = n
+        }
+        if let a = json["auth"] {
+            if let f = a["tokens_file"]?.stringValue {
+                guard let text = try? String(contentsOfFile: f, encoding: .utf8) else { throw fail("auth.tokens_file", "cannot read \(f)") }
+                c.tokens += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+            }
+            if let v = a["tokens_env"]?.stringValue {
+                guard let value = environment[v], !value.isEmpty else { throw fail("auth.tokens_env", "environment variable \(v) is not set") }
+                c.tokens += value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            }
+            if a["tokens"] != nil { throw fail("auth.tokens", "tokens are secrets: give tokens_file or tokens_env, never the tokens themselves") }
+            c.protectMetrics = a["protect_metrics"]?.boolValue ?? false
+        }
+        c.endpoints = try ConfigFiles.loadEndpoints(path: c.endpointsPath)
+        return c
+    }
+}

@@ -1,0 +1,240 @@
+import Engine
+import EvalCore
+import Foundation
+import GoldenSets
+
+/// The three stages the service runs.
+public enum StageKind: String, Sendable, CaseIterable {
+    case eval
+    case shadowCompare = "shadow-compare"
+    case indexTest = "index-test"
+}
+
+/// A request the service refuses: 400 for malformed JSON or a schema violation, 422 for a
+/// well-formed request that cannot be run (unknown endpoint, bad threshold, unreadable ref).
+/// The message names the field.
+public struct RequestError: Error, Sendable, CustomStringConvertible {
+    public var status: Int
+    public var code: String
+    public var message: String
+    public var field: String?
+
+    static func schema(_ field: String, _ message: String) -> RequestError {
+        RequestError(status: 400, code: "invalid_request", message: "field '\(field)': \(message)", field: field)
+    }
+
+    static func semantic(_ code: String, _ field: String?, _ message: String) -> RequestError {
+        RequestError(status: 422, code: code, message: field.map { "field '\($0)': \(message)" } ?? message, field: field)
+    }
+
+    public var description: String { message }
+}
+
+/// A validated stage request: what to run, and the digest that identifies it.
+public struct StageRequest: Sendable {
+    public enum Plan: Sendable {
+        case eval(goldenSet: String, prompt: PromptConfig, gate: GateConfig, endpoint: String, concurrency: Int, seed: UInt64, total: Int)
+        case shadow(cases: ShadowJob.Cases, input: String, gate: ShadowGate, baseline: String, candidate: String, embedding: String, concurrency: Int, seed: UInt64)
+        case indexTest(IndexTestJob, endpoints: [String])
+    }
+
+    public var kind: StageKind
+    public var purpose: String
+    /// `sha256:` of the canonical body without `client`, and of every file it refers to, so
+    /// equal digests mean equal work.
+    public var digest: String
+    /// The canonical body (persisted with the job; a restart decodes it again).
+    public var canonicalBody: [UInt8]
+    public var plan: Plan
+
+    static let purposes: Set<String> = ["gate", "benchmark", "capacity"]
+
+    /// Parses and checks a request body against the service config. Reads (and validates) every
+    /// referenced file, so a bad golden-set line is refused before a job exists.
+    public static func decode(kind: StageKind, body: [UInt8], config: ServiceConfig) throws(RequestError) -> StageRequest {
+        let json: JSONValue
+        do { json = try JSONValue.parse(bytes: body) } catch {
+            throw RequestError(status: 400, code: "malformed_json", message: "malformed JSON: \(error.message) (byte \(error.offset + 1))", field: nil)
+        }
+        guard var o = json.objectValue else { throw RequestError.schema("", "the body must be a JSON object") }
+        let fields: Set<String>
+        switch kind {
+        case .eval: fields = ["golden_set", "prompt", "endpoint", "thresholds", "options", "purpose", "client"]
+        case .shadowCompare: fields = ["cases", "mode", "baseline", "candidate", "thresholds", "sampling", "embedding_endpoint", "options", "purpose", "client"]
+        case .indexTest: fields = ["corpus", "queries", "qrels", "baseline_config", "candidate_config", "thresholds", "purpose", "client"]
+        }
+        for key in o.keys.sorted() where !fields.contains(key) {
+            throw RequestError.schema(key, "unknown field (expected one of \(fields.sorted().joined(separator: ", ")))")
+        }
+        let purpose = try string(json, "purpose") ?? "gate"
+        guard purposes.contains(purpose) else { throw RequestError.schema("purpose", "must be one of gate, benchmark, capacity") }
+        o.removeValue(forKey: "client")
+        let resolver = RefResolver(dataDir: config.dataDir)
+        let options = try Options(json["options"], maxConcurrency: config.maxCasesPerJob)
+
+        let plan: Plan
+        switch kind {
+        case .eval:
+            let golden = try resolver.path(json, "golden_set")
+            let promptPath = try resolver.path(json, "prompt")
+            let endpoint = try endpointName(json, "endpoint", config)
+            let gate = try thresholds(json) { v throws(FieldError) in try GateConfig.decode(v) } ?? .default
+            let prompt = try loadInput { () throws(InputError) in try ConfigFiles.loadPrompt(path: promptPath) }
+            let total = try loadInput { () throws(InputError) in try EvalRunner.validate(goldenSetPath: golden, prompt: prompt) }
+            plan = .eval(goldenSet: golden, prompt: prompt, gate: gate, endpoint: endpoint, concurrency: options.concurrency, seed: options.seed, total: total)
+        case .shadowCompare:
+            let casesPath = try resolver.path(json, "cases")
+            let baseline = try endpointName(json["baseline"] ?? .null, "endpoint", config, prefix: "baseline.")
+            let candidate = try endpointName(json["candidate"] ?? .null, "endpoint", config, prefix: "candidate.")
+            let embedding = try json["embedding_endpoint"] == nil ? baseline : endpointName(json, "embedding_endpoint", config)
+            let gate = try thresholds(json) { v throws(FieldError) in try ShadowGate.decode(v) } ?? ShadowGate()
+            let basePrompt = try json["baseline"]?["prompt"] == nil ? nil : loadPrompt(resolver, json["baseline"]!, "baseline.")
+            let candPrompt = try json["candidate"]?["prompt"] == nil ? nil : loadPrompt(resolver, json["candidate"]!, "candidate.")
+            let mode = try string(json, "mode") ?? "auto"
+            guard ["auto", "golden", "traffic"].contains(mode) else { throw RequestError.schema("mode", "must be auto, golden or traffic") }
+            let traffic = mode == "traffic" || (mode == "auto" && TrafficFile.looksLikeTraffic(path: casesPath))
+            let cases: ShadowJob.Cases
+            if traffic {
+                let s = json["sampling"]
+                let rate = try number(s, "rate", prefix: "sampling.") ?? 1
+                guard rate > 0, rate <= 1 else { throw RequestError.schema("sampling.rate", "must be in (0, 1]") }
+                let max = try number(s, "max_cases", prefix: "sampling.").map(Int.init)
+                let sampler = TrafficSampler(rate: rate, maxCases: max, stratifyByTag: s?["stratify_by_tag"]?.boolValue ?? false, seed: options.seed)
+                cases = .traffic(path: casesPath, sampler: sampler, baselineParams: basePrompt?.params, candidateParams: candPrompt?.params)
+            } else {
+                guard json["sampling"] == nil else { throw RequestError.schema("sampling", "sampling applies to traffic copies; this is a golden set") }
+                guard let prompt = basePrompt ?? candPrompt else {
+                    throw RequestError.semantic("missing_prompt", "baseline.prompt", "golden cases need a prompt config ref")
+                }
+                cases = .goldenSet(path: casesPath, baselinePrompt: prompt, candidatePrompt: candPrompt ?? prompt)
+            }
+            _ = try loadInput { () throws(InputError) in try ShadowRunner.validate(cases) }
+            plan = .shadow(cases: cases, input: casesPath, gate: gate, baseline: baseline, candidate: candidate, embedding: embedding,
+                           concurrency: options.concurrency, seed: options.seed)
+        case .indexTest:
+            let paths = try ["corpus", "queries", "qrels", "baseline_config", "candidate_config"].map { (k: String) throws(RequestError) -> String in try resolver.path(json, k) }
+            let gate = try thresholds(json) { v throws(FieldError) in try IndexTestGate.decode(v) } ?? IndexTestGate()
+            let job = try loadInput { () throws(InputError) -> IndexTestJob in
+                let base = try RAGInputs.loadConfig(path: paths[3])
+                var cand = try RAGInputs.loadConfig(path: paths[4])
+                if cand.name == base.name { cand.name += " (candidate)" }
+                let docs = try RAGInputs.readRecords(path: paths[0], what: "document")
+                let qs = try RAGInputs.readRecords(path: paths[1], what: "query", allowEmptyText: false)
+                let qrels = try RAGInputs.readQrels(path: paths[2], corpusIDs: Set(docs.map(\.id)))
+                return IndexTestJob(corpus: docs, queries: qs, qrels: qrels, baseline: base, candidate: cand, gate: gate)
+            }
+            for (field, c) in [("baseline_config", job.baseline), ("candidate_config", job.candidate)] where !config.endpoints.contains(where: { $0.name == c.embeddingEndpoint }) {
+                throw RequestError.semantic("unknown_endpoint", field, "its embedding endpoint '\(c.embeddingEndpoint)' is not configured (configured: \(config.endpoints.map(\.name).joined(separator: ", ")))")
+            }
+            plan = .indexTest(job, endpoints: [job.baseline.embeddingEndpoint, job.candidate.embeddingEndpoint])
+        }
+
+        // The digest covers the body and the bytes of every file it names.
+        var identity = o
+        identity["stage"] = .string(kind.rawValue)
+        identity["files"] = .object(Dictionary(uniqueKeysWithValues: resolver.resolved.map { ($0, .string(SHA256Stream.fileHex($1) ?? "")) }))
+        let canonical = JSONValue.object(o).canonicalBytes
+        return StageRequest(kind: kind, purpose: purpose, digest: "sha256:" + SHA256Digest.hex(JSONValue.object(identity).canonicalBytes),
+                            canonicalBody: canonical, plan: plan)
+    }
+
+    // MARK: Field helpers
+
+    struct Options {
+        var concurrency: Int
+        var seed: UInt64
+
+        init(_ json: JSONValue?, maxConcurrency: Int) throws(RequestError) {
+            concurrency = maxConcurrency
+            seed = 0x5EED
+            guard let json, json != .null else { return }
+            guard let o = json.objectValue else { throw RequestError.schema("options", "must be an object") }
+            for key in o.keys.sorted() where !["concurrency", "seed"].contains(key) {
+                throw RequestError.schema("options.\(key)", "unknown option (expected concurrency, seed)")
+            }
+            if let c = try StageRequest.number(json, "concurrency", prefix: "options.") {
+                guard c >= 1, c == c.rounded() else { throw RequestError.schema("options.concurrency", "must be a whole number >= 1") }
+                concurrency = min(Int(c), maxConcurrency)
+            }
+            if let s = try StageRequest.number(json, "seed", prefix: "options.") {
+                guard s >= 0, s == s.rounded(), s < 9.0e15 else { throw RequestError.schema("options.seed", "must be a whole number >= 0") }
+                seed = UInt64(s)
+            }
+        }
+    }
+
+    static func string(_ json: JSONValue?, _ key: String, prefix: String = "") throws(RequestError) -> String? {
+        guard let v = json?[key], v != .null else { return nil }
+        guard let s = v.stringValue else { throw RequestError.schema(prefix + key, "must be a string") }
+        return s
+    }
+
+    static func number(_ json: JSONValue?, _ key: String, prefix: String = "") throws(RequestError) -> Double? {
+        guard let v = json?[key], v != .null else { return nil }
+        guard let n = v.numberValue, n.isFinite else { throw RequestError.schema(prefix + key, "must be a number") }
+        return n
+    }
+
+    static func endpointName(_ json: JSONValue, _ key: String, _ config: ServiceConfig, prefix: String = "") throws(RequestError) -> String {
+        guard let name = try string(json, key, prefix: prefix) else { throw RequestError.schema(prefix + key, "required: the name of a configured endpoint") }
+        guard config.endpoints.contains(where: { $0.name == name }) else {
+            if name.contains("://") {
+                throw RequestError.semantic("endpoint_not_allowed", prefix + key, "requests name configured endpoints; URLs are not accepted")
+            }
+            throw RequestError.semantic("unknown_endpoint", prefix + key, "no endpoint named '\(name)' (configured: \(config.endpoints.map(\.name).joined(separator: ", ")))")
+        }
+        return name
+    }
+
+    static func thresholds<T>(_ json: JSONValue, _ decode: (JSONValue) throws(FieldError) -> T) throws(RequestError) -> T? {
+        guard let v = json["thresholds"], v != .null else { return nil }
+        guard v.objectValue != nil else { throw RequestError.schema("thresholds", "must be an object") }
+        do { return try decode(v) } catch {
+            throw RequestError.semantic("invalid_threshold", error.field.isEmpty ? "thresholds" : "thresholds.\(error.field)", error.message)
+        }
+    }
+
+    static func loadPrompt(_ resolver: RefResolver, _ side: JSONValue, _ prefix: String) throws(RequestError) -> PromptConfig {
+        let path = try resolver.path(side, "prompt", prefix: prefix)
+        return try loadInput { () throws(InputError) in try ConfigFiles.loadPrompt(path: path) }
+    }
+
+    /// Input files are the caller's data: their errors are 422 and name file, line and field.
+    static func loadInput<T>(_ body: () throws(InputError) -> T) throws(RequestError) -> T {
+        do { return try body() } catch {
+            throw RequestError(status: 422, code: "invalid_input", message: error.description, field: error.field)
+        }
+    }
+}
+
+/// Resolves `{"ref": "..."}` fields to files inside the data directory, refusing anything that
+/// would leave it (absolute paths, `..`, symlinks pointing out).
+final class RefResolver {
+    let root: String
+    private(set) var resolved: [(String, String)] = []
+
+    init(dataDir: String) {
+        root = URL(fileURLWithPath: dataDir).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+
+    func path(_ json: JSONValue, _ key: String, prefix: String = "") throws(RequestError) -> String {
+        let field = prefix + key
+        guard let v = json[key], v != .null else { throw RequestError.schema(field, "required: {\"ref\": \"path inside the data directory\"}") }
+        guard let o = v.objectValue, let ref = o["ref"]?.stringValue, o.count == 1 else {
+            throw RequestError.schema(field, "must be {\"ref\": \"path inside the data directory\"}")
+        }
+        guard !ref.isEmpty, !ref.hasPrefix("/"), !ref.split(separator: "/").contains("..") else {
+            throw RequestError.semantic("ref_not_allowed", field + ".ref", "'\(ref)' is not a relative path inside the data directory")
+        }
+        let full = URL(fileURLWithPath: root).appendingPathComponent(ref).standardizedFileURL.resolvingSymlinksInPath().path
+        guard full == root || full.hasPrefix(root + "/") else {
+            throw RequestError.semantic("ref_not_allowed", field + ".ref", "'\(ref)' leads outside the data directory")
+        }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: full, isDirectory: &isDir), !isDir.boolValue else {
+            throw RequestError.semantic("unknown_ref", field + ".ref", "no file '\(ref)' in the data directory")
+        }
+        resolved.append((field, full))
+        return full
+    }
+}
