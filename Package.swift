@@ -105,7 +105,14 @@ let package = Package(
         ),
         .testTarget(name: "ModelClientTests", dependencies: ["ModelClient", "SimulatedModel", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "SimulatedModel", "GoldenSets", "ResultStore", "TestSupport"]),
-        .testTarget(name: "ServerTests", dependencies: ["Server", "Engine", "SimulatedModel", "ResultStore", "TestSupport"]),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: [
+                "Server", "Engine", "GoldenSets", "SimulatedModel", "ResultStore", "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

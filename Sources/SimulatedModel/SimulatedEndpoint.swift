@@ -30,6 +30,9 @@ public final class SimulatedEndpoint: Sendable {
     /// Counters since start (or the last reset).
     public var currentStats: SimulatorStats { stats.withLock { $0 } }
 
+    /// Zeroes the counters (as `POST /sim/reset` does).
+    public func resetStats() { stats.withLock { $0 = SimulatorStats() } }
+
     /// Serves on `host:port` (port 0 picks a free one) until `stop()`, one of `shutdownSignals`, or
     /// cancellation; `onReady` receives the bound port. Prefer `stop()` to cancelling: cancelling a
     /// server with accepted connections still queued traps inside NIO (swift-server/swift-http-server#137).
@@ -84,8 +87,10 @@ public final class SimulatedEndpoint: Sendable {
         var rng = SplitMix64(seed: profile.seed ^ (n &* 0x9E37_79B9_7F4A_7C15))
         stats.withLock {
             $0.requests += 1
+            $0.inFlight += 1
             if api == .chat { $0.chat += 1 } else { $0.completions += 1 }
         }
+        defer { stats.withLock { $0.inFlight -= 1 } }
         let parsed: JSONValue
         do {
             parsed = try JSONValue.parse(bytes: Array(buffer: body))
@@ -281,6 +286,8 @@ struct DroppedConnection: Error {}
 /// What the simulator served.
 public struct SimulatorStats: Sendable {
     public var requests = 0
+    /// Chat and completion requests received whose handler has not returned yet.
+    public var inFlight = 0
     public var chat = 0
     public var completions = 0
     public var embeddings = 0
@@ -297,7 +304,7 @@ public struct SimulatorStats: Sendable {
         var s: [String: JSONValue] = [:]
         for (k, v) in status { s[String(k)] = .number(Double(v)) }
         return [
-            "requests": .number(Double(requests)), "chat": .number(Double(chat)), "completions": .number(Double(completions)),
+            "requests": .number(Double(requests)), "in_flight": .number(Double(inFlight)), "chat": .number(Double(chat)), "completions": .number(Double(completions)),
             "embeddings": .number(Double(embeddings)), "embedded_texts": .number(Double(embeddedTexts)), "rate_limited": .number(Double(rateLimited)), "injected": .number(Double(injected)),
             "status": .object(s), "prompt_tokens": .number(Double(promptTokens)), "completion_tokens": .number(Double(completionTokens)),
         ]

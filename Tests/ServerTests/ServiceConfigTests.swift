@@ -1,4 +1,5 @@
 import EvalCore
+import GoldenSets
 import Foundation
 import Testing
 @testable import Server
