@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BIN = .build/debug/evalengine
 
-.PHONY: deps build demo demo-shadow test release clean
+.PHONY: deps build demo demo-shadow serve test release clean
 
 deps:
 	bash scripts/install-deps.sh
@@ -21,12 +21,17 @@ demo-shadow: build
 		--baseline sim --candidate sim-candidate --gate configs/gates/shadow.yaml \
 		--report out/shadow-report.json --html out/shadow-report.html
 
+# The HTTP service for Argo on :8080 (configs/service.yaml), simulated endpoints in-process.
+serve: build
+	$(BIN) serve --config configs/service.yaml
+
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	python3 scripts/crosscheck-trec.py --queries 5000 --bin $(BIN)
 	python3 scripts/crosscheck-index-test.py --bin $(BIN)
 	python3 scripts/check-html-report.py --bin $(BIN)
+	python3 scripts/check-service.py --bin $(BIN)
 
 release: deps
 	$(SWIFT) build -c release

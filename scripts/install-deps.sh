@@ -3,8 +3,9 @@
 # already present are not reinstalled. Used by the README and by .ci/run.
 set -euo pipefail
 
-# chromium: the scripted screenshot check of the HTML reports (scripts/check-html-report.py).
-PACKAGES=(libopenblas-dev liblapacke-dev libsqlite3-dev libssl-dev pkg-config chromium)
+# chromium: the scripted screenshot check of the HTML reports (scripts/check-html-report.py);
+# prometheus: promtool and a real Prometheus for scripts/check-service.py; wrk: scripts/bench-service.sh.
+PACKAGES=(libopenblas-dev liblapacke-dev libsqlite3-dev libssl-dev pkg-config chromium prometheus wrk)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

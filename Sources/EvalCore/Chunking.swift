@@ -171,7 +171,7 @@ public struct RAGConfig: Sendable, Hashable {
         guard let t = c["type"]?.stringValue, let kind = ChunkerConfig.Kind(rawValue: t) else {
             throw FieldError(field: "chunker.type", message: "must be one of \(ChunkerConfig.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        guard let size = c["size"]?.numberValue, size >= 1, size.rounded() == size else {
+        guard let size = c["size"]?.numberValue, size >= 1, size < 1e9, size.rounded() == size else {
             throw FieldError(field: "chunker.size", message: "must be a whole number >= 1")
         }
         let overlap = c["overlap"]?.numberValue ?? 0
@@ -194,7 +194,7 @@ public struct RAGConfig: Sendable, Hashable {
         config.documentPrefix = o["document_prefix"]?.stringValue ?? ""
         config.normalize = o["normalize"]?.boolValue ?? true
         if let k = o["k"] {
-            guard let n = k.numberValue, n >= 1, n.rounded() == n else { throw FieldError(field: "k", message: "must be a whole number >= 1") }
+            guard let n = k.numberValue, n >= 1, n < 1e9, n.rounded() == n else { throw FieldError(field: "k", message: "must be a whole number from 1 to 10^9") }
             config.k = Int(n)
         }
         return config

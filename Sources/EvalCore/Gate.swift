@@ -71,7 +71,7 @@ public struct GateConfig: Sendable, Hashable {
         g.maxCostUSD = try positive("max_cost_usd")
         g.maxErrorRate = try fraction("max_error_rate") ?? g.maxErrorRate
         if let v = try positive("min_scored_cases") {
-            guard v.rounded() == v else { throw FieldError(field: "min_scored_cases", message: "must be a whole number") }
+            guard v.rounded() == v, v < 1e12 else { throw FieldError(field: "min_scored_cases", message: "must be a whole number below 10^12") }
             g.minScoredCases = Int(v)
         }
         return g

@@ -55,7 +55,7 @@ public enum RAGInputs {
             let qid: String, doc: String, grade: Int
             if trimmed.first == UInt8(ascii: "{") {
                 guard let json = try? JSONValue.parse(bytes: Array(trimmed)) else { throw InputError(location: location, message: "malformed JSON") }
-                guard let q = json["query_id"]?.textForm, let d = json["doc_id"]?.textForm, let g = json["relevance"]?.numberValue, g.rounded() == g else {
+                guard let q = json["query_id"]?.textForm, let d = json["doc_id"]?.textForm, let g = json["relevance"]?.numberValue, g.rounded() == g, abs(g) < 1e9 else {
                     throw InputError(location: location, message: "a JSONL qrels line needs query_id, doc_id and an integer relevance")
                 }
                 (qid, doc, grade) = (q, d, Int(g))

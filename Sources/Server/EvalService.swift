@@ -67,10 +67,13 @@ public struct EvalService: Sendable {
         }
         router.get("/v1/jobs/:id") { request, context in
             let id = context.parameters.get("id") ?? ""
-            guard (try? store.job(id: id)) ?? nil != nil else { return errorResponse(404, "unknown_job", "no job '\(id)'") }
-            let wait = try waitSeconds(request, config)
-            if wait > 0 { await manager.waitForTerminal(id, seconds: wait) }
-            guard let job = try store.job(id: id) else { return errorResponse(404, "unknown_job", "no job '\(id)'") }
+            let wait: Double
+            do { wait = try waitSeconds(request, config) } catch let e as RequestError { return errorResponse(e) }
+            guard var job = try store.job(id: id) else { return errorResponse(404, "unknown_job", "no job '\(id)'") }
+            if wait > 0 && !job.state.terminal {
+                await manager.waitForTerminal(id, seconds: wait)
+                job = try store.job(id: id) ?? job
+            }
             return envelopeResponse(job, reused: true, status: 200)
         }
         router.get("/v1/jobs/:id/report") { _, context in
@@ -166,8 +169,7 @@ public struct EvalService: Sendable {
     /// The job envelope (ARCHITECTURE §4), with `X-Eval-State` / `X-Eval-Verdict` mirrored.
     static func envelope(_ job: StoredJob, reused: Bool) -> JSONValue {
         let result = job.result.flatMap { try? JSONValue.parse(bytes: $0) }
-        let iso = ISO8601DateFormatter()
-        func time(_ t: Double?) -> JSONValue { t.map { .string(iso.string(from: Date(timeIntervalSince1970: $0))) } ?? .null }
+        func time(_ t: Double?) -> JSONValue { t.map { .string(EvalService.iso8601(Date(timeIntervalSince1970: $0))) } ?? .null }
         var duration: JSONValue = .null
         if let s = job.startedAt, let f = job.finishedAt { duration = .number(((f - s) * 1000).rounded() / 1000) }
         return [
@@ -190,6 +192,10 @@ public struct EvalService: Sendable {
             "timing": ["created_at": time(job.createdAt), "started_at": time(job.startedAt), "finished_at": time(job.finishedAt), "duration_seconds": duration],
         ]
     }
+
+    /// Foundation's formatters are thread-safe but costly to create: one, shared.
+    nonisolated(unsafe) private static let isoFormatter = ISO8601DateFormatter()
+    static func iso8601(_ d: Date) -> String { isoFormatter.string(from: d) }
 
     static func envelopeResponse(_ job: StoredJob, reused: Bool, status: Int) -> Response {
         var r = jsonResponse(status, envelope(job, reused: reused))

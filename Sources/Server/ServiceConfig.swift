@@ -64,7 +64,7 @@ public struct ServiceConfig: Sendable {
         if let l = json["limits"] {
             func positive(_ k: String) throws(InputError) -> Double? {
                 guard let v = l[k] else { return nil }
-                guard let n = v.numberValue, n > 0 else { throw fail("limits.\(k)", "must be a number > 0") }
+                guard let n = v.numberValue, n > 0, n < 1e12 else { throw fail("limits.\(k)", "must be a number in (0, 10^12)") }
                 return n
             }
             if let n = try positive("max_body_bytes") { c.maxBodyBytes = Int(n) }

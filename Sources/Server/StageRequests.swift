@@ -98,7 +98,9 @@ public struct StageRequest: Sendable {
                 let s = json["sampling"]
                 let rate = try number(s, "rate", prefix: "sampling.") ?? 1
                 guard rate > 0, rate <= 1 else { throw RequestError.schema("sampling.rate", "must be in (0, 1]") }
-                let max = try number(s, "max_cases", prefix: "sampling.").map(Int.init)
+                let maxCases = try number(s, "max_cases", prefix: "sampling.")
+                if let m = maxCases, m < 1 || m > 1e9 || m != m.rounded() { throw RequestError.schema("sampling.max_cases", "must be a whole number from 1 to 10^9") }
+                let max = maxCases.map { Int($0) }
                 let sampler = TrafficSampler(rate: rate, maxCases: max, stratifyByTag: s?["stratify_by_tag"]?.boolValue ?? false, seed: options.seed)
                 cases = .traffic(path: casesPath, sampler: sampler, baselineParams: basePrompt?.params, candidateParams: candPrompt?.params)
             } else {
@@ -154,7 +156,8 @@ public struct StageRequest: Sendable {
             }
             if let c = try StageRequest.number(json, "concurrency", prefix: "options.") {
                 guard c >= 1, c == c.rounded() else { throw RequestError.schema("options.concurrency", "must be a whole number >= 1") }
-                concurrency = min(Int(c), maxConcurrency)
+                // Capped before converting: a huge number must not trap.
+                concurrency = Int(min(c, Double(maxConcurrency)))
             }
             if let s = try StageRequest.number(json, "seed", prefix: "options.") {
                 guard s >= 0, s == s.rounded(), s < 9.0e15 else { throw RequestError.schema("options.seed", "must be a whole number >= 0") }

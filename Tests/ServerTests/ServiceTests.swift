@@ -156,6 +156,13 @@ import TestSupport
             // Oversized body: 413.
             let big = "{\"client\":{\"pad\":\"" + String(repeating: "x", count: 10_000) + "\"}}"
             #expect(try await http(.POST, server.base + "/v1/eval", body: big, headers: auth).status == 413)
+            // Huge numbers are bounded, never a trap (schemathesis found options.concurrency = 1e300 crashing the server).
+            let huge = try await http(.POST, server.base + "/v1/eval?wait=60", body: evalBody.replacingOccurrences(of: "\"endpoint\":\"sim\"", with: "\"endpoint\":\"sim\",\"options\":{\"concurrency\":1e300}"), headers: auth)
+            #expect(huge.status == 200, "\(huge.body)")
+            let hugeGate = try await http(.POST, server.base + "/v1/eval", body: evalBody.replacingOccurrences(of: "\"min_pass_rate\":0.5", with: "\"min_scored_cases\":1e300"), headers: auth)
+            #expect(hugeGate.status == 422)
+            let hugeWait = try await http(.GET, server.base + "/v1/jobs/\(huge.json["job_id"]?.stringValue ?? "")?wait=1e308", headers: auth)
+            #expect(hugeWait.status == 200)
             // Unknown job 404; report of a running job 409.
             #expect(try await http(.GET, server.base + "/v1/jobs/job_nope", headers: auth).status == 404)
             // Secrets never in logs.
