@@ -32,65 +32,64 @@ import TestSupport
     let evalBody = #"{"golden_set":{"ref":"g.jsonl"},"prompt":{"ref":"prompt.yaml"},"endpoint":"sim","thresholds":{"min_pass_rate":0.5}}"#
 
     @Test func aKilledServerResumesTheSameJobAndTheEndpointAnswersEachCaseOnce() async throws {
-        var profile = SimulatorProfile()
-        profile.latency = .fixed(ms: 2)
-        try await withSimulator(profile) { sim, simPort in
-            // Up to three tries at killing between two requests (a request in flight at a kill
-            // is lost with the process and must be sent again: no model API is idempotent).
-            for attempt in 1...3 {
-                sim.resetStats()
-                let dir = setUp(simPort: simPort, endpointExtra: ", requests_per_minute: 600, burst_seconds: 0.1")
-                let server = try await ServerProcess(config: dir + "/service.yaml", dir: dir)
-                let submitted = try await http(.POST, server.base + "/v1/eval", body: evalBody, headers: [("Idempotency-Key", "wf-1234-eval")])
-                #expect(submitted.status == 202)
-                let jobID = try #require(submitted.json["job_id"]?.stringValue)
+        // Up to five tries at killing between two requests: a request on the wire at a kill is
+        // lost with the process and must be sent again (no model API is idempotent), so the test
+        // kills at a moment when everything sent has been answered and persisted.
+        for attempt in 1...5 {
+            let profileDir = scratchDir(["sim.yaml": "latency: {distribution: fixed, ms: 2}\n"])
+            let sim = try await SimulatorProcess(profile: profileDir + "/sim.yaml", dir: profileDir)
+            let dir = setUp(simPort: sim.port, endpointExtra: ", requests_per_minute: 300, burst_seconds: 0.1")
+            let server = try await ServerProcess(config: dir + "/service.yaml", dir: dir)
+            let submitted = try await http(.POST, server.base + "/v1/eval", body: evalBody, headers: [("Idempotency-Key", "wf-1234-eval")])
+            #expect(submitted.status == 202)
+            let jobID = try #require(submitted.json["job_id"]?.stringValue)
 
-                // Kill -9 once 10+ cases are answered and persisted and nothing is in flight.
-                let store = try Store.open(path: dir + "/state/service.sqlite")
-                var quiet = false
-                var answered = 0
-                for _ in 0..<2000 {
-                    let s = sim.currentStats
-                    if s.chat >= 10, s.inFlight == 0, let run = try store.unfinishedRunAny() {
-                        var persisted = 0
-                        try store.forEachCaseResult(runID: run.id) { _, _ in persisted += 1 }
-                        if persisted == s.chat {
-                            server.kill9()
-                            answered = s.chat
-                            quiet = true
-                            break
-                        }
-                    }
-                    try await Task.sleep(for: .milliseconds(2))
+            let store = try Store.open(path: dir + "/state/service.sqlite")
+            var answered: Int?
+            var seen = ""
+            while answered == nil {
+                let s = try await sim.stats()
+                if s.chat >= 40 { break }
+                let run = try store.unfinishedRunAny()
+                seen = "chat \(s.chat), in flight \(s.inFlight), run \(run?.id ?? "none")"
+                guard s.chat >= 10, s.inFlight == 0, let run else { continue }
+                var persisted = 0
+                try store.forEachCaseResult(runID: run.id) { _, _ in persisted += 1 }
+                if persisted == s.chat {
+                    server.kill9()
+                    answered = s.chat
                 }
-                #expect(quiet)
-                try await Task.sleep(for: .milliseconds(300))
-                if sim.currentStats.chat != answered {
-                    print("attempt \(attempt): a request left between the check and the kill; trying again")
-                    continue
-                }
-                #expect(answered < 40)
-
-                let restarted = try await ServerProcess(config: dir + "/service.yaml", dir: dir, name: "restarted")
-                let again = try await http(.POST, restarted.base + "/v1/eval?wait=60", body: evalBody, headers: [("Idempotency-Key", "wf-1234-eval")])
-                #expect(again.status == 200, "\(again.body)")
-                #expect(again.json["job_id"]?.stringValue == jobID)
-                #expect(again.json["reused"]?.boolValue == true)
-                #expect(again.json["state"]?.stringValue == "completed")
-                #expect(again.json["verdict"]?.stringValue == "pass")
-                #expect(again.headers.first(name: "X-Eval-Verdict") == "pass")
-                #expect(again.json["summary"]?["resumed_cases"]?.numberValue == Double(answered))
-                // Every case reached the endpoint exactly once across both lives of the server.
-                #expect(sim.currentStats.chat == 40, "killed after \(answered); the endpoint saw \(sim.currentStats.chat)")
-                #expect(sim.currentStats.status[200] == 40)
-                let report = try await http(.GET, restarted.base + "/v1/jobs/\(jobID)/report")
-                #expect(report.status == 200)
-                #expect(Set(report.json["cases"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []).count == 40)
-                print("kill -9 after \(answered) of 40 cases; after the restart the endpoint saw \(sim.currentStats.chat) requests in all")
-                return
             }
-            Issue.record("could not kill the server between two requests in three tries")
+            guard let answered else {
+                server.kill9()
+                print("attempt \(attempt): the run ended before a quiet moment was seen (last: \(seen)); trying again")
+                continue
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            if try await sim.stats().chat != answered {
+                print("attempt \(attempt): a request left between the check and the kill; trying again")
+                continue
+            }
+
+            let restarted = try await ServerProcess(config: dir + "/service.yaml", dir: dir, name: "restarted")
+            let again = try await http(.POST, restarted.base + "/v1/eval?wait=60", body: evalBody, headers: [("Idempotency-Key", "wf-1234-eval")])
+            #expect(again.status == 200, "\(again.body)")
+            #expect(again.json["job_id"]?.stringValue == jobID)
+            #expect(again.json["reused"]?.boolValue == true)
+            #expect(again.json["state"]?.stringValue == "completed")
+            #expect(again.json["verdict"]?.stringValue == "pass")
+            #expect(again.headers.first(name: "X-Eval-Verdict") == "pass")
+            #expect(again.json["summary"]?["resumed_cases"]?.numberValue == Double(answered))
+            // Every case reached the endpoint exactly once across both lives of the server.
+            let final = try await sim.stats()
+            #expect(final.chat == 40 && final.ok == 40, "killed after \(answered); the endpoint saw \(final.chat)")
+            let report = try await http(.GET, restarted.base + "/v1/jobs/\(jobID)/report")
+            #expect(report.status == 200)
+            #expect(Set(report.json["cases"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []).count == 40)
+            print("kill -9 after \(answered) of 40 cases; after the restart the endpoint saw \(final.chat) requests in all (attempt \(attempt))")
+            return
         }
+        Issue.record("could not kill the server between two requests in five tries")
     }
 
     @Test func twoHundredConcurrentIdenticalSubmissionsMakeOneJob() async throws {

@@ -106,3 +106,41 @@ func http(_ method: HTTPMethod, _ url: String, body: String? = nil, headers: [(S
     let bytes = try await response.body.collect(upTo: 64 << 20)
     return HTTPResult(status: Int(response.status.code), headers: response.headers, body: String(buffer: bytes))
 }
+
+/// `evalengine simulate` in its own process: its timing does not depend on how busy the test
+/// process is (the kill test needs to see the moments when nothing is in flight).
+final class SimulatorProcess: @unchecked Sendable {
+    let process: Process
+    let port: Int
+
+    init(profile: String, dir: String) async throws {
+        let log = dir + "/sim-\(UUID().uuidString.prefix(6))"
+        FileManager.default.createFile(atPath: log + ".out", contents: nil)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: cliPath)
+        p.arguments = ["simulate", "--port", "0", "--profile", profile]
+        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log + ".out"))
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        process = p
+        var found: Int?
+        for _ in 0..<600 {
+            let out = String(decoding: FileManager.default.contents(atPath: log + ".out") ?? Data(), as: UTF8.self)
+            if let r = out.range(of: "listening on http://127.0.0.1:") {
+                found = Int(out[r.upperBound...].prefix { $0.isNumber })
+                break
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        guard let found else { throw TestFailure("the simulator did not start") }
+        port = found
+    }
+
+    /// `GET /sim/stats`.
+    func stats() async throws -> (chat: Int, inFlight: Int, ok: Int) {
+        let s = try await http(.GET, "http://127.0.0.1:\(port)/sim/stats", timeout: 10).json
+        return (Int(s["chat"]?.numberValue ?? -1), Int(s["in_flight"]?.numberValue ?? -1), Int(s["status"]?["200"]?.numberValue ?? 0))
+    }
+
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+}
