@@ -84,9 +84,16 @@ public struct EvalService: Sendable {
             }
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
-        router.post("/v1/jobs/:id/cancel") { _, context in
+        router.post("/v1/jobs/:id/cancel") { request, context in
             let id = context.parameters.get("id") ?? ""
-            guard let job = await manager.cancel(id) else { return errorResponse(404, "unknown_job", "no job '\(id)'") }
+            guard var job = await manager.cancel(id) else { return errorResponse(404, "unknown_job", "no job '\(id)'") }
+            // A running job stops at its next case boundary: give it a moment (?wait=S, default
+            // 10 s) so the answer usually says `cancelled` rather than `running`.
+            let wait = (try? waitSeconds(request, config)).flatMap { request.uri.queryParameters["wait"] == nil ? nil : $0 } ?? min(10, config.maxWaitSeconds)
+            if !job.state.terminal {
+                await manager.waitForTerminal(id, seconds: wait)
+                job = try store.job(id: id) ?? job
+            }
             return envelopeResponse(job, reused: true, status: 200)
         }
         router.get("/healthz") { _, _ in jsonResponse(200, ["status": "ok"]) }

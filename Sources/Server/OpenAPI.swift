@@ -93,7 +93,7 @@ public enum OpenAPI {
                 "/v1/index-test": submit("Compare two RAG configs on retrieval metrics", "IndexTestRequest"),
                 "/v1/jobs/{id}": ["get": ["summary": "The job envelope; long-polls with wait", "parameters": [idParameter, waitParameter], "responses": .object(jobGet)]],
                 "/v1/jobs/{id}/report": ["get": ["summary": "The full report of a completed job", "parameters": [idParameter], "responses": .object(report)]],
-                "/v1/jobs/{id}/cancel": ["post": ["summary": "Cancel a job", "parameters": [idParameter], "responses": .object(cancel)]],
+                "/v1/jobs/{id}/cancel": ["post": ["summary": "Cancel a job (waits up to wait seconds, default 10, for it to stop)", "parameters": [idParameter, waitParameter], "responses": .object(cancel)]],
                 "/healthz": ["get": ["summary": "Liveness", "responses": ["200": json(["type": "object"], "Alive.")]]],
                 "/readyz": ["get": ["summary": "Readiness (503 while draining)", "responses": ["200": json(["type": "object"], "Ready."), "503": json(["type": "object"], "Draining.")]]],
                 "/metrics": simple("Prometheus metrics", "text/plain", "Prometheus text exposition format 0.0.4."),

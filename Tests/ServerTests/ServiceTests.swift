@@ -170,6 +170,44 @@ import TestSupport
         }
     }
 
+    @Test func aRunningJobCanBeCancelledAndAFullQueueSaysWhenToRetry() async throws {
+        var profile = SimulatorProfile()
+        profile.latency = .fixed(ms: 30)
+        try await withSimulator(profile) { sim, simPort in
+            let dir = setUp(simPort: simPort, cases: 300, endpointExtra: ", max_in_flight: 1", limits: ", max_concurrent_jobs: 1, max_queued_jobs: 1")
+            let server = try await ServerProcess(config: dir + "/service.yaml", dir: dir)
+            let running = try await http(.POST, server.base + "/v1/eval", body: evalBody)
+            #expect(running.status == 202)
+            #expect(running.headers.first(name: "Location") == "/v1/jobs/\(running.json["job_id"]?.stringValue ?? "")")
+            #expect(running.headers.first(name: "Retry-After") != nil && running.headers.first(name: "X-Eval-Verdict") == "pending")
+            let id = try #require(running.json["job_id"]?.stringValue)
+            while sim.currentStats.chat < 3 { try await Task.sleep(for: .milliseconds(10)) }
+            // Not completed: its report does not exist yet.
+            #expect(try await http(.GET, server.base + "/v1/jobs/\(id)/report").status == 409)
+            // One job runs, one may wait; a third is told to come back.
+            let queued = try await http(.POST, server.base + "/v1/eval", body: evalBody, headers: [("Idempotency-Key", "second")])
+            #expect(queued.status == 202 && queued.json["state"]?.stringValue == "queued")
+            let full = try await http(.POST, server.base + "/v1/eval", body: evalBody, headers: [("Idempotency-Key", "third")])
+            #expect(full.status == 429 && full.headers.first(name: "Retry-After") != nil)
+            // Cancel: the job ends `cancelled`, the endpoint stops hearing from it.
+            let cancelled = try await http(.POST, server.base + "/v1/jobs/\(id)/cancel")
+            #expect(cancelled.status == 200)
+            let after = try await http(.GET, server.base + "/v1/jobs/\(id)?wait=10")
+            #expect(after.json["state"]?.stringValue == "cancelled" && after.json["terminal"]?.boolValue == true)
+            #expect(after.headers.first(name: "X-Eval-Verdict") == "error")
+            let queuedAfter = try await http(.POST, server.base + "/v1/jobs/\(queued.json["job_id"]?.stringValue ?? "")/cancel")
+            #expect(queuedAfter.json["state"]?.stringValue == "cancelled")
+            let sent = sim.currentStats.chat
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(sim.currentStats.chat <= sent + 1)
+            #expect(sent < 300)
+            // Submitting the cancelled body again starts attempt 2 under the same key.
+            let retried = try await http(.POST, server.base + "/v1/eval", body: evalBody)
+            #expect(retried.json["attempt"]?.numberValue == 2 && retried.json["job_id"]?.stringValue != id)
+            _ = try await http(.POST, server.base + "/v1/jobs/\(retried.json["job_id"]?.stringValue ?? "")/cancel")
+        }
+    }
+
     @Test func sigtermDrainsAndTheNextStartFinishesTheJob() async throws {
         var profile = SimulatorProfile()
         profile.latency = .fixed(ms: 40)
