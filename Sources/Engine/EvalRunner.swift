@@ -29,6 +29,8 @@ public struct EvalJob: Sendable {
     public var embedder: Embedder?
     /// Told about damaged caches and the like.
     public var warn: @Sendable (String) -> Void = { _ in }
+    /// Run only this part of the golden set (`--shard i/N`); `evalengine merge` joins the parts.
+    public var shard: Shard?
 
     public init(goldenSetPath: String, prompt: PromptConfig, gate: GateConfig = .default, concurrency: Int = 256) {
         self.goldenSetPath = goldenSetPath
@@ -85,8 +87,13 @@ public struct ProgressEvent: Sendable {
 /// The outcome of a run.
 public struct EvalResult: Sendable {
     public var runID: String
-    /// SHA-256 over the golden set's bytes, the prompt and the endpoint: same inputs, same digest.
+    /// SHA-256 over the golden set's bytes, the prompt, the endpoint and the shard: same inputs, same digest.
     public var inputDigest: String
+    /// The same without the shard: what every shard of one sharded run shares.
+    public var setDigest: String
+    public var shard: Shard?
+    public var gateConfig: GateConfig
+    public var seed: UInt64
     /// Case results taken from an interrupted earlier attempt of this run.
     public var resumedCases: Int
     public var startedAt: Date
@@ -122,15 +129,18 @@ public struct EvalRunner: Sendable {
 
     /// Reads and checks every case (fields, assertions, template vars) without calling anything.
     /// Returns the number of cases.
-    public static func validate(goldenSetPath: String, prompt: PromptConfig, scorer: Scorer = Scorer()) throws(InputError) -> Int {
+    /// With `shard`, every case is still checked but only the shard's are counted.
+    public static func validate(goldenSetPath: String, prompt: PromptConfig, scorer: Scorer = Scorer(), shard: Shard? = nil) throws(InputError) -> Int {
         let reader = try GoldenSetReader(path: goldenSetPath)
+        var inShard = 0
         while let c = try reader.next() {
             _ = try prepare(c, prompt: prompt, scorer: scorer)
+            if shard?.contains(c.id) ?? true { inShard += 1 }
         }
         if reader.count == 0 {
             throw InputError(location: SourceLocation(file: goldenSetPath, line: 0), message: "the golden set has no cases")
         }
-        return reader.count
+        return inShard
     }
 
     static func prepare(_ c: GoldenCase, prompt: PromptConfig, scorer: Scorer) throws(InputError) -> (PreparedCase, ModelRequest) {
@@ -161,6 +171,9 @@ public struct EvalRunner: Sendable {
         accumulator.seed = job.seed
         var event = ProgressEvent(done: 0, total: total, passed: 0, failed: 0, errored: 0, retries: 0, rateLimited: 0, elapsedSeconds: 0)
         let digest = EvalRunner.inputDigest(job, endpoint: client)
+        var unsharded = job
+        unsharded.shard = nil
+        let setDigest = EvalRunner.inputDigest(unsharded, endpoint: client)
         let store = job.store
         let runID = try EvalRunner.chooseRun(job, digest: digest, total: total)
         let writer = store.map(StoreWriter.init)
@@ -213,7 +226,7 @@ public struct EvalRunner: Sendable {
             try await withThrowingTaskGroup(of: CaseRecord.self) { group in
                 var inFlight = 0
                 while !Task.isCancelled, let c = try reader.next() {
-                    if done.contains(c.id) { continue }
+                    if done.contains(c.id) || !(job.shard?.contains(c.id) ?? true) { continue }
                     if inFlight >= job.concurrency, let r = try await group.next() {
                         inFlight -= 1
                         try consume(r, persist: true)
@@ -246,16 +259,22 @@ public struct EvalRunner: Sendable {
                 try store.finishRun(id: runID, state: "completed", summary: "{\"verdict\":\"\(gate.verdict.rawValue)\",\"total\":\(summary.total)}")
             }
         }
-        return EvalResult(runID: runID, inputDigest: digest, resumedCases: resumed, startedAt: started, summary: summary, gate: gate, cancelled: cancelled)
+        return EvalResult(runID: runID, inputDigest: digest, setDigest: setDigest, shard: job.shard, gateConfig: job.gate, seed: job.seed,
+                          resumedCases: resumed, startedAt: started, summary: summary, gate: gate, cancelled: cancelled)
     }
 
     /// Digest of what determines a run's results: golden-set bytes, prompt, endpoint identity and model.
     static func inputDigest(_ job: EvalJob, endpoint: EndpointClient) -> String {
-        let identity: JSONValue = [
+        var identity: JSONValue = [
             "golden_set": .string(SHA256Stream.fileHex(job.goldenSetPath) ?? job.goldenSetPath),
             "prompt": job.prompt.canonicalJSON,
             "endpoint": .string(endpoint.cacheIdentity), "model": .string(endpoint.endpoint.model), "api": .string(endpoint.endpoint.api.rawValue),
         ]
+        // Only when sharded, so unsharded digests (and their resumable runs) stay what they were.
+        if let shard = job.shard, case .object(var o) = identity {
+            o["shard"] = shard.json
+            identity = .object(o)
+        }
         return SHA256Digest.hex(identity.canonicalBytes)
     }
 

@@ -39,6 +39,20 @@ public struct GateConfig: Sendable, Hashable {
         "max_p99_latency_ms", "max_cost_usd", "max_error_rate", "min_scored_cases",
     ]
 
+    /// The gate as its file would say it (reports record it, so `evalengine merge` applies the
+    /// same one). `decode(json)` reads it back.
+    public var json: JSONValue {
+        var o: [String: JSONValue] = ["max_error_rate": .number(maxErrorRate), "min_scored_cases": .number(Double(minScoredCases))]
+        if let v = minPassRate { o["min_pass_rate"] = .number(v) }
+        if let v = minPassRateLowerBound { o["min_pass_rate_lower_bound"] = .number(v) }
+        if !minMetrics.isEmpty { o["min_metrics"] = .object(minMetrics.mapValues(JSONValue.number)) }
+        if let v = maxP50LatencyMs { o["max_p50_latency_ms"] = .number(v) }
+        if let v = maxP95LatencyMs { o["max_p95_latency_ms"] = .number(v) }
+        if let v = maxP99LatencyMs { o["max_p99_latency_ms"] = .number(v) }
+        if let v = maxCostUSD { o["max_cost_usd"] = .number(v) }
+        return .object(o)
+    }
+
     /// Decodes a gate file's object (fields as in `configs/gates/*.yaml`).
     public static func decode(_ json: JSONValue) throws(FieldError) -> GateConfig {
         guard let o = json.objectValue else { throw FieldError(field: "", message: "a gate must be an object") }

@@ -96,8 +96,7 @@ public struct SummaryAccumulator: Sendable {
     private var latencies: [Float] = []
     private var scores: [Float] = []
     private var metricValues: [String: [Float]] = [:]
-    private var cost = 0.0
-    private var anyCost = false
+    private var costs: [Double] = []
     /// Seed of the bootstrap resampling, so the same run reports the same intervals.
     public var seed: UInt64 = 0x5EED
 
@@ -110,10 +109,7 @@ public struct SummaryAccumulator: Sendable {
         summary.rateLimited += o.rateLimited
         summary.promptTokens += o.promptTokens
         summary.completionTokens += o.completionTokens
-        if let c = o.costUSD {
-            cost += c
-            anyCost = true
-        }
+        if let c = o.costUSD { costs.append(c) }
         switch o.status {
         case .errored:
             summary.errored += 1
@@ -127,14 +123,17 @@ public struct SummaryAccumulator: Sendable {
         for (k, v) in o.namedScores { metricValues[k, default: []].append(Float(v)) }
     }
 
-    /// The summary so far, with percentiles and intervals computed.
+    /// The summary so far, with percentiles and intervals computed. Every figure is computed
+    /// from sorted values, so it does not depend on the order cases finished in: a run, the
+    /// same run resumed, and shards merged (`evalengine merge`) report the same numbers.
     public func finish(durationSeconds: Double) -> RunSummary {
         var s = summary
         s.durationSeconds = durationSeconds
-        s.costUSD = anyCost ? cost : nil
+        s.costUSD = costs.isEmpty ? nil : costs.sorted().reduce(0, +)
         if s.scored > 0 { s.passRateInterval = Statistics.wilson(successes: s.passed, trials: s.scored) }
-        s.meanScore = Statistics.mean(scores)
-        for (name, values) in metricValues {
+        s.meanScore = Statistics.mean(scores.sorted())
+        for (name, unsorted) in metricValues {
+            let values = unsorted.sorted()
             let mean = Statistics.mean(values) ?? 0
             let ci = Statistics.bootstrapMeanInterval(values, seed: seed) ?? (mean, mean)
             s.metrics[name] = MetricSummary(mean: mean, low: ci.low, high: ci.high, count: values.count)

@@ -69,14 +69,20 @@ struct EvalCommand: AsyncParsableCommand {
 
     @OptionGroup var memory: RunMemoryOptions
 
+    @Option(name: .long, help: "Run only shard i of N (1-based; a case's shard is a stable hash of its id). `evalengine merge` joins the shard reports.")
+    var shard: String?
+
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        if let shard, case .failure(let e) = Shard.parse(shard) { throw ValidationError("--shard: \(e.message)") }
     }
 
     func run() async throws {
         let code = await execute()
         throw ExitCode(code)
     }
+
+    var shardValue: Shard? { shard.flatMap { try? Shard.parse($0).get() } }
 
     func execute() async -> Int32 {
         // 1. Configuration and inputs, all checked before anything is sent.
@@ -106,7 +112,7 @@ struct EvalCommand: AsyncParsableCommand {
         }
         do {
             promptConfig = try ConfigFiles.loadPrompt(path: prompt)
-            total = try EvalRunner.validate(goldenSetPath: golden, prompt: promptConfig)
+            total = try EvalRunner.validate(goldenSetPath: golden, prompt: promptConfig, shard: shardValue)
         } catch {
             printError(error.description)
             return error.location.line == 0 && !FileManager.default.fileExists(atPath: error.location.file) ? ExitCodes.noInput : ExitCodes.dataError
@@ -124,6 +130,7 @@ struct EvalCommand: AsyncParsableCommand {
         // 2. The run.
         var job = EvalJob(goldenSetPath: golden, prompt: promptConfig, gate: gateConfig, concurrency: concurrency)
         job.seed = seed
+        job.shard = shardValue
         job.store = store
         job.cacheMode = memory.mode
         job.cacheTTL = memory.ttl
