@@ -32,6 +32,7 @@ test: deps
 	python3 scripts/crosscheck-index-test.py --bin $(BIN)
 	python3 scripts/check-html-report.py --bin $(BIN)
 	python3 scripts/check-service.py --bin $(BIN)
+	python3 scripts/check-argo.py
 
 release: deps
 	$(SWIFT) build -c release

@@ -24,6 +24,7 @@ struct IndexTestCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Cache (embeddings are cached per chunk text).") var cachePath: String = ".evalengine/cache.sqlite"
     @Flag(name: .long, help: "Do not use the embedding cache.") var noCache = false
     @Option(name: .long, help: "Texts per embeddings request.") var embeddingBatch: Int = 256
+    @Flag(name: .long, help: "Check the inputs and both RAG configs, embed nothing, exit 0 if they are valid.") var checkOnly = false
 
     func run() async throws {
         throw ExitCode(await execute())
@@ -57,6 +58,10 @@ struct IndexTestCommand: AsyncParsableCommand {
             job = IndexTestJob(corpus: docs, queries: qs, qrels: judgments, baseline: base, candidate: cand, gate: g)
         } catch {
             return inputError(error)
+        }
+        if checkOnly {
+            print("index-test inputs are valid: \(job.corpus.count) documents, \(job.queries.count) queries, configs '\(job.baseline.name)' and '\(job.candidate.name)'")
+            return ExitCodes.pass
         }
         var keys: [String: String] = [:]
         do {
