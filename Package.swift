@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.1.0"),
     ],
     targets: [
         // System libraries: Debian's libopenblas-dev + liblapacke-dev, libsqlite3-dev, libssl-dev.
@@ -54,6 +55,7 @@ let package = Package(
                 "EvalCore", "GoldenSets", "ModelClient", "ResultStore", "SimulatedModel", "VectorSearch",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
         // The HTTP service for Argo: routes, jobs, auth, metrics, lifecycle. Nothing imports it but the CLI.
