@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BIN = .build/debug/evalengine
 
-.PHONY: deps build demo demo-shadow serve test release clean
+.PHONY: deps build demo demo-shadow serve test release bench bench-guard clean
 
 deps:
 	bash scripts/install-deps.sh
@@ -33,6 +33,16 @@ test: deps
 	python3 scripts/check-html-report.py --bin $(BIN)
 	python3 scripts/check-service.py --bin $(BIN)
 	python3 scripts/check-argo.py
+
+# package-benchmark suites (Benchmarks/, a nested package): wall clock, mallocs, throughput.
+bench: deps
+	cd Benchmarks && swift package --disable-sandbox benchmark
+
+# The regression guard: malloc counts against Benchmarks/Thresholds (exit 1 on a regression).
+# Refresh after an intended change: cd Benchmarks && BENCHMARK_CI=1 swift package
+#   --disable-sandbox --allow-writing-to-package-directory benchmark thresholds update
+bench-guard: deps
+	cd Benchmarks && BENCHMARK_CI=1 swift package --disable-sandbox benchmark thresholds check --no-progress
 
 release: deps
 	$(SWIFT) build -c release

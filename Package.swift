@@ -10,6 +10,10 @@ let package = Package(
         .executable(name: "evalengine", targets: ["evalengine"]),
         .library(name: "EvalCore", targets: ["EvalCore"]),
         .library(name: "Engine", targets: ["Engine"]),
+        // For Benchmarks/ (a nested package, so `swift build` here never builds package-benchmark).
+        .library(name: "VectorSearch", targets: ["VectorSearch"]),
+        .library(name: "ModelClient", targets: ["ModelClient"]),
+        .library(name: "ResultStore", targets: ["ResultStore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
