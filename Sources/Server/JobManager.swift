@@ -113,7 +113,7 @@ public actor JobManager: Service {
 
     /// Returns when the job is terminal or after `seconds`, whichever is first.
     public func waitForTerminal(_ id: String, seconds: Double) async {
-        guard seconds > 0 else { return }
+        guard seconds > 0, !draining else { return }
         if let job = try? store.job(id: id), job.state.terminal { return }
         let token = UUID()
         await withTaskGroup(of: Void.self) { group in
@@ -187,6 +187,9 @@ public actor JobManager: Service {
     func drain() async {
         draining = true
         wake.yield()
+        // Long-polls answer now (202, job still running) instead of holding the shutdown for up to
+        // max_wait_seconds.
+        for id in Array(waiters.keys) { notify(id) }
         logger.info("draining", metadata: ["running": .stringConvertible(running.count), "grace_seconds": .stringConvertible(config.drainGraceSeconds)])
         let deadline = ContinuousClock.now + .milliseconds(Int64(config.drainGraceSeconds * 1000))
         while !running.isEmpty && ContinuousClock.now < deadline {
