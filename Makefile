@@ -38,11 +38,14 @@ test: deps
 bench: deps
 	cd Benchmarks && swift package --disable-sandbox benchmark
 
-# The regression guard: malloc counts against Benchmarks/Thresholds (exit 1 on a regression).
-# Refresh after an intended change: cd Benchmarks && BENCHMARK_CI=1 swift package
-#   --disable-sandbox --allow-writing-to-package-directory benchmark thresholds update
+# The regression guard: malloc counts against Benchmarks/Thresholds/*.p90.json, then instruction
+# counts under callgrind against Benchmarks/Thresholds/instructions.json (exit 1 on a regression).
+# Refresh after an intended change:
+#   cd Benchmarks && BENCHMARK_CI=1 swift package --disable-sandbox --allow-writing-to-package-directory benchmark thresholds update
+#   python3 scripts/bench-instructions.py --update
 bench-guard: deps
 	cd Benchmarks && BENCHMARK_CI=1 swift package --disable-sandbox benchmark thresholds check --no-progress
+	python3 scripts/bench-instructions.py
 
 release: deps
 	$(SWIFT) build -c release

@@ -14,6 +14,8 @@ let package = Package(
         .library(name: "VectorSearch", targets: ["VectorSearch"]),
         .library(name: "ModelClient", targets: ["ModelClient"]),
         .library(name: "ResultStore", targets: ["ResultStore"]),
+        .library(name: "GoldenSets", targets: ["GoldenSets"]),
+        .library(name: "SimulatedModel", targets: ["SimulatedModel"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

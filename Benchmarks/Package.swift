@@ -9,6 +9,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     dependencies: [
         .package(name: "evalengine", path: ".."),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.29.0", traits: ["MallocInterposer"]),
     ],
     targets: [
@@ -20,9 +21,25 @@ let package = Package(
                 .product(name: "VectorSearch", package: "evalengine"),
                 .product(name: "ModelClient", package: "evalengine"),
                 .product(name: "ResultStore", package: "evalengine"),
+                .product(name: "Engine", package: "evalengine"),
+                .product(name: "GoldenSets", package: "evalengine"),
+                .product(name: "SimulatedModel", package: "evalengine"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                "Fixtures",
             ],
             path: "Benchmarks/EngineBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
+        // Instruction counts under callgrind (scripts/bench-instructions.sh): no hardware counters here.
+        .executableTarget(
+            name: "InstructionCounts",
+            dependencies: [
+                .product(name: "EvalCore", package: "evalengine"),
+                .product(name: "ResultStore", package: "evalengine"),
+                "Fixtures",
+            ],
+            path: "Tools/InstructionCounts"
+        ),
+        .target(name: "Fixtures", dependencies: [.product(name: "EvalCore", package: "evalengine")], path: "Tools/Fixtures"),
     ]
 )

@@ -4,8 +4,9 @@
 set -euo pipefail
 
 # chromium: the scripted screenshot check of the HTML reports (scripts/check-html-report.py);
-# prometheus: promtool and a real Prometheus for scripts/check-service.py; wrk: scripts/bench-service.sh.
-PACKAGES=(libopenblas-dev liblapacke-dev libsqlite3-dev libssl-dev pkg-config chromium prometheus wrk)
+# prometheus: promtool and a real Prometheus for scripts/check-service.py; wrk: scripts/bench-service.sh;
+# valgrind: instruction counts for the regression guard (scripts/bench-instructions.py).
+PACKAGES=(libopenblas-dev liblapacke-dev libsqlite3-dev libssl-dev pkg-config chromium prometheus wrk valgrind)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,5 +1,6 @@
 import Benchmark
 import EvalCore
+import Fixtures
 import Foundation
 import ModelClient
 import ResultStore
@@ -16,24 +17,16 @@ let benchmarks: @Sendable () -> Void = {
         maxDuration: .seconds(2), maxIterations: ci ? 200 : 10_000,
         thresholds: [.mallocCountTotal: .init(absolute: [.p90: 0])])
 
+    registerRunnerOverhead()
+
     // Canonical JSON + SHA-256 of a chat request: every cache lookup pays this.
-    let body: JSONValue = [
-        "model": "gpt-4o-mini", "temperature": 0, "max_tokens": 128, "seed": 7,
-        "messages": [["role": "system", "content": "You are a precise assistant. Answer with only what is asked."], ["role": "user", "content": "What is 176 * 115?"]],
-    ]
+    let body = Fixtures.chatRequest
     Benchmark("CanonicalJSONSHA256") { benchmark in
         for _ in benchmark.scaledIterations { blackHole(SHA256Digest.hex(body.canonicalBytes)) }
     }
 
     // Report aggregation: 10,000 case outcomes into a summary with intervals and percentiles.
-    var outcomes: [CaseOutcome] = []
-    for i in 0..<10_000 {
-        let failed = i % 10 == 0
-        let score: Double = failed ? 0 : 1
-        outcomes.append(CaseOutcome(status: failed ? .failed : .passed, score: score, namedScores: ["accuracy": score],
-                                    latencyMs: Double(20 + i % 97), promptTokens: 30, completionTokens: 5, costUSD: 1e-5))
-    }
-    let cases = outcomes
+    let cases = Fixtures.outcomes()
     Benchmark("Aggregate10kCases", configuration: .init(maxIterations: 50)) { benchmark in
         for _ in benchmark.scaledIterations {
             var a = SummaryAccumulator()
@@ -43,17 +36,10 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // Retrieval metrics: 1,000 queries x 100 ranked documents, five trec_eval measures.
-    var qrels: Qrels = [:]
-    var run: Run = [:]
-    for q in 0..<1000 {
-        var docs: [String: Double] = [:]
-        for d in 0..<100 { docs["d\(q * 7 + d)"] = Double((q * 31 + d * 17) % 1000) / 1000 }
-        run["q\(q)"] = docs
-        qrels["q\(q)"] = Dictionary(uniqueKeysWithValues: (0..<5).map { ("d\(q * 7 + $0 * 13)", 1 + $0 % 2) })
-    }
+    let (qrels, run) = Fixtures.retrieval()
     Benchmark("RetrievalMetrics1kQueries", configuration: .init(maxIterations: 50)) { benchmark in
         for _ in benchmark.scaledIterations {
-            blackHole(RetrievalMetrics.evaluate(qrels: qrels, run: run, measures: [.ndcgCut(10), .recall(100), .averagePrecision, .reciprocalRank, .precision(10)]))
+            blackHole(RetrievalMetrics.evaluate(qrels: qrels, run: run, measures: Fixtures.measures))
         }
     }
 
@@ -80,8 +66,8 @@ let benchmarks: @Sendable () -> Void = {
     // Response cache: a hit, and a batch of 256 inserts in one transaction.
     let dir = NSTemporaryDirectory() + "evalengine-bench-\(UUID().uuidString)"
     let store = try! Store.open(path: dir + "/cache.sqlite")
-    let value = Array(repeating: UInt8(ascii: "x"), count: 800)
-    let keys = (0..<10_000).map { SHA256Digest.hash(Array("key-\($0)".utf8)) }
+    let value = Fixtures.cacheValue
+    let keys = Fixtures.cacheKeys()
     try! store.write(keys.map { .response(key: $0, value: value) })
     Benchmark("CacheHit") { benchmark in
         for i in benchmark.scaledIterations { blackHole(try! store.response(keys[i % keys.count])) }
