@@ -6,6 +6,7 @@
 #   scripts/bench-eval.sh faults       # 2,000 cases, 10% 429 (Retry-After: 1) + 5% 500: all complete
 #   scripts/bench-eval.sh memory       # 100,000 cases: peak RSS
 #   scripts/bench-eval.sh warm         # 10,000 cases twice: the warm re-run's wall time, zero endpoint calls
+#   scripts/bench-eval.sh vs-python    # 20,000 equals cases: evalengine vs a plain Python asyncio runner, same endpoint, 3 rounds
 # BIN defaults to the release build (swift build -c release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,8 +24,20 @@ golden() { python3 golden-sets/qa/generate.py --cases "$1" > "$WORK/g$1.jsonl"; 
 run_eval() { # endpoint golden extra...
   local ep=$1 g=$2; shift 2
   /usr/bin/time -f "wall %e s  peak RSS %M KB" "$BIN" eval --golden "$g" --prompt golden-sets/qa/prompt.yaml \
-    --endpoint "$ep" --gate configs/gates/bench.yaml --quiet --report "$WORK/report.json" "$@" || echo "exit code $?"
+    --endpoint "$ep" --gate configs/gates/bench.yaml --quiet --report "$WORK/report.json" \
+    --cache-path "$WORK/cache-$RANDOM.sqlite" "$@" || echo "exit code $?"
 }
+# Distinct arithmetic questions with one `equals` assertion: the work both runners in vs-python can do.
+arith_golden() {
+  python3 -c "
+import json
+for i in range($1):
+    a, b = 100 + i % 900, 7 + i // 900
+    print(json.dumps({'id': f'a{i}', 'vars': {'question': f'What is {a} * {b}?'}, 'expected': str(a * b),
+                      'assert': [{'type': 'equals', 'metric': 'accuracy'}]}))" > "$WORK/arith$1.jsonl"
+  echo "$WORK/arith$1.jsonl"
+}
+now() { date +%s.%N; }
 stats() { curl -s "http://127.0.0.1:$1/sim/stats"; echo; }
 
 case "${1:-}" in
@@ -64,5 +77,23 @@ case "${1:-}" in
       --endpoint bench-fast --gate configs/gates/bench.yaml --quiet --cache-path "$WORK/cache.sqlite" | grep -E "eval:|run " || true
     echo "warm run: simulator $(stats 18091)"
     ;;
-  *) echo "usage: $0 rate-limit|throughput|faults|memory|warm"; exit 64 ;;
+  vs-python)
+    # Same simulated endpoint, same cases, same connection count (128), alternating, one run.
+    start_sim 18091 profiles/sim-fast.yaml
+    g=$(arith_golden 20000)
+    for round in 1 2 3; do
+      t0=$(now)
+      "$BIN" eval --golden "$g" --prompt golden-sets/qa/prompt.yaml --endpoint bench-fast --gate configs/gates/bench.yaml \
+        --quiet --concurrency 512 --cache-path "$WORK/vs-$round.sqlite" > "$WORK/ee.out" || true
+      t1=$(now)
+      python3 scripts/python-asyncio-runner.py --golden "$g" --port 18091 --concurrency 128 > "$WORK/py.out"
+      t2=$(now)
+      python3 -c "
+ee, py = 20000 / ($t1 - $t0), 20000 / ($t2 - $t1)
+print(f'round $round: evalengine {ee:,.0f} cases/s (cold cache, every case persisted), python asyncio {py:,.0f} cases/s: ratio {ee / py:.2f}x')"
+      grep -E "passed" "$WORK/py.out" | sed 's/^/         /'
+    done
+    echo "simulator: $(stats 18091)"
+    ;;
+  *) echo "usage: $0 rate-limit|throughput|faults|memory|warm|vs-python"; exit 64 ;;
 esac

@@ -10,7 +10,8 @@ public struct Template: Sendable, Hashable {
     /// The template text as written.
     public let source: String
 
-    /// Parses `text`; an unterminated `{{` is kept as literal text.
+    /// Parses `text`; an unterminated `{{`, and braces around something that is not a dotted name,
+    /// are kept as literal text.
     public init(_ text: String) {
         source = text
         var parts: [Part] = []
@@ -19,10 +20,12 @@ public struct Template: Sendable, Hashable {
             guard let close = rest[open.upperBound...].range(of: "}}") else { break }
             if open.lowerBound > rest.startIndex { parts.append(.literal(String(rest[..<open.lowerBound]))) }
             let name = String(rest[open.upperBound..<close.lowerBound]).trimmingSpaces
-            if name.isEmpty {
+            let path = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+            // `{{}}`, `{{ . }}`, `{{a..b}}`: not a var name, so the text stays as written.
+            if path.contains(where: \.isEmpty) {
                 parts.append(.literal(String(rest[open.lowerBound..<close.upperBound])))
             } else {
-                parts.append(.variable(path: name.split(separator: ".").map(String.init)))
+                parts.append(.variable(path: path))
             }
             rest = rest[close.upperBound...]
         }

@@ -78,7 +78,15 @@ public struct DocNode: Sendable {
 
     /// Parses YAML 1.2 (JSON is a subset). Plain scalars resolve with the core schema: `true`/`false`,
     /// `null`/`~`, numbers; everything else, and every quoted scalar, is a string.
+    ///
+    /// Hostile documents are refused before they can exhaust the stack or memory: nesting deeper
+    /// than `YAMLLimits.maxDepth` (measured on the text before the recursive composer sees it, and
+    /// again while aliases are expanded) and documents that expand to more than
+    /// `YAMLLimits.maxNodes` nodes (alias bombs).
     public static func parseYAML(_ text: String, file: String) throws(InputError) -> DocNode? {
+        if let line = YAMLLimits.lineTooDeep(text) {
+            throw InputError(location: SourceLocation(file: file, line: line), message: "invalid YAML: nesting deeper than \(YAMLLimits.maxDepth) levels")
+        }
         let node: Node?
         do {
             node = try Yams.compose(yaml: text)
@@ -88,21 +96,37 @@ public struct DocNode: Sendable {
             throw InputError(location: SourceLocation(file: file, line: 0), message: "invalid YAML: \(error)")
         }
         guard let node else { return nil }
-        return convert(node)
+        var budget = YAMLLimits.maxNodes
+        do {
+            return try convert(node, depth: 0, budget: &budget)
+        } catch {
+            throw InputError(location: SourceLocation(file: file, line: error.line), message: "invalid YAML: \(error.message)")
+        }
     }
 
-    static func convert(_ node: Node) -> DocNode {
+    struct LimitExceeded: Error {
+        var line: Int
+        var message: String
+    }
+
+    static func convert(_ node: Node, depth: Int, budget: inout Int) throws(LimitExceeded) -> DocNode {
         let line = node.mark?.line ?? 0
+        budget -= 1
+        if budget < 0 { throw LimitExceeded(line: line, message: "the document expands to more than \(YAMLLimits.maxNodes) nodes (aliases?)") }
+        if depth > YAMLLimits.maxDepth { throw LimitExceeded(line: line, message: "nesting deeper than \(YAMLLimits.maxDepth) levels (through aliases)") }
         switch node {
         case .scalar(let s):
             return DocNode(line: line, kind: .scalar(resolveScalar(s)))
         case .sequence(let seq):
-            return DocNode(line: line, kind: .list(seq.map(convert)))
+            var items: [DocNode] = []
+            items.reserveCapacity(seq.count)
+            for item in seq { items.append(try convert(item, depth: depth + 1, budget: &budget)) }
+            return DocNode(line: line, kind: .list(items))
         case .mapping(let map):
             var pairs: [(key: String, value: DocNode)] = []
             for (k, v) in map {
                 let key = k.scalar?.string ?? k.string ?? "\(k)"
-                pairs.append((key, convert(v)))
+                pairs.append((key, try convert(v, depth: depth + 1, budget: &budget)))
             }
             return DocNode(line: line, kind: .map(pairs))
         }
@@ -160,5 +184,73 @@ func decodeLocated<T>(_ node: DocNode, file: String, prefix: String = "", _ deco
         return try decode(node.json)
     } catch {
         throw InputError(location: SourceLocation(file: file, line: node.line(of: error.field)), field: prefix.isEmpty ? error.field : error.nested(in: prefix).field, message: error.message)
+    }
+}
+
+/// Bounds on what a YAML document may make us build. Yams composes recursively, so nesting must be
+/// bounded before it runs; no golden set or config needs more than a dozen levels.
+enum YAMLLimits {
+    static let maxDepth = 128
+    /// A YAML golden set of 100,000 simple cases is about 1.5 million nodes (large sets belong in JSONL).
+    static let maxNodes = 4_000_000
+
+    /// The first line (1-based) at which the text nests deeper than `maxDepth`, or nil. A
+    /// conservative over-estimate: open flow collections (`[`, `{`) outside quotes and comments, plus
+    /// the block levels (distinct indentations on the stack and `- `/`? ` entries that start the line).
+    static func lineTooDeep(_ text: String) -> Int? {
+        var flow = 0
+        var indents: [Int] = []
+        var line = 1
+        var quote: UInt8? = nil
+        var atLineStart = true
+        var column = 0
+        var blockEntries = 0
+        var previous: UInt8 = 0x0A
+        for byte in text.utf8 {
+            if byte == 0x0A {
+                line += 1
+                atLineStart = true
+                column = 0
+                blockEntries = 0
+                previous = byte
+                if quote == 0x0A { quote = nil }  // the end of a comment; quoted scalars may span lines
+                continue
+            }
+            if let q = quote {
+                if byte == q && !(q == UInt8(ascii: "\"") && previous == UInt8(ascii: "\\")) { quote = nil }
+                previous = (previous == UInt8(ascii: "\\") && byte == UInt8(ascii: "\\")) ? 0 : byte
+                continue
+            }
+            if atLineStart {
+                if byte == UInt8(ascii: " ") {
+                    column += 1
+                    previous = byte
+                    continue
+                }
+                atLineStart = false
+                if byte != UInt8(ascii: "#") && flow == 0 {
+                    while let last = indents.last, last > column { indents.removeLast() }
+                    if indents.last.map({ $0 < column }) ?? true { indents.append(column) }
+                }
+            }
+            let tokenStart = previous == 0x20 || previous == 0x09 || previous == 0x0A || previous == UInt8(ascii: "[")
+                || previous == UInt8(ascii: "{") || previous == UInt8(ascii: ",") || previous == UInt8(ascii: ":") || previous == UInt8(ascii: "-")
+            switch byte {
+            case UInt8(ascii: "#") where previous == 0x20 || previous == 0x09 || previous == 0x0A:
+                quote = 0x0A  // a comment runs to the end of the line
+            case UInt8(ascii: "'"), UInt8(ascii: "\""):
+                if tokenStart { quote = byte }
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                flow += 1
+            case UInt8(ascii: "]"), UInt8(ascii: "}"):
+                flow = max(0, flow - 1)
+            case UInt8(ascii: "-"), UInt8(ascii: "?"):
+                if tokenStart && flow == 0 { blockEntries += 1 }
+            default: break
+            }
+            previous = byte
+            if flow + indents.count + blockEntries > maxDepth { return line }
+        }
+        return nil
     }
 }

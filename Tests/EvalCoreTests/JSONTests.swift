@@ -56,6 +56,13 @@ import Testing
         #expect(Set(t.variableNames) == ["question", "meta", "n", "list"])
     }
 
+    /// Found by `evalengine fuzz --target template`: `{{ . }}` split into no names and trapped.
+    @Test func bracesAroundSomethingThatIsNotADottedNameStayLiteral() throws {
+        let t = Template("a {{ . }} b {{x..y}} c {{.z}} d {{q.}} {{ok}}")
+        #expect(t.variableNames == ["ok"])
+        #expect(try t.render(["ok": 1]) == "a {{ . }} b {{x..y}} c {{.z}} d {{q.}} 1")
+    }
+
     @Test func missingVarIsAnErrorNamingIt() {
         #expect(throws: MissingVariable(name: "topic")) { try Template("About {{topic}}").render([:]) }
         #expect(throws: MissingVariable(name: "a.b")) { try Template("{{a.b}}").render(["a": ["c": 1]]) }

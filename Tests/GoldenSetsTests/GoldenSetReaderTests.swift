@@ -142,6 +142,55 @@ func tempFile(_ text: String, ext: String) -> String {
     }
 }
 
+/// Found by `evalengine fuzz --target yaml-golden`: 52,000 nested flow mappings overflowed the
+/// stack inside the recursive YAML composer (SIGSEGV, no error, no line).
+@Suite struct HostileYAMLTests {
+    func error(_ text: String, ext: String = "yaml") -> InputError? {
+        do { _ = try GoldenSetReader(path: tempFile(text, ext: ext)).readAll(); return nil } catch { return error }
+    }
+
+    @Test func deepNestingIsRefusedWithALineInsteadOfCrashing() throws {
+        for (open, close) in [("{\"a\": ", "}"), ("[", "]")] {
+            let text = "cases:\n  - vars: " + String(repeating: open, count: 60_000) + "1" + String(repeating: close, count: 60_000) + "\n"
+            let e = try #require(error(text))
+            #expect(e.message.contains("nesting deeper than 128") && e.location.line == 2, "\(e)")
+        }
+        let blocks = "cases:\n" + String(repeating: "- ", count: 50_000) + "x\n"
+        #expect(try #require(error(blocks)).message.contains("nesting deeper"))
+        var indented = "cases:\n"
+        for i in 0..<300 { indented += String(repeating: " ", count: i + 1) + "- k\(i):\n" }
+        #expect(try #require(error(indented)).message.contains("nesting deeper"))
+    }
+
+    @Test func aliasBombsAndAliasChainsAreRefused() throws {
+        var bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+        for i in 1..<9 { bomb += "a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]\n" }
+        bomb += "cases: []\n"
+        #expect(try #require(error(bomb)).message.contains("more than 4000000 nodes"))
+        var chain = "a0: &a0 [x]\n"
+        for i in 1..<300 { chain += "a\(i): &a\(i) [*a\(i - 1)]\n" }
+        chain += "cases: []\n"
+        #expect(try #require(error(chain)).message.contains("nesting deeper than 128 levels (through aliases)"))
+    }
+
+    @Test func ordinaryDocumentsWithQuotesCommentsAndBlockScalarsStillParse() throws {
+        let text = """
+            # a comment with [ { brackets
+            cases:
+              - id: "q[1"   # quoted brackets are not nesting
+                vars: {question: 'it''s [not] {nested}', n: [1, [2, [3]]]}
+                expected: |
+                  line one [
+                      indented { more
+                assert:
+                  - type: icontains
+                    value: "don't"
+            """
+        let cases = try GoldenSetReader(path: tempFile(text, ext: "yaml")).readAll()
+        #expect(cases.count == 1 && cases[0].id == "q[1")
+    }
+}
+
 @Suite struct ConfigFileTests {
     @Test func endpointsDecodeWithDefaultsAndRejectInlineKeys() throws {
         let path = tempFile("""
