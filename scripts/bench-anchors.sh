@@ -10,6 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export BIN=${BIN:-.build/release/evalengine}
 [ -x "$BIN" ] || { echo "build first: swift build -c release (or set BIN)"; exit 64; }
+python3 -c "import faiss" 2>/dev/null || pip install -q --break-system-packages faiss-cpu 2>/dev/null || pip install -q faiss-cpu || true
 section() { printf '\n== %s ==\n' "$1"; }
 section "vectors: 1,000 x 384 x 100,000, k = 10 (OpenBLAS C, evalengine, numpy, FAISS)"
 bash scripts/bench-vectors.sh
