@@ -41,6 +41,7 @@ public struct EvalService: Sendable {
             let router = EvalService.router(config: config, manager: manager, store: store, registry: registry, logger: logger)
             let app = Application(
                 router: router,
+                server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(config.idleTimeoutSeconds * 1000)))),
                 configuration: .init(address: .hostname(config.host, port: config.port), serverName: "evalengine", backlog: 1024),
                 onServerRunning: { channel in
                     let port = channel.localAddress?.port ?? config.port
@@ -125,7 +126,12 @@ public struct EvalService: Sendable {
         do { wait = try waitSeconds(request, config) } catch let e as RequestError { return errorResponse(e) }
         let body: ByteBuffer
         do {
-            body = try await request.body.collect(upTo: config.maxBodyBytes)
+            guard let b = try await collectBody(request, limit: config.maxBodyBytes, timeout: config.bodyTimeoutSeconds) else {
+                var r = errorResponse(408, "request_timeout", "the request body did not arrive within \(config.bodyTimeoutSeconds) s")
+                r.headers[.connection] = "close"
+                return r
+            }
+            body = b
         } catch {
             return errorResponse(413, "body_too_large", "the request body exceeds \(config.maxBodyBytes) bytes")
         }
@@ -225,6 +231,20 @@ public struct EvalService: Sendable {
         var bytes: [UInt8] = []
         value.write(to: &bytes, sortedKeys: true)
         return Response(status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    /// The whole body, or nil when it has not arrived within `timeout` seconds: a client that
+    /// drips its upload holds a task for no longer than that.
+    static func collectBody(_ request: Request, limit: Int, timeout: Double) async throws -> ByteBuffer? {
+        try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask { try await request.body.collect(upTo: limit) }
+            group.addTask {
+                try await Task.sleep(for: .milliseconds(Int64(timeout * 1000)))
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? nil
+        }
     }
 
     static func errorResponse(_ status: Int, _ code: String, _ message: String, field: String? = nil, retryable: Bool = false) -> Response {

@@ -24,6 +24,11 @@ public struct ServiceConfig: Sendable {
     public var maxCasesPerJob = 256
     /// Longest `?wait=` honoured, in seconds.
     public var maxWaitSeconds = 3300.0
+    /// A connection that sends nothing for this long, or never finishes its request head, is closed
+    /// (slow clients such as slowloris hold nothing for longer).
+    public var idleTimeoutSeconds = 30.0
+    /// A request body must arrive within this long once the head has (slow uploads get 408).
+    public var bodyTimeoutSeconds = 30.0
     /// On SIGTERM: how long running jobs may finish before they are checkpointed and stopped.
     public var drainGraceSeconds = 20.0
     /// Bearer tokens; empty = no auth.
@@ -72,6 +77,8 @@ public struct ServiceConfig: Sendable {
             if let n = try positive("max_queued_jobs") { c.maxQueuedJobs = Int(n) }
             if let n = try positive("max_cases_per_job") { c.maxCasesPerJob = Int(n) }
             if let n = try positive("max_wait_seconds") { c.maxWaitSeconds = n }
+            if let n = try positive("idle_timeout_seconds") { c.idleTimeoutSeconds = n }
+            if let n = try positive("body_timeout_seconds") { c.bodyTimeoutSeconds = n }
         }
         if let g = json["drain_grace_seconds"] {
             guard let n = g.numberValue, n >= 0 else { throw fail("drain_grace_seconds", "must be a number >= 0") }

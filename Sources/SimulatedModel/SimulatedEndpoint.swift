@@ -135,40 +135,9 @@ public final class SimulatedEndpoint: Sendable {
         if let gate { await gate.enter() }
         defer { if let gate { Task { await gate.leave() } } }
 
-        // Injected faults, drawn per request so that a retry can succeed.
-        let f = profile.faults
-        var u = rng.nextUnit()
-        func hit(_ rate: Double) -> Bool {
-            if u < rate { return true }
-            u -= rate
-            return false
-        }
-        if hit(f.rate429) {
-            stats.withLock { $0.injected += 1; $0.status[429, default: 0] += 1 }
-            var r = json(.tooManyRequests, errorBody("Rate limit reached (injected)", type: "requests"))
-            if let ra = f.retryAfterSeconds { r.headers[.retryAfter] = format(ra) }
-            return r
-        }
-        if hit(f.rate500) { return injectedStatus(.internalServerError) }
-        if hit(f.rate502) { return injectedStatus(.badGateway) }
-        if hit(f.rate503) { return injectedStatus(.serviceUnavailable) }
-        if hit(f.rateTimeout) {
-            stats.withLock { $0.injected += 1 }
-            try await Task.sleep(for: .milliseconds(Int64(f.hangSeconds * 1000)))
-        }
-        if hit(f.rateMalformed) {
-            stats.withLock { $0.injected += 1; $0.status[200, default: 0] += 1 }
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{\"id\": \"cmpl-sim\", \"choices\": [{\"mess")))
-        }
-        if hit(f.rateDrop) {
-            stats.withLock { $0.injected += 1 }
-            // Promise a body, send half, then fail: the server closes the connection mid-response.
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(contentLength: 200) { writer in
-                try await writer.write(ByteBuffer(string: "{\"id\": \"cmpl-sim\", \"choi"))
-                throw DroppedConnection()
-            })
-        }
-        let empty = hit(f.rateEmpty)
+        let fault = try await injectFault(&rng)
+        if let early = fault.response { return early }
+        let empty = fault.empty
 
         try await sleepLatency(&rng)
 
@@ -200,7 +169,75 @@ public final class SimulatedEndpoint: Sendable {
             "usage": ["prompt_tokens": .number(Double(promptTokens)), "completion_tokens": .number(Double(completionTokens)),
                       "total_tokens": .number(Double(promptTokens + completionTokens))],
         ]
-        return json(.ok, answer)
+        return fault.slowDrip ? drip(answer) : json(.ok, answer)
+    }
+
+    /// What the fault draw decided for one request: an answer to send instead (429, 5xx,
+    /// truncated or dropped body), or how to alter the real one.
+    private struct FaultDraw {
+        var response: Response?
+        var slowDrip = false
+        var empty = false
+    }
+
+    /// Injected faults, drawn per request so that a retry can succeed; the same for every API.
+    private func injectFault(_ rng: inout SplitMix64) async throws -> FaultDraw {
+        let f = profile.faults
+        var u = rng.nextUnit()
+        func hit(_ rate: Double) -> Bool {
+            if u < rate { return true }
+            u -= rate
+            return false
+        }
+        if hit(f.rate429) {
+            stats.withLock { $0.injected += 1; $0.status[429, default: 0] += 1 }
+            var r = json(.tooManyRequests, errorBody("Rate limit reached (injected)", type: "requests"))
+            if let ra = f.retryAfterSeconds { r.headers[.retryAfter] = format(ra) }
+            return FaultDraw(response: r)
+        }
+        if hit(f.rate500) { return FaultDraw(response: injectedStatus(.internalServerError)) }
+        if hit(f.rate502) { return FaultDraw(response: injectedStatus(.badGateway)) }
+        if hit(f.rate503) { return FaultDraw(response: injectedStatus(.serviceUnavailable)) }
+        if hit(f.rateTimeout) {
+            stats.withLock { $0.injected += 1 }
+            try await Task.sleep(for: .milliseconds(Int64(f.hangSeconds * 1000)))
+        }
+        if hit(f.rateMalformed) {
+            stats.withLock { $0.injected += 1; $0.status[200, default: 0] += 1 }
+            return FaultDraw(response: Response(status: .ok, headers: [.contentType: "application/json"],
+                                                body: .init(byteBuffer: ByteBuffer(string: "{\"id\": \"cmpl-sim\", \"choices\": [{\"mess"))))
+        }
+        if hit(f.rateDrop) {
+            stats.withLock { $0.injected += 1 }
+            // Promise a body, send half, then fail: the server closes the connection mid-response.
+            return FaultDraw(response: Response(status: .ok, headers: [.contentType: "application/json"], body: .init(contentLength: 200) { writer in
+                try await writer.write(ByteBuffer(string: "{\"id\": \"cmpl-sim\", \"choi"))
+                throw DroppedConnection()
+            }))
+        }
+        if hit(f.rateSlowDrip) {
+            stats.withLock { $0.injected += 1 }
+            return FaultDraw(slowDrip: true)
+        }
+        return FaultDraw(empty: hit(f.rateEmpty))
+    }
+
+    /// The real answer, eight bytes at a time over `dripSeconds`: only a deadline on the whole
+    /// response (not an idle timer, which every byte resets) cuts it short.
+    private func drip(_ answer: JSONValue) -> Response {
+        var bytes: [UInt8] = []
+        answer.write(to: &bytes)
+        let body = bytes
+        let pause = Int64(profile.faults.dripSeconds * 1000) / Int64(max(1, (body.count + 7) / 8))
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(contentLength: body.count) { writer in
+            var i = 0
+            while i < body.count {
+                try await writer.write(ByteBuffer(bytes: body[i..<min(body.count, i + 8)]))
+                i += 8
+                try await Task.sleep(for: .milliseconds(pause))
+            }
+            try await writer.finish(nil)
+        })
     }
 
     private func handleEmbeddings(_ request: Request) async throws -> Response {
@@ -223,6 +260,8 @@ public final class SimulatedEndpoint: Sendable {
             return r
         }
         var rng = SplitMix64(seed: profile.seed ^ requestCounter.add(1, ordering: .relaxed).newValue)
+        let fault = try await injectFault(&rng)
+        if let early = fault.response { return early }
         try await sleepLatency(&rng)
         let dims = parsed["dimensions"]?.numberValue.map { Int($0) } ?? profile.embeddingDimensions
         var data: [JSONValue] = []
@@ -241,8 +280,9 @@ public final class SimulatedEndpoint: Sendable {
             $0.promptTokens += tokens
             $0.embeddedTexts += inputs.count
         }
-        return json(.ok, ["object": "list", "data": .array(data), "model": parsed["model"] ?? "sim-embed",
-                          "usage": ["prompt_tokens": .number(Double(tokens)), "total_tokens": .number(Double(tokens))]])
+        let answer: JSONValue = ["object": "list", "data": .array(data), "model": parsed["model"] ?? "sim-embed",
+                                 "usage": ["prompt_tokens": .number(Double(tokens)), "total_tokens": .number(Double(tokens))]]
+        return fault.slowDrip ? drip(answer) : json(.ok, answer)
     }
 
     private func sleepLatency(_ rng: inout SplitMix64) async throws {

@@ -25,6 +25,9 @@ public struct SimulatorProfile: Sendable, Hashable {
         public var rateMalformed = 0.0
         /// Fraction whose connection is dropped mid-response.
         public var rateDrop = 0.0
+        /// Fraction answered 200 with a valid body sent a few bytes at a time over `dripSeconds`.
+        public var rateSlowDrip = 0.0
+        public var dripSeconds = 5.0
         /// Fraction answered 200 with empty content.
         public var rateEmpty = 0.0
         /// Fraction of embedding texts answered with one dimension too few.
@@ -91,7 +94,7 @@ public struct SimulatorProfile: Sendable, Hashable {
         }
         if let f = o["faults"], f != .null {
             guard let fo = f.objectValue else { throw FieldError(field: "faults", message: "must be an object") }
-            let known: Set<String> = ["rate_429", "retry_after_seconds", "rate_500", "rate_502", "rate_503", "rate_timeout", "hang_seconds", "rate_malformed", "rate_drop", "rate_empty", "rate_bad_dimensions"]
+            let known: Set<String> = ["rate_429", "retry_after_seconds", "rate_500", "rate_502", "rate_503", "rate_timeout", "hang_seconds", "rate_malformed", "rate_drop", "rate_slow_drip", "drip_seconds", "rate_empty", "rate_bad_dimensions"]
             for key in fo.keys where !known.contains(key) {
                 throw FieldError(field: "faults.\(key)", message: "unknown fault (expected one of \(known.sorted().joined(separator: ", ")))")
             }
@@ -106,6 +109,8 @@ public struct SimulatorProfile: Sendable, Hashable {
             p.faults.hangSeconds = try nonNegative(fo["hang_seconds"], "faults.hang_seconds") ?? p.faults.hangSeconds
             p.faults.rateMalformed = try fraction(fo["rate_malformed"], "faults.rate_malformed") ?? 0
             p.faults.rateDrop = try fraction(fo["rate_drop"], "faults.rate_drop") ?? 0
+            p.faults.rateSlowDrip = try fraction(fo["rate_slow_drip"], "faults.rate_slow_drip") ?? 0
+            p.faults.dripSeconds = try nonNegative(fo["drip_seconds"], "faults.drip_seconds") ?? p.faults.dripSeconds
             p.faults.rateEmpty = try fraction(fo["rate_empty"], "faults.rate_empty") ?? 0
             p.faults.rateBadDimensions = try fraction(fo["rate_bad_dimensions"], "faults.rate_bad_dimensions") ?? 0
         }
