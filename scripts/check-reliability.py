@@ -13,11 +13,12 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "reliability"))
+import disk_full  # noqa: E402
 import hostile  # noqa: E402
 import kill_loop  # noqa: E402
 import soak  # noqa: E402
 
-PARTS = ["hostile", "kill-loop", "soak"]
+PARTS = ["hostile", "disk-full", "kill-loop", "soak"]
 
 
 def main():
@@ -27,7 +28,7 @@ def main():
     ap.add_argument("--only", choices=PARTS, action="append")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--kills", type=int, help="kill -9s across CLI and server (default 50, 200 with --long)")
-    ap.add_argument("--soak-seconds", type=int, help="soak duration (default 60, 600 with --long)")
+    ap.add_argument("--soak-seconds", type=int, help="soak duration (default 90, 600 with --long)")
     a = ap.parse_args()
     binary = os.path.abspath(a.bin)
     parts = a.only or PARTS
@@ -38,8 +39,10 @@ def main():
             ok = hostile.run(binary)
         elif part == "kill-loop":
             ok = kill_loop.run(binary, a.kills or (200 if a.long else 50), a.seed)
+        elif part == "disk-full":
+            ok = disk_full.run(binary)
         elif part == "soak":
-            ok = soak.run(binary, a.soak_seconds or (600 if a.long else 60))
+            ok = soak.run(binary, a.soak_seconds or (600 if a.long else 90))
         print(f"[{part}] {'ok' if ok else 'FAILED'} in {time.time() - t0:.0f} s\n", flush=True)
         if not ok:
             failed.append(part)

@@ -70,16 +70,16 @@ public struct EvalService: Sendable {
             let id = context.parameters.get("id") ?? ""
             let wait: Double
             do { wait = try waitSeconds(request, config) } catch let e as RequestError { return errorResponse(e) }
-            guard var job = try store.job(id: id) else { return errorResponse(404, "unknown_job", "no job '\(id)'") }
+            guard var job = try manager.job(id: id) else { return errorResponse(404, "unknown_job", "no job '\(id)'") }
             if wait > 0 && !job.state.terminal {
                 await manager.waitForTerminal(id, seconds: wait)
-                job = try store.job(id: id) ?? job
+                job = try manager.job(id: id) ?? job
             }
             return envelopeResponse(job, reused: true, status: 200)
         }
         router.get("/v1/jobs/:id/report") { _, context in
             let id = context.parameters.get("id") ?? ""
-            guard let job = try store.job(id: id) else { return errorResponse(404, "unknown_job", "no job '\(id)'") }
+            guard let job = try manager.job(id: id) else { return errorResponse(404, "unknown_job", "no job '\(id)'") }
             guard job.state == .completed, let path = job.reportPath, let data = FileManager.default.contents(atPath: path) else {
                 return errorResponse(409, "not_completed", "job '\(id)' is \(job.state.rawValue); its report exists once it has completed")
             }
@@ -93,7 +93,7 @@ public struct EvalService: Sendable {
             let wait = (try? waitSeconds(request, config)).flatMap { request.uri.queryParameters["wait"] == nil ? nil : $0 } ?? min(10, config.maxWaitSeconds)
             if !job.state.terminal {
                 await manager.waitForTerminal(id, seconds: wait)
-                job = try store.job(id: id) ?? job
+                job = try manager.job(id: id) ?? job
             }
             return envelopeResponse(job, reused: true, status: 200)
         }
@@ -167,7 +167,7 @@ public struct EvalService: Sendable {
             }
         }
         if wait > 0 { await manager.waitForTerminal(job.id, seconds: wait) }
-        let current = (try? store.job(id: job.id)) ?? job
+        let current = (try? manager.job(id: job.id)) ?? job
         return envelopeResponse(current, reused: reused, status: current.state.terminal ? 200 : 202)
     }
 

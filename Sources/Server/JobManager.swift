@@ -1,4 +1,5 @@
 import CoreMetrics
+import Synchronization
 import DequeModule
 import Engine
 import EvalCore
@@ -35,6 +36,8 @@ public actor JobManager: Service {
     private var draining = false
     private let wake: AsyncStream<Void>.Continuation
     private let wakes: AsyncStream<Void>
+    /// Ends of jobs the store could not record (disk full, I/O error).
+    private let unrecorded = UnrecordedJobEnds()
 
     public init(config: ServiceConfig, store: Store, clients: [String: EndpointClient], logger: Logger) {
         self.config = config
@@ -89,7 +92,7 @@ public actor JobManager: Service {
 
     /// Cancels a queued or running job; returns it (nil when unknown).
     public func cancel(_ id: String) -> StoredJob? {
-        guard let job = try? store.job(id: id) else { return nil }
+        guard let job = try? job(id: id) else { return nil }
         if job.state.terminal { return job }
         userCancelled.insert(id)
         if let i = queue.firstIndex(of: id) {
@@ -100,7 +103,7 @@ public actor JobManager: Service {
         } else {
             markCancelled(id)
         }
-        return try? store.job(id: id)
+        return try? self.job(id: id)
     }
 
     private func markCancelled(_ id: String) {
@@ -114,7 +117,7 @@ public actor JobManager: Service {
     /// Returns when the job is terminal or after `seconds`, whichever is first.
     public func waitForTerminal(_ id: String, seconds: Double) async {
         guard seconds > 0, !draining else { return }
-        if let job = try? store.job(id: id), job.state.terminal { return }
+        if let job = try? job(id: id), job.state.terminal { return }
         let token = UUID()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await Task.sleep(for: .milliseconds(Int64(seconds * 1000))) }
@@ -201,7 +204,7 @@ public actor JobManager: Service {
 
     /// Runs one job to its end and records the outcome.
     private func execute(_ id: String) async {
-        guard let job = try? store.job(id: id), !job.state.terminal else { return }
+        guard let job = try? job(id: id), !job.state.terminal else { return }
         let request: StageRequest
         do {
             request = try StageRequest.decode(kind: StageKind(rawValue: job.kind) ?? .eval, body: job.request, config: config)
@@ -236,11 +239,37 @@ public actor JobManager: Service {
     private func finish(_ id: String, state: StoredJob.State, verdict: String?, result: [UInt8]?, error: String?, report: String?) {
         do {
             try store.finishJob(id: id, state: state, verdict: verdict, result: result, error: error, reportPath: report)
-        } catch {
-            logger.error("cannot record the end of a job", metadata: ["job_id": .string(id), "error": .string("\(error)")])
+        } catch let storeError {
+            // The job must not look `running` forever to the pipeline that waits on it: keep its
+            // end in memory (it is what every read answers) and record it once the store can.
+            // A full disk errors the job with the reason, whatever the stage said.
+            logger.error("cannot record the end of a job", metadata: ["job_id": .string(id), "error": .string("\(storeError)")])
+            if var job = try? job(id: id) {
+                job.state = state == .completed ? .errored : state
+                job.verdict = nil
+                job.result = nil
+                job.finishedAt = Date().timeIntervalSince1970
+                job.error = JobManager.errorJSON(code: "store_unavailable", message: "the service's store cannot record this job's end: \(storeError)"
+                    + (error.map { " (the stage reported: \($0))" } ?? ""), retryable: true)
+                unrecorded.keep(job)
+            }
         }
         updateJobGauges()
         notify(id)
+    }
+
+    /// A job as the service answers for it: the store's row, unless its end could not be recorded.
+    /// Each read tries to record such ends again, so they reach the store once it has room.
+    nonisolated func job(id: String) throws -> StoredJob? {
+        if let pending = unrecorded.take(id) {
+            do {
+                try store.finishJob(id: pending.id, state: pending.state, verdict: pending.verdict, result: pending.result, error: pending.error, reportPath: pending.reportPath)
+            } catch {
+                unrecorded.keep(pending)
+                return pending
+            }
+        }
+        return try store.job(id: id)
     }
 
     static func errorJSON(code: String, message: String, retryable: Bool) -> String {
@@ -252,5 +281,14 @@ public actor JobManager: Service {
         for state in StoredJob.State.allCases {
             CoreMetrics.Gauge(label: "evalengine_jobs", dimensions: [("state", state.rawValue)]).record(counts[state] ?? 0)
         }
+    }
+}
+
+/// Job ends held in memory while the store cannot take them.
+final class UnrecordedJobEnds: Sendable {
+    private let jobs = Mutex<[String: StoredJob]>([:])
+    func keep(_ job: StoredJob) { jobs.withLock { $0[job.id] = job } }
+    func take(_ id: String) -> StoredJob? {
+        jobs.withLock { $0.isEmpty ? nil : $0.removeValue(forKey: id) }
     }
 }

@@ -64,13 +64,15 @@ def run(binary, seconds):
             t.join()
         server.stop()
         sim.stop()
-    third = max(1, len(samples) // 3)
-    # The first third warms up (allocator arenas, statement caches, metric series); compare the
-    # middle third with the last.
-    mid, last = samples[third:2 * third], samples[-third:]
-    anon_mid = statistics.median(x[1]["RssAnon"] for x in mid)
-    anon_last = statistics.median(x[1]["RssAnon"] for x in last)
-    fds = [x[2] for x in samples]
+    # The first half warms up (allocator arenas, SQLite page cache, statement caches, metric
+    # series: anonymous memory climbs for ~40 s here, then stays); compare its third and fourth
+    # quarters. A leak grows between them; a plateau does not.
+    quarter = max(1, len(samples) // 4)
+    q3, q4 = samples[2 * quarter:3 * quarter], samples[3 * quarter:]
+    anon_mid = statistics.median(x[1]["RssAnon"] for x in q3)
+    anon_last = statistics.median(x[1]["RssAnon"] for x in q4)
+    fds_q3 = [x[2] for x in q3]
+    fds_q4 = [x[2] for x in q4]
     t_mid, t_last = start + seconds / 3, start + 2 * seconds / 3
     lat_mid = sorted(d for t, d in lat if t_mid <= t < t_last)
     lat_last = sorted(d for t, d in lat if t >= t_last)
@@ -79,12 +81,15 @@ def run(binary, seconds):
         return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
 
     growth = (anon_last - anon_mid) / anon_mid
-    fd_spread = max(fds[third:]) - min(fds[third:])
-    ok = not errors and growth <= 0.10 and fd_spread <= 8 and p(lat_last, 0.95) <= 2 * p(lat_mid, 0.95) + 0.05
+    # Open fds move with the connections in flight; a leak raises the ceiling.
+    fd_growth = max(fds_q4) - max(fds_q3)
+    ok = not errors and growth <= 0.05 and fd_growth <= 4 and p(lat_last, 0.95) <= 2 * p(lat_mid, 0.95) + 0.05
     print(f"soak: {seconds} s, {jobs[0]} jobs ({jobs[0] / seconds:.1f}/s) by 4 clients, {len(errors)} errors{': ' + errors[0][1] if errors else ''}")
-    print(f"  anonymous RSS (heap) median: middle third {anon_mid / 1024:.1f} MB, last third {anon_last / 1024:.1f} MB ({growth:+.1%}; limit +10%)")
-    print(f"  file-backed RSS (the store's mmap) {samples[third][1]['RssFile'] / 1024:.1f} -> {samples[-1][1]['RssFile'] / 1024:.1f} MB")
-    print(f"  open fds after warm-up: {min(fds[third:])}-{max(fds[third:])} (spread {fd_spread}; limit 8)")
+    trend = " ".join(f"{x[1]['RssAnon'] / 1024:.0f}" for x in samples[::max(1, len(samples) // 12)])
+    print(f"  anonymous RSS (heap) MB over time: {trend}")
+    print(f"  anonymous RSS median: third quarter {anon_mid / 1024:.1f} MB, fourth {anon_last / 1024:.1f} MB ({growth:+.1%}; limit +5%)")
+    print(f"  file-backed RSS (the store's mmap) {samples[quarter][1]['RssFile'] / 1024:.1f} -> {samples[-1][1]['RssFile'] / 1024:.1f} MB")
+    print(f"  open fds: third quarter {min(fds_q3)}-{max(fds_q3)}, fourth {min(fds_q4)}-{max(fds_q4)} (ceiling {fd_growth:+d}; limit +4)")
     print(f"  submit+complete latency p50/p95: middle third {p(lat_mid, .5) * 1000:.0f}/{p(lat_mid, .95) * 1000:.0f} ms, "
           f"last third {p(lat_last, .5) * 1000:.0f}/{p(lat_last, .95) * 1000:.0f} ms -> {'ok' if ok else 'FAILED'}")
     return ok
