@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BIN = .build/debug/evalengine
 
-.PHONY: deps build demo demo-shadow serve test release bench bench-guard clean
+.PHONY: deps build demo demo-shadow serve test reliability reliability-long release bench bench-guard clean
 
 deps:
 	bash scripts/install-deps.sh
@@ -33,6 +33,19 @@ test: deps
 	python3 scripts/check-html-report.py --bin $(BIN)
 	python3 scripts/check-service.py --bin $(BIN)
 	python3 scripts/check-argo.py
+
+# The reliability suite (docs/RELIABILITY.md): parser fuzzing, hostile requests, disk full, kill -9
+# loop (50 kills), soak (120 s). The fault matrix is part of `make test` (FaultMatrixTests).
+reliability: deps
+	$(SWIFT) build
+	bash scripts/fuzz.sh
+	python3 scripts/check-reliability.py --bin $(BIN)
+
+# The local long variant: 1,000,000 inputs per parser, 200 kills, a 10-minute soak (~40 min).
+reliability-long: deps
+	$(SWIFT) build -c release
+	BIN=.build/release/evalengine ITERATIONS=1000000 bash scripts/fuzz.sh
+	python3 scripts/check-reliability.py --long --bin .build/release/evalengine
 
 # package-benchmark suites (Benchmarks/, a nested package): wall clock, mallocs, throughput.
 bench: deps

@@ -28,7 +28,7 @@ def main():
     ap.add_argument("--only", choices=PARTS, action="append")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--kills", type=int, help="kill -9s across CLI and server (default 50, 200 with --long)")
-    ap.add_argument("--soak-seconds", type=int, help="soak duration (default 90, 600 with --long)")
+    ap.add_argument("--soak-seconds", type=int, help="soak duration (default 120, 600 with --long)")
     a = ap.parse_args()
     binary = os.path.abspath(a.bin)
     parts = a.only or PARTS
@@ -42,7 +42,7 @@ def main():
         elif part == "disk-full":
             ok = disk_full.run(binary)
         elif part == "soak":
-            ok = soak.run(binary, a.soak_seconds or (600 if a.long else 90))
+            ok = soak.run(binary, a.soak_seconds or (600 if a.long else 120))
         print(f"[{part}] {'ok' if ok else 'FAILED'} in {time.time() - t0:.0f} s\n", flush=True)
         if not ok:
             failed.append(part)

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Fuzzes every input parser with `evalengine fuzz` (seeded mutations; the same seed replays the
 # same inputs). A crash keeps the crashing input under out/fuzz-crashes/ and fails the run.
-#   scripts/fuzz.sh                 # CI: 20,000 inputs per parser
-#   ITERATIONS=1000000 scripts/fuzz.sh   # the local long run (docs/RELIABILITY.md)
+#   scripts/fuzz.sh                      # CI: 10,000 inputs per parser (debug build)
+#   BIN=.build/release/evalengine ITERATIONS=1000000 scripts/fuzz.sh   # the local long run (docs/RELIABILITY.md)
 # Replay a crash: evalengine fuzz --target T --replay out/fuzz-crashes/T-seedS.input
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.build/debug/evalengine}
-ITERATIONS=${ITERATIONS:-20000}
+ITERATIONS=${ITERATIONS:-10000}
 SEED=${SEED:-1}
 TARGETS=${TARGETS:-"json jsonl csv yaml-golden yaml-config qrels run traffic request template"}
 WORK=$(mktemp -d /dev/shm/evalengine-fuzz.XXXXXX 2>/dev/null || mktemp -d)

@@ -18,6 +18,7 @@ public enum OpenAPI {
     static let errorResponses: [String: JSONValue] = [
         "400": json(ref("Error"), "Malformed JSON or a schema violation; error.field names the field."),
         "401": json(ref("Error"), "Auth is on and no valid bearer token was given."),
+        "408": json(ref("Error"), "The body did not arrive within limits.body_timeout_seconds."),
         "413": json(ref("Error"), "The body exceeds max_body_bytes."),
         "422": json(ref("Error"), "Unknown endpoint, bad threshold, unreadable ref or bad input file, or an Idempotency-Key reused with another body."),
         "429": json(ref("Error"), "Too many queued jobs; retry after Retry-After."),

@@ -64,9 +64,9 @@ def run(binary, seconds):
             t.join()
         server.stop()
         sim.stop()
-    # The first half warms up (allocator arenas, SQLite page cache, statement caches, metric
-    # series: anonymous memory climbs for ~40 s here, then stays); compare its third and fourth
-    # quarters. A leak grows between them; a plateau does not.
+    # The first half warms up: anonymous memory climbs while the store's SQLite page cache fills
+    # to its 32 MiB cap (about 3,000 jobs: ~35 s in a release build, ~65 s in a debug one), then
+    # stays. Compare the third and fourth quarters: a leak grows between them, a plateau does not.
     quarter = max(1, len(samples) // 4)
     q3, q4 = samples[2 * quarter:3 * quarter], samples[3 * quarter:]
     anon_mid = statistics.median(x[1]["RssAnon"] for x in q3)
