@@ -8,24 +8,25 @@ import time
 
 from common import Scratch, Server, Simulator, http, store_check
 
+# Enough cases that the run outlasts the kills (each round makes ~0.15 s of progress at 20/s).
 CASES = 300
 # 20 requests/s at the endpoint: a run lasts ~15 s, long enough to be killed many times.
 SIM = "latency: {distribution: fixed, ms: 5}\n"
 LIMIT = ", requests_per_minute: 1200, burst_seconds: 0.1"
 
 
-def lost_or_duplicated(ids, store_path, sim):
+def lost_or_duplicated(ids, store_path, sim, cases):
     """(True when every case is in the report once and the store is intact, the figures as text)."""
     integrity, dups = store_check(store_path)
     chat = sim.stats()["chat"]
-    ok = len(ids) == CASES and len(set(ids)) == CASES and integrity == "ok" and dups == 0
-    return ok, (f"report {len(set(ids))}/{CASES} distinct cases, {len(ids) - len(set(ids))} duplicated; store integrity_check {integrity}, "
-                f"duplicate case rows {dups}; the endpoint answered {chat} requests for {CASES} cases "
-                f"({chat - CASES} lost in flight at kills and sent again)")
+    ok = len(ids) == cases and len(set(ids)) == cases and integrity == "ok" and dups == 0
+    return ok, (f"report {len(set(ids))}/{cases} distinct cases, {len(ids) - len(set(ids))} duplicated; store integrity_check {integrity}, "
+                f"duplicate case rows {dups}; the endpoint answered {chat} requests for {cases} cases "
+                f"({chat - cases} lost in flight at kills and sent again)")
 
 
-def cli_loop(binary, kills, rng):
-    s = Scratch(CASES)
+def cli_loop(binary, kills, rng, cases):
+    s = Scratch(cases)
     sim = Simulator(binary, s, SIM)
     endpoints = s.endpoints(sim.port, LIMIT)
     cmd = [binary, "eval", "--golden", s.path("data/g.jsonl"), "--prompt", s.path("data/prompt.yaml"), "--config", endpoints,
@@ -45,16 +46,16 @@ def cli_loop(binary, kills, rng):
             rc = p.wait(timeout=300)
             done = rc
         report = json.load(open(s.path("report.json")))
-        intact, figures = lost_or_duplicated([c["id"] for c in report["cases"]], s.path("store.sqlite"), sim)
-        ok = done in (0, 1) and report["summary"]["total"] == CASES and intact
+        intact, figures = lost_or_duplicated([c["id"] for c in report["cases"]], s.path("store.sqlite"), sim, cases)
+        ok = done in (0, 1) and report["summary"]["total"] == cases and intact
         print(f"kill-loop cli: {killed} kills in {rounds} runs; final exit {done}; {figures} -> {'ok' if ok else 'FAILED'}")
         return ok, killed
     finally:
         sim.stop()
 
 
-def server_loop(binary, kills, rng):
-    s = Scratch(CASES)
+def server_loop(binary, kills, rng, cases):
+    s = Scratch(cases)
     sim = Simulator(binary, s, SIM)
     s.endpoints(sim.port, LIMIT)
     config = s.write("service.yaml", "endpoints: endpoints.yaml\ndata_dir: data\nstore: state/service.sqlite\n"
@@ -82,7 +83,7 @@ def server_loop(binary, kills, rng):
                 status, _, report = http("GET", server.base + f"/v1/jobs/{env['job_id']}/report")
             finally:
                 server.stop()
-        intact, figures = lost_or_duplicated([c["id"] for c in report["cases"]], s.path("state/service.sqlite"), sim)
+        intact, figures = lost_or_duplicated([c["id"] for c in report["cases"]], s.path("state/service.sqlite"), sim, cases)
         ok = final["state"] == "completed" and final["terminal"] and final["job_id"] == (job or final["job_id"]) and intact
         print(f"kill-loop server: {killed} kills; job {final['job_id']} {final['state']} verdict {final.get('verdict')} "
               f"(attempt {final.get('attempt')}, reused {final.get('reused')}); {figures} -> {'ok' if ok else 'FAILED'}")
@@ -93,7 +94,8 @@ def server_loop(binary, kills, rng):
 
 def run(binary, kills, seed):
     rng = random.Random(seed)
-    ok1, k1 = cli_loop(binary, kills // 2, rng)
-    ok2, k2 = server_loop(binary, kills - kills // 2, rng)
+    cases = max(CASES, 6 * kills)
+    ok1, k1 = cli_loop(binary, kills // 2, rng, cases)
+    ok2, k2 = server_loop(binary, kills - kills // 2, rng, cases)
     print(f"kill-loop: {k1 + k2} kills in all (seed {seed})")
     return ok1 and ok2
