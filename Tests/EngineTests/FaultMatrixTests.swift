@@ -205,5 +205,30 @@ import TestSupport
             check(Fault("connection refused", .errored("connection")) { _ in }, summary: r.summary, verdict: r.gate.verdict,
                   seconds: Date().timeIntervalSince(t0), stage: "eval")
         }
+        // shadow-compare with the candidate refused: inconclusive, never fail.
+        var healthy = SimulatorProfile()
+        healthy.accuracy = 1
+        try await withSimulator(healthy) { _, basePort in
+            try await withClient(FaultMatrixTests.endpoint(basePort), port: basePort) { base in
+                try await withClient(FaultMatrixTests.endpoint(port), port: port) { cand in
+                    let p = FaultMatrixTests.prompt
+                    let job = ShadowJob(cases: .goldenSet(path: FaultMatrixTests.golden, baselinePrompt: p, candidatePrompt: p), concurrency: 24)
+                    let r = try await ShadowRunner(baseline: base, candidate: cand).run(job)
+                    let candErrors = r.pairs.filter { $0.candidate.errorKind == "connection" }.count
+                    #expect(candErrors == r.pairs.count && r.gate.verdict == .inconclusive)
+                    print("fault matrix: shadow-compare (candidate) | connection refused | errored (connection), verdict inconclusive | candidate errors \(candErrors)/\(r.pairs.count), verdict \(r.gate.verdict.rawValue)")
+                }
+            }
+        }
+        // index-test with the embedding endpoint refused: the stage stops and says why.
+        try await withClient(FaultMatrixTests.endpoint(port), port: port) { client in
+            do {
+                _ = try await IndexTestRunner(embedders: ["sim": Embedder(client: client, batchSize: 64, store: nil)]).run(try ragJob())
+                Issue.record("index-test gave a result with its embedding endpoint refusing connections")
+            } catch {
+                #expect("\(error)".contains("connection"), "\(error)")
+                print("fault matrix: index-test | connection refused | stage error | \(error)")
+            }
+        }
     }
 }
