@@ -34,24 +34,33 @@ import TestSupport
         var name: String
         var faults: SimulatorProfile.Faults
         var expected: Expected
+        /// Per-attempt deadline: short where timing out is the point, generous elsewhere so a
+        /// loaded CI host cannot turn a healthy attempt into a timeout.
+        var timeoutSeconds: Double
         var testDescription: String { "\(name) → \(expected)" }
+        /// The longest the run may take: every attempt of every case at its deadline, twice over,
+        /// plus room for a loaded host.
+        var deadlineSeconds: Double { Double(FaultMatrixTests.attempts) * timeoutSeconds * 2 + 15 }
 
-        init(_ name: String, _ expected: Expected, _ set: (inout SimulatorProfile.Faults) -> Void) {
+        init(_ name: String, _ expected: Expected, timeout: Double = 5, _ set: (inout SimulatorProfile.Faults) -> Void) {
             self.name = name
             self.expected = expected
+            self.timeoutSeconds = timeout
             var f = SimulatorProfile.Faults()
             set(&f)
             faults = f
         }
     }
 
+    static let attempts = 6
+
     static let faults: [Fault] = [
         Fault("connection reset mid-body, 20%", .recovered) { $0.rateDrop = 0.2 },
         Fault("connection reset mid-body, always", .errored("connection")) { $0.rateDrop = 1 },
-        Fault("slow drip beyond the deadline, always", .errored("timeout")) { $0.rateSlowDrip = 1; $0.dripSeconds = 4 },
-        Fault("slow drip within the deadline, 20%", .recovered) { $0.rateSlowDrip = 0.2; $0.dripSeconds = 0.3 },
-        Fault("hang (timeout), 20%", .recovered) { $0.rateTimeout = 0.2; $0.hangSeconds = 5 },
-        Fault("hang (timeout), always", .errored("timeout")) { $0.rateTimeout = 1; $0.hangSeconds = 5 },
+        Fault("slow drip beyond the deadline, always", .errored("timeout"), timeout: 1) { $0.rateSlowDrip = 1; $0.dripSeconds = 4 },
+        Fault("slow drip within the deadline, 20%", .recovered, timeout: 3) { $0.rateSlowDrip = 0.2; $0.dripSeconds = 0.3 },
+        Fault("hang (timeout), 20%", .recovered, timeout: 2) { $0.rateTimeout = 0.2; $0.hangSeconds = 5 },
+        Fault("hang (timeout), always", .errored("timeout"), timeout: 1) { $0.rateTimeout = 1; $0.hangSeconds = 5 },
         Fault("429 storm with Retry-After, always", .errored("rate_limited")) { $0.rate429 = 1; $0.retryAfterSeconds = 0.2 },
         Fault("429 storm without Retry-After, always", .errored("rate_limited")) { $0.rate429 = 1; $0.retryAfterSeconds = nil },
         Fault("429 without Retry-After, 20%", .recovered) { $0.rate429 = 0.2; $0.retryAfterSeconds = nil },
@@ -64,21 +73,18 @@ import TestSupport
         Fault("empty content, always", .errored("empty_output")) { $0.rateEmpty = 1 },
     ]
 
-    /// A client whose deadline makes the matrix fast: 1 s per attempt, short backoff, and 6 attempts,
-    /// so that a 20% fault rate leaves a case unanswered with probability 0.2^6 = 6.4e-5.
-    static func endpoint(_ port: Int) -> EndpointConfig {
+    /// A client with short backoff and 6 attempts, so that a 20% fault rate leaves a case
+    /// unanswered with probability 0.2^6 = 6.4e-5.
+    static func endpoint(_ port: Int, timeout: Double = 5) -> EndpointConfig {
         var e = EndpointConfig(name: "sim", baseURL: "http://127.0.0.1:\(port)", model: "sim-small")
-        e.requestTimeoutSeconds = 1
-        e.connectTimeoutSeconds = 1
-        e.retry.maxAttempts = 6
+        e.requestTimeoutSeconds = timeout
+        e.connectTimeoutSeconds = timeout
+        e.retry.maxAttempts = attempts
         e.retry.initialBackoffSeconds = 0.01
         e.retry.maxBackoffSeconds = 0.05
         e.maxInFlight = 32
         return e
     }
-
-    /// The longest a 24-case run may take with every attempt timing out (with room for a loaded host).
-    static let deadlineSeconds = 6 * 1.0 * 2 + 10
 
     static let golden: String = {
         let dir = scratchDir(["g.jsonl": arithmeticGoldenSet(24)])
@@ -101,7 +107,7 @@ import TestSupport
             #expect(summary.errored == 0 && summary.failed == summary.total, "\(stage) \(fault.name): \(summary.failed) failed, \(summary.errored) errored")
             #expect(verdict == .fail)
         }
-        #expect(seconds < FaultMatrixTests.deadlineSeconds, "\(stage) \(fault.name) took \(seconds) s")
+        #expect(seconds < fault.deadlineSeconds, "\(stage) \(fault.name) took \(seconds) s")
         print("fault matrix: \(stage) | \(fault.name) | \(fault.expected) | errored \(summary.errored)/\(summary.total) \(kinds), retries \(summary.retries), \(String(format: "%.1f", seconds)) s")
     }
 
@@ -110,7 +116,7 @@ import TestSupport
         profile.accuracy = 1
         profile.faults = fault.faults
         try await withSimulator(profile) { _, port in
-            try await withClient(FaultMatrixTests.endpoint(port), port: port) { client in
+            try await withClient(FaultMatrixTests.endpoint(port, timeout: fault.timeoutSeconds), port: port) { client in
                 var sink = MemorySink()
                 var gate = GateConfig.default
                 gate.minPassRate = 0.9
@@ -134,7 +140,7 @@ import TestSupport
         try await withSimulator(healthy) { _, basePort in
             try await withSimulator(faulty) { _, candPort in
                 try await withClient(FaultMatrixTests.endpoint(basePort), port: basePort) { base in
-                    try await withClient(FaultMatrixTests.endpoint(candPort), port: candPort) { cand in
+                    try await withClient(FaultMatrixTests.endpoint(candPort, timeout: fault.timeoutSeconds), port: candPort) { cand in
                         let p = FaultMatrixTests.prompt
                         let job = ShadowJob(cases: .goldenSet(path: FaultMatrixTests.golden, baselinePrompt: p, candidatePrompt: p), concurrency: 24)
                         let t0 = Date()
@@ -149,7 +155,7 @@ import TestSupport
                         case .errored: #expect(candErrors == r.pairs.count && r.gate.verdict == .inconclusive, "shadow \(fault.name)")
                         case .answeredWrong: break
                         }
-                        #expect(seconds < FaultMatrixTests.deadlineSeconds, "shadow \(fault.name) took \(seconds) s")
+                        #expect(seconds < fault.deadlineSeconds, "shadow \(fault.name) took \(seconds) s")
                         print("fault matrix: shadow-compare (candidate) | \(fault.name) | \(fault.expected) | candidate errors \(candErrors)/\(r.pairs.count), verdict \(r.gate.verdict.rawValue), \(String(format: "%.1f", seconds)) s")
                     }
                 }
