@@ -57,7 +57,12 @@ def main():
         for w, n in counts.items():
             print(f"{w:28} {n:>14,} instructions (baseline written)")
         return 0
-    baseline = json.load(open(BASELINE))
+    if not os.path.exists(BASELINE):
+        sys.exit(f"instruction guard: no baseline at {BASELINE}; write one with: python3 scripts/bench-instructions.py --update")
+    try:
+        baseline = json.load(open(BASELINE))
+    except ValueError as e:
+        sys.exit(f"instruction guard: {BASELINE} is not valid JSON ({e}); rewrite it with --update")
     failed = 0
     print(f"{'workload':28} {'baseline':>14} {'now':>14} {'change':>8}")
     for w, n in counts.items():

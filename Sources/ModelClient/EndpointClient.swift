@@ -287,22 +287,6 @@ public final class EndpointClient: Sendable {
     }
 
     /// One HTTP attempt: status classification and JSON parsing.
-    /// Runs `body` (head and whole body of one HTTP exchange) under one deadline. AsyncHTTPClient's
-    /// timeout covers the response head, and its read timeout restarts with every byte, so an
-    /// endpoint that drips its body would otherwise hold a case far beyond `request_seconds`.
-    private func withDeadline<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let value = first else { throw HTTPClientError.deadlineExceeded }
-            return value
-        }
-    }
-
     private func send(_ bytes: [UInt8], to url: String) async -> SendResult {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
@@ -314,10 +298,14 @@ public final class EndpointClient: Sendable {
         let response: HTTPClientResponse
         let body: ByteBuffer
         do {
-            (response, body) = try await withDeadline(seconds: endpoint.requestTimeoutSeconds) { [http, request] in
+            // One deadline over head and body: AsyncHTTPClient's timeout covers the head and its
+            // read timeout restarts with every byte, so a dripping body would outlive request_seconds.
+            let exchange = try await withDeadline(seconds: endpoint.requestTimeoutSeconds) { [http, request] in
                 let response = try await http.execute(request, timeout: .milliseconds(Int64(self.endpoint.requestTimeoutSeconds * 1000)))
                 return (response, try await response.body.collect(upTo: 64 * 1024 * 1024))
             }
+            guard let exchange else { throw HTTPClientError.deadlineExceeded }
+            (response, body) = exchange
         } catch {
             return .failure(classify(error))
         }

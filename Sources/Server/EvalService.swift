@@ -126,7 +126,9 @@ public struct EvalService: Sendable {
         do { wait = try waitSeconds(request, config) } catch let e as RequestError { return errorResponse(e) }
         let body: ByteBuffer
         do {
-            guard let b = try await collectBody(request, limit: config.maxBodyBytes, timeout: config.bodyTimeoutSeconds) else {
+            // A client that drips its upload holds a task for no longer than body_timeout_seconds.
+            let limit = config.maxBodyBytes
+            guard let b = try await withDeadline(seconds: config.bodyTimeoutSeconds, { try await request.body.collect(upTo: limit) }) else {
                 var r = errorResponse(408, "request_timeout", "the request body did not arrive within \(config.bodyTimeoutSeconds) s")
                 r.headers[.connection] = "close"
                 return r
@@ -231,20 +233,6 @@ public struct EvalService: Sendable {
         var bytes: [UInt8] = []
         value.write(to: &bytes, sortedKeys: true)
         return Response(status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
-    }
-
-    /// The whole body, or nil when it has not arrived within `timeout` seconds: a client that
-    /// drips its upload holds a task for no longer than that.
-    static func collectBody(_ request: Request, limit: Int, timeout: Double) async throws -> ByteBuffer? {
-        try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
-            group.addTask { try await request.body.collect(upTo: limit) }
-            group.addTask {
-                try await Task.sleep(for: .milliseconds(Int64(timeout * 1000)))
-                return nil
-            }
-            defer { group.cancelAll() }
-            return try await group.next() ?? nil
-        }
     }
 
     static func errorResponse(_ status: Int, _ code: String, _ message: String, field: String? = nil, retryable: Bool = false) -> Response {

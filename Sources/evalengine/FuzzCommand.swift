@@ -33,6 +33,10 @@ struct FuzzCommand: ParsableCommand {
     @Option(help: "Parse this one file as the target's input and exit (replays a crash).")
     var replay: String?
 
+    func validate() throws {
+        guard iterations > 0 else { throw ValidationError("--iterations must be at least 1 (got \(iterations))") }
+    }
+
     func run() throws {
         guard let t = FuzzTarget(rawValue: target) else {
             throw ValidationError("unknown target '\(target)' (\(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", ")))")
@@ -41,7 +45,10 @@ struct FuzzCommand: ParsableCommand {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let harness = try FuzzHarness(target: t, dir: dir)
         if let replay {
-            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: replay)))
+            guard let data = FileManager.default.contents(atPath: replay) else {
+                throw ValidationError("--replay \(replay): no such readable file")
+            }
+            let bytes = [UInt8](data)
             print("replay \(replay): \(harness.parse(bytes) ? "accepted" : "rejected")")
             return
         }
@@ -49,7 +56,7 @@ struct FuzzCommand: ParsableCommand {
         var accepted = 0
         let clock = ContinuousClock()
         let start = clock.now
-        for i in 1...max(1, iterations) {
+        for i in 1...iterations {
             let input = mutator.next()
             if harness.parse(input) {
                 accepted += 1
