@@ -20,6 +20,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.26.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.24.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
@@ -51,6 +52,8 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                // Already built for AsyncHTTPClient; named to tell a decompression bomb from a broken connection.
+                .product(name: "NIOHTTPCompression", package: "swift-nio-extras"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
@@ -110,7 +113,11 @@ let package = Package(
         .testTarget(name: "ResultStoreTests", dependencies: ["ResultStore"]),
         .target(
             name: "TestSupport",
-            dependencies: ["EvalCore", "ModelClient", "SimulatedModel", .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: [
+                "EvalCore", "ModelClient", "SimulatedModel", .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "ModelClientTests", dependencies: ["ModelClient", "SimulatedModel", "TestSupport"]),

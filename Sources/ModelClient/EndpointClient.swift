@@ -4,6 +4,7 @@ import EvalCore
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOHTTPCompression
 
 /// What one case asks the model.
 public struct ModelRequest: Sendable {
@@ -62,16 +63,18 @@ public struct ModelResponse: Sendable {
 
     /// Reads the cache's form back; nil if it is not one.
     public init?(cacheJSON j: JSONValue) {
-        guard let text = j["text"]?.stringValue, let p = j["prompt_tokens"]?.numberValue, let c = j["completion_tokens"]?.numberValue,
-            let l = j["latency_ms"]?.numberValue
+        // Range-checked like an endpoint's answer: a damaged cache row is a miss, never a trap.
+        guard let text = j["text"]?.stringValue, let p = j["prompt_tokens"]?.wholeNumber(in: 0...OutsideNumber.maxTokens),
+            let c = j["completion_tokens"]?.wholeNumber(in: 0...OutsideNumber.maxTokens), let l = j["latency_ms"]?.numberValue, l.isFinite, l >= 0
         else { return nil }
-        self.init(text: text, finishReason: j["finish_reason"]?.stringValue, promptTokens: Int(p), completionTokens: Int(c), latencyMs: l, attempts: 0)
+        self.init(text: text, finishReason: j["finish_reason"]?.stringValue, promptTokens: p, completionTokens: c, latencyMs: l, attempts: 0)
     }
 }
 
 /// Why a call failed, after retries.
 public struct ModelCallError: Error, Sendable, CustomStringConvertible {
-    /// `timeout`, `connection`, `rate_limited`, `http_NNN`, `malformed_response`, `empty_output`, `cancelled`.
+    /// `timeout`, `connection`, `rate_limited`, `http_NNN`, `redirected`, `malformed_response`,
+    /// `response_too_large`, `empty_output`, `cancelled`.
     public var kind: String
     public var message: String
     public var retryable: Bool
@@ -102,22 +105,36 @@ public final class EndpointClient: Sendable {
     private let url: String
     /// `Authorization` header value; never logged, never part of a cache key.
     private let authorization: String?
+    /// Masks the API key (and any bearer credential) in every error text the endpoint sends back.
+    public let redactor: SecretRedactor
+    /// Fails the rest of a run fast once the endpoint fails every request.
+    public let breaker: CircuitBreaker
+    /// The most body we read from one answer (compressed or not).
+    public static let maxResponseBytes = 64 * 1024 * 1024
 
     /// Creates the client; `baseURL` overrides the config's (for the in-process simulator).
-    public init(endpoint: EndpointConfig, limiter: EndpointLimiter, apiKey: String?, baseURL: String? = nil, eventLoopGroup: any EventLoopGroup) {
+    public init(
+        endpoint: EndpointConfig, limiter: EndpointLimiter, apiKey: String?, baseURL: String? = nil, eventLoopGroup: any EventLoopGroup,
+        breaker: CircuitBreaker = CircuitBreaker(), otherSecrets: [String] = []
+    ) {
         self.endpoint = endpoint
         self.limiter = limiter
+        self.breaker = breaker
         let base = baseURL ?? endpoint.baseURL ?? "http://127.0.0.1"
         url = base + (endpoint.api == .chat ? "/v1/chat/completions" : "/v1/completions")
         authorization = apiKey.map { "Bearer \($0)" }
+        redactor = SecretRedactor(secrets: (apiKey.map { [$0] } ?? []) + otherSecrets)
         var config = HTTPClient.Configuration(
-            timeout: .init(connect: .milliseconds(Int64(endpoint.connectTimeoutSeconds * 1000)), read: .milliseconds(Int64(endpoint.requestTimeoutSeconds * 1000))),
+            timeout: .init(connect: .clampedSeconds(endpoint.connectTimeoutSeconds), read: .clampedSeconds(endpoint.requestTimeoutSeconds)),
             connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, endpoint.maxInFlight)))
         config.httpVersion = .http1Only
+        // A model API does not redirect: following one would send the prompt (and the key) to
+        // another origin. A 3xx is reported as `redirected` with its target.
+        config.redirectConfiguration = .disallow
         // One retry layer: ours, which honours the endpoint's policy. AHC's own reconnect loop would
         // hold a refused request until the connect timeout.
         config.connectionPool.retryConnectionEstablishment = false
-        config.decompression = .enabled(limit: .ratio(50))
+        config.decompression = .enabled(limit: .size(EndpointClient.maxResponseBytes))
         http = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: config)
     }
 
@@ -215,6 +232,21 @@ public final class EndpointClient: Sendable {
         url: String, bytes: [UInt8], estimate: Int,
         decode: (JSONValue, Double) -> Result<(T, usedTokens: Int?), ModelCallError>
     ) async throws(ModelCallError) -> (value: T, attempts: Int, rateLimited: Int) {
+        if let refused = breaker.admit() { throw refused }
+        do {
+            let result = try await callWithRetries(url: url, bytes: bytes, estimate: estimate, decode: decode)
+            breaker.record(nil)
+            return result
+        } catch {
+            breaker.record(error)
+            throw error
+        }
+    }
+
+    private func callWithRetries<T: Sendable>(
+        url: String, bytes: [UInt8], estimate: Int,
+        decode: (JSONValue, Double) -> Result<(T, usedTokens: Int?), ModelCallError>
+    ) async throws(ModelCallError) -> (value: T, attempts: Int, rateLimited: Int) {
         let policy = endpoint.retry
         var attempts = 0
         var rateLimited = 0
@@ -249,23 +281,25 @@ public final class EndpointClient: Sendable {
             switch outcome {
             case .success(let (value, usedTokens)):
                 await limiter.release(estimatedTokens: estimate, actualTokens: usedTokens)
-                if let pause { await limiter.pause(seconds: pause) }
+                // Cap first: an advertised reset longer than the cap pauses nobody (the next call's
+                // 429 and its Retry-After decide), so one answer can never freeze the endpoint.
+                if let pause, pause <= policy.maxRetryAfterSeconds { await limiter.pause(seconds: pause) }
                 return (value, attempts, rateLimited)
             case .failure(var error):
                 await limiter.release(estimatedTokens: estimate, actualTokens: nil)
-                if error.kind == "rate_limited" {
-                    rateLimited += 1
-                    if let ra = error.retryAfter { await limiter.pause(seconds: ra) }
-                }
+                if error.kind == "rate_limited" { rateLimited += 1 }
                 error.attempts = attempts
                 error.rateLimited = rateLimited
+                // Cap before pausing anyone: a Retry-After above the cap fails only this call.
+                if let ra = error.retryAfter, ra > policy.maxRetryAfterSeconds {
+                    error.message += " (the endpoint asked to wait \(format(ra)) s, more than max_retry_after_seconds \(format(policy.maxRetryAfterSeconds)))"
+                    error.retryable = false
+                    throw error
+                }
+                if error.kind == "rate_limited", let ra = error.retryAfter { await limiter.pause(seconds: ra) }
                 guard error.retryable, attempts < policy.maxAttempts, !Task.isCancelled else { throw error }
                 var delay: Double
                 if let ra = error.retryAfter {
-                    guard ra <= policy.maxRetryAfterSeconds else {
-                        error.message += " (Retry-After \(ra) s exceeds max_retry_after_seconds)"
-                        throw error
-                    }
                     delay = ra
                 } else {
                     // Exponential backoff with full jitter.
@@ -273,7 +307,7 @@ public final class EndpointClient: Sendable {
                     delay = cap * (0.5 + 0.5 * rng.nextUnit())
                 }
                 do {
-                    try await Task.sleep(for: .milliseconds(Int64(delay * 1000)))
+                    try await Task.sleep(for: .clampedSeconds(delay))
                 } catch {
                     throw ModelCallError(kind: "cancelled", message: "cancelled during retry backoff", retryable: false, attempts: attempts, rateLimited: rateLimited)
                 }
@@ -301,8 +335,8 @@ public final class EndpointClient: Sendable {
             // One deadline over head and body: AsyncHTTPClient's timeout covers the head and its
             // read timeout restarts with every byte, so a dripping body would outlive request_seconds.
             let exchange = try await withDeadline(seconds: endpoint.requestTimeoutSeconds) { [http, request] in
-                let response = try await http.execute(request, timeout: .milliseconds(Int64(self.endpoint.requestTimeoutSeconds * 1000)))
-                return (response, try await response.body.collect(upTo: 64 * 1024 * 1024))
+                let response = try await http.execute(request, timeout: .clampedSeconds(self.endpoint.requestTimeoutSeconds))
+                return (response, try await response.body.collect(upTo: EndpointClient.maxResponseBytes))
             }
             guard let exchange else { throw HTTPClientError.deadlineExceeded }
             (response, body) = exchange
@@ -312,17 +346,22 @@ public final class EndpointClient: Sendable {
         let elapsed = ContinuousClock.now - start
         let latencyMs = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) * 1e-15
         let status = Int(response.status.code)
+        let limits = RateLimitHeaders(response.headers)
         guard status == 200 else {
-            let snippet = String(buffer: body.getSlice(at: body.readerIndex, length: min(body.readableBytes, 300)) ?? ByteBuffer())
-            let retryAfter = response.headers.first(name: "retry-after").flatMap(parseRetryAfter)
+            let snippet = redactor.redact(EndpointClient.errorText(body))
             switch status {
+            case 300...399:
+                let target = redactor.redact(response.headers.first(name: "location") ?? "no Location")
+                return .failure(ModelCallError(kind: "redirected", message: "HTTP \(status) to \(target): not followed (a model API does not redirect)",
+                    retryable: false, attempts: 0, rateLimited: 0))
             case 429:
                 // A spent quota is not a rate limit: waiting will not help (as inspect_ai treats it).
                 let quota = snippet.contains("insufficient_quota")
                 return .failure(ModelCallError(kind: "rate_limited", message: "HTTP 429: \(snippet)", retryable: !quota, attempts: 0, rateLimited: 0,
-                    retryAfter: retryAfter ?? rateLimitReset(response.headers)))
+                    retryAfter: limits.retryAfter ?? limits.reset))
             case 408, 409, 500...599:
-                return .failure(ModelCallError(kind: "http_\(status)", message: "HTTP \(status): \(snippet)", retryable: true, attempts: 0, rateLimited: 0, retryAfter: retryAfter))
+                return .failure(ModelCallError(kind: "http_\(status)", message: "HTTP \(status): \(snippet)", retryable: true, attempts: 0, rateLimited: 0,
+                    retryAfter: limits.retryAfter))
             default:
                 return .failure(ModelCallError(kind: "http_\(status)", message: "HTTP \(status): \(snippet)", retryable: false, attempts: 0, rateLimited: 0))
             }
@@ -336,11 +375,24 @@ public final class EndpointClient: Sendable {
             return .failure(ModelCallError(kind: "malformed_response", message: "the endpoint answered 200 with \(error)", retryable: true, attempts: 0, rateLimited: 0))
         }
         // Proactively stop when the endpoint says its window is spent.
-        var pause: Double?
-        if response.headers.first(name: "x-ratelimit-remaining-requests") == "0" || response.headers.first(name: "x-ratelimit-remaining-tokens") == "0" {
-            pause = rateLimitReset(response.headers)
+        return .success(json, latencyMs: latencyMs, pauseSeconds: limits.proactivePause)
+    }
+
+    /// What an error body says, for a person: OpenAI's `error.message`, FastAPI's `detail`, or
+    /// a plain `message`/`error` string; otherwise the first 300 bytes of the body as text.
+    static func errorText(_ body: ByteBuffer) -> String {
+        let raw = Array(body.readableBytesView.prefix(64 * 1024))
+        if let json = try? JSONValue.parse(bytes: raw) {
+            let candidates: [JSONValue?] = [json["error"]?["message"], json["error"], json["detail"]?["message"], json["detail"], json["message"]]
+            for case let value? in candidates {
+                if let s = value.stringValue, !s.isEmpty { return String(s.prefix(300)) }
+                if case .array(let items) = value, !items.isEmpty {  // FastAPI validation errors: [{loc, msg, type}]
+                    let text = items.prefix(3).compactMap { $0["msg"]?.stringValue ?? $0.stringValue }.joined(separator: "; ")
+                    if !text.isEmpty { return String(text.prefix(300)) }
+                }
+            }
         }
-        return .success(json, latencyMs: latencyMs, pauseSeconds: pause)
+        return String(decoding: raw.prefix(300), as: UTF8.self)
     }
 
     /// `choices[0]`, `usage` and `finish_reason` of a chat or completions answer.
@@ -352,12 +404,27 @@ public final class EndpointClient: Sendable {
         guard let text, !text.isEmpty else {
             return .failure(ModelCallError(kind: "empty_output", message: "the model answered with empty content", retryable: false, attempts: 0, rateLimited: 0))
         }
-        let usage = json["usage"]
-        let prompt = Int(usage?["prompt_tokens"]?.numberValue ?? 0)
-        let completion = Int(usage?["completion_tokens"]?.numberValue ?? 0)
-        let used = usage == nil ? nil : Int(usage?["total_tokens"]?.numberValue ?? Double(prompt + completion))
+        guard let (prompt, completion, used) = decodeUsage(json["usage"]) else {
+            return .failure(ModelCallError(kind: "malformed_response", message: "the usage token counts are not whole numbers from 0 to \(OutsideNumber.maxTokens)",
+                retryable: false, attempts: 0, rateLimited: 0))
+        }
         let r = ModelResponse(text: text, finishReason: choice["finish_reason"]?.stringValue, promptTokens: prompt, completionTokens: completion, latencyMs: latencyMs)
         return .success((r, used))
+    }
+
+    /// `usage` range-checked: counts absent are 0; negative, fractional, absurd or non-numeric
+    /// counts make the answer malformed (nil), so they can neither trap nor lower a cost.
+    static func decodeUsage(_ usage: JSONValue?) -> (prompt: Int, completion: Int, total: Int?)? {
+        guard let usage, usage != .null else { return (0, 0, nil) }
+        guard usage.objectValue != nil else { return nil }
+        func count(_ key: String) -> Int?? {
+            guard let v = usage[key], v != .null else { return .some(nil) }
+            guard let n = v.wholeNumber(in: 0...OutsideNumber.maxTokens) else { return nil }
+            return .some(n)
+        }
+        guard let prompt = count("prompt_tokens"), let completion = count("completion_tokens"), let total = count("total_tokens") else { return nil }
+        let p = prompt ?? 0, c = completion ?? 0
+        return (p, c, total ?? (p + c))
     }
 
     /// `data[i].embedding` in `index` order; every vector must have the same, non-zero dimension.
@@ -368,7 +435,8 @@ public final class EndpointClient: Sendable {
         var vectors = [[Float]](repeating: [], count: count)
         var dimension: Int?
         for (position, item) in data.enumerated() {
-            let i = item["index"]?.numberValue.map { Int($0) } ?? position
+            let index = item["index"]
+            let i = index == nil || index == .null ? position : (index?.wholeNumber(in: 0...(count - 1)) ?? -1)
             guard (0..<count).contains(i), let values = item["embedding"]?.arrayValue else {
                 return .failure(ModelCallError(kind: "malformed_response", message: "embedding \(position) has no index/embedding", retryable: true, attempts: 0, rateLimited: 0))
             }
@@ -386,10 +454,19 @@ public final class EndpointClient: Sendable {
             }
             vectors[i] = v
         }
-        return .success((vectors, json["usage"]?["total_tokens"]?.numberValue.map { Int($0) }))
+        guard let usage = decodeUsage(json["usage"]) else {
+            return .failure(ModelCallError(kind: "malformed_response", message: "the usage token counts are not whole numbers from 0 to \(OutsideNumber.maxTokens)",
+                retryable: false, attempts: 0, rateLimited: 0))
+        }
+        return .success((vectors, usage.total))
     }
 
     private func classify(_ error: any Error) -> ModelCallError {
+        // A decompression bomb or an oversize body: waiting or retrying gets the same answer.
+        if error is NIOTooManyBytesError || (error as? NIOHTTPDecompression.DecompressionError) == .limit {
+            return ModelCallError(kind: "response_too_large", message: "the response body is larger than \(EndpointClient.maxResponseBytes / (1024 * 1024)) MiB (decompressed)",
+                retryable: false, attempts: 0, rateLimited: 0)
+        }
         if let e = error as? HTTPClientError {
             switch e {
             case .deadlineExceeded, .readTimeout, .writeTimeout:
@@ -399,33 +476,15 @@ public final class EndpointClient: Sendable {
             case .cancelled:
                 return ModelCallError(kind: "cancelled", message: "cancelled", retryable: false, attempts: 0, rateLimited: 0)
             default:
-                return ModelCallError(kind: "connection", message: "\(e)", retryable: true, attempts: 0, rateLimited: 0)
+                return ModelCallError(kind: "connection", message: redactor.redact("\(e)"), retryable: true, attempts: 0, rateLimited: 0)
             }
         }
         if error is CancellationError {
             return ModelCallError(kind: "cancelled", message: "cancelled", retryable: false, attempts: 0, rateLimited: 0)
         }
-        if error is NIOTooManyBytesError {
-            return ModelCallError(kind: "malformed_response", message: "response body larger than 16 MiB", retryable: false, attempts: 0, rateLimited: 0)
-        }
-        return ModelCallError(kind: "connection", message: "\(error)", retryable: true, attempts: 0, rateLimited: 0)
+        return ModelCallError(kind: "connection", message: redactor.redact("\(error)"), retryable: true, attempts: 0, rateLimited: 0)
     }
 }
-
-/// `Retry-After` as seconds (delta form; HTTP dates are not worth a parser here).
-func parseRetryAfter(_ value: String) -> Double? {
-    guard let s = Double(value.trimmingCharacters(in: .whitespaces)), s >= 0 else { return nil }
-    return s
-}
-
-/// The longer of `x-ratelimit-reset-requests` / `-tokens` (OpenAI's "1s", "6m0s", "250ms").
-func rateLimitReset(_ headers: HTTPHeaders) -> Double? {
-    let values = ["x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"].compactMap { headers.first(name: $0) }.compactMap(parseGoDuration)
-    return values.max()
-}
-
-/// Parses OpenAI's reset durations (`1s`, `6m0s`, `250ms`).
-func parseGoDuration(_ text: String) -> Double? { parseDuration(text) }
 
 /// A little entropy for backoff jitter, so parallel cases do not retry in lockstep.
 private func clockSeed() -> UInt64 {

@@ -16,16 +16,21 @@ public actor EndpointLimiter {
         public var maxInFlight: Int
         /// Bucket depth, in seconds of rate.
         public var burstSeconds: Double
+        /// The longest any pause or token debt may hold admission (the endpoint's
+        /// `max_retry_after_seconds`): one answer can never stop the endpoint for longer.
+        public var maxPauseSeconds: Double
 
-        public init(requestsPerMinute: Double? = nil, tokensPerMinute: Double? = nil, maxInFlight: Int = 64, burstSeconds: Double = 0.5) {
+        public init(requestsPerMinute: Double? = nil, tokensPerMinute: Double? = nil, maxInFlight: Int = 64, burstSeconds: Double = 0.5, maxPauseSeconds: Double = 120) {
             self.requestsPerMinute = requestsPerMinute
             self.tokensPerMinute = tokensPerMinute
             self.maxInFlight = max(1, maxInFlight)
             self.burstSeconds = burstSeconds
+            self.maxPauseSeconds = maxPauseSeconds
         }
 
         public init(_ e: EndpointConfig) {
-            self.init(requestsPerMinute: e.requestsPerMinute, tokensPerMinute: e.tokensPerMinute, maxInFlight: e.maxInFlight, burstSeconds: e.burstSeconds)
+            self.init(requestsPerMinute: e.requestsPerMinute, tokensPerMinute: e.tokensPerMinute, maxInFlight: e.maxInFlight, burstSeconds: e.burstSeconds,
+                      maxPauseSeconds: e.retry.maxRetryAfterSeconds)
         }
     }
 
@@ -109,19 +114,24 @@ public actor EndpointLimiter {
     }
 
     /// Frees the caller's in-flight slot and corrects the token bucket with what the call really used.
+    /// The debt one answer can leave is bounded by `maxPauseSeconds` of rate: a reported
+    /// `total_tokens` of 1e9 against a small tokens-per-minute budget must not stop the endpoint for days.
     public func release(estimatedTokens: Int, actualTokens: Int?) {
         inFlight -= 1
-        if let actualTokens, tokens != nil {
-            tokens!.level += Double(estimatedTokens - actualTokens)
+        if let actualTokens, var t = tokens {
+            t.level += Double(estimatedTokens) - Double(actualTokens)
+            t.level = max(t.level, -t.ratePerSecond * limits.maxPauseSeconds)
+            tokens = t
         }
         dispatch()
     }
 
     /// Stops admitting anyone for `seconds` (the endpoint answered `Retry-After`, or its
     /// `x-ratelimit-remaining-*` reached zero).
+    /// Never longer than `limits.maxPauseSeconds`, whatever it is asked (NaN and negatives are no pause).
     public func pause(seconds: Double) {
         guard seconds > 0 else { return }
-        let until = clock.now.advanced(by: .seconds(seconds))
+        let until = clock.now.advanced(by: .clampedSeconds(min(seconds, limits.maxPauseSeconds)))
         if pausedUntil.map({ until > $0 }) ?? true { pausedUntil = until }
         dispatch()
     }
@@ -178,7 +188,7 @@ public actor EndpointLimiter {
         if let p = pausedUntil, p > now { wait = max(wait, seconds(p - now)) }
         if let r = requests { wait = max(wait, r.secondsUntil(1)) }
         if let t = tokens { wait = max(wait, t.secondsUntil(head.tokens)) }
-        let deadline = now.advanced(by: .seconds(max(wait, 0.0005)))
+        let deadline = now.advanced(by: .clampedSeconds(max(wait, 0.0005)))
         if let current = timerDeadline, current <= deadline, timer != nil { return }
         timer?.cancel()
         timerDeadline = deadline

@@ -143,13 +143,17 @@ public final class SimulatedEndpoint: Sendable {
 
         let params = parsed
         var text = empty ? "" : SimulatedBrain(accuracy: profile.accuracy(for: model), samplingSalt: profile.seed).answer(
-            model: model, prompt: prompt, seed: params["seed"]?.numberValue.map { Int($0) }, temperature: params["temperature"]?.numberValue)
+            model: model, prompt: prompt, seed: params["seed"]?.wholeNumber(in: Int.min...Int.max), temperature: params["temperature"]?.numberValue)
         var finishReason = "stop"
         for stop in params["stop"]?.arrayValue?.compactMap(\.stringValue) ?? params["stop"]?.stringValue.map({ [$0] }) ?? [] {
             if let r = text.range(of: stop) { text = String(text[..<r.lowerBound]) }
         }
-        if let maxTokens = params["max_tokens"]?.numberValue, text.utf8.count > Int(maxTokens) * 4 {
-            text = String(text.prefix(Int(maxTokens) * 4))
+        // Range-checked: a request's 1e30 must be a 400, not a trap in the simulator.
+        if let v = params["max_tokens"], v != .null, v.wholeNumber(in: 1...OutsideNumber.maxTokens) == nil {
+            return finish(json(.badRequest, errorBody("'max_tokens' must be a whole number from 1 to \(OutsideNumber.maxTokens)", type: "invalid_request_error")))
+        }
+        if let maxTokens = params["max_tokens"]?.wholeNumber(in: 1...OutsideNumber.maxTokens), text.utf8.count > maxTokens * 4 {
+            text = String(text.prefix(maxTokens * 4))
             finishReason = "length"
         }
         let completionTokens = text.isEmpty ? 0 : text.utf8.count / 4 + 1
@@ -263,7 +267,10 @@ public final class SimulatedEndpoint: Sendable {
         let fault = try await injectFault(&rng)
         if let early = fault.response { return early }
         try await sleepLatency(&rng)
-        let dims = parsed["dimensions"]?.numberValue.map { Int($0) } ?? profile.embeddingDimensions
+        if let d = parsed["dimensions"], d != .null, d.wholeNumber(in: 2...65_536) == nil {
+            return finish(json(.badRequest, errorBody("'dimensions' must be a whole number from 2 to 65536", type: "invalid_request_error")))
+        }
+        let dims = parsed["dimensions"]?.wholeNumber(in: 2...65_536) ?? profile.embeddingDimensions
         var data: [JSONValue] = []
         var tokens = 0
         var badDimensions = false

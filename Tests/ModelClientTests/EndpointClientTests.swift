@@ -193,10 +193,10 @@ import TestSupport
     }
 
     @Test func goDurationsParse() {
-        #expect(parseGoDuration("1s") == 1)
-        #expect(parseGoDuration("6m0s") == 360)
-        #expect(parseGoDuration("250ms") == 0.25)
-        #expect(parseGoDuration("1h2m3.5s") == 3723.5)
-        #expect(parseGoDuration("abc") == nil)
+        #expect(parseDuration("1s") == 1)
+        #expect(parseDuration("6m0s") == 360)
+        #expect(parseDuration("250ms") == 0.25)
+        #expect(parseDuration("1h2m3.5s") == 3723.5)
+        #expect(parseDuration("abc") == nil)
     }
 }
