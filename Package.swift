@@ -96,7 +96,7 @@ let package = Package(
         .executableTarget(
             name: "evalengine",
             dependencies: [
-                "Engine", "Server", "SimulatedModel", "GoldenSets", "ResultStore", "VectorSearch",
+                "Engine", "Server", "SimulatedModel", "GoldenSets", "ModelClient", "ResultStore", "VectorSearch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -21,6 +21,7 @@ extension CaseRecord {
             o["assertions"] = .array(r.assertions.map { a in
                 var ao: [String: JSONValue] = ["type": .string(a.type), "pass": .bool(a.pass), "score": .number(a.score), "weight": .number(a.weight), "reason": .string(a.reason)]
                 if let m = a.metric { ao["metric"] = .string(m) }
+                if let k = a.errorKind { ao["error"] = .string(k) }
                 return .object(ao)
             })
         }
@@ -28,24 +29,31 @@ extension CaseRecord {
         return .object(o)
     }
 
-    /// Reads a row written by `json()`; nil if it is not one.
+    /// Reads a row written by `json()`; nil if it is not one. Every number is range-checked: rows
+    /// come back from the store and from report files that `merge` is handed.
     public init?(json j: JSONValue) {
-        guard let id = j["id"]?.stringValue, let line = j["line"]?.numberValue, let statusText = j["status"]?.stringValue,
-            let status = CaseOutcome.Status(rawValue: statusText), let score = j["score"]?.numberValue
+        let counts = 0...OutsideNumber.maxTokens
+        guard let id = j["id"]?.stringValue, let line = j["line"]?.wholeNumber(in: 0...Int(Int32.max)), let statusText = j["status"]?.stringValue,
+            let status = CaseOutcome.Status(rawValue: statusText), let score = j["score"]?.numberValue, score.isFinite
+        else { return nil }
+        func count(_ v: JSONValue?) -> Int? { v == nil || v == .null ? 0 : v?.wholeNumber(in: counts) }
+        guard let promptTokens = count(j["tokens"]?["prompt"]), let completionTokens = count(j["tokens"]?["completion"]),
+            let attempts = count(j["attempts"]), let rateLimited = count(j["rate_limited"])
         else { return nil }
         var assertions: [AssertionResult] = []
         for a in j["assertions"]?.arrayValue ?? [] {
             guard let type = a["type"]?.stringValue, let pass = a["pass"]?.boolValue, let s = a["score"]?.numberValue,
                 let w = a["weight"]?.numberValue, let reason = a["reason"]?.stringValue
             else { return nil }
-            assertions.append(AssertionResult(type: type, pass: pass, score: s, weight: w, metric: a["metric"]?.stringValue, reason: reason))
+            assertions.append(AssertionResult(type: type, pass: pass, score: s, weight: w, metric: a["metric"]?.stringValue, reason: reason,
+                                              errorKind: a["error"]?.stringValue))
         }
         self.init(
-            id: id, line: Int(line), description: j["description"]?.stringValue, tags: j["tags"]?.arrayValue?.compactMap(\.stringValue) ?? [],
+            id: id, line: line, description: j["description"]?.stringValue, tags: j["tags"]?.arrayValue?.compactMap(\.stringValue) ?? [],
             status: status, score: score, namedScores: j["named_scores"]?.objectValue?.compactMapValues(\.numberValue) ?? [:],
             output: j["output"]?.stringValue, finishReason: j["finish_reason"]?.stringValue, latencyMs: j["latency_ms"]?.numberValue,
-            promptTokens: Int(j["tokens"]?["prompt"]?.numberValue ?? 0), completionTokens: Int(j["tokens"]?["completion"]?.numberValue ?? 0),
-            costUSD: j["cost_usd"]?.numberValue, attempts: Int(j["attempts"]?.numberValue ?? 0), rateLimited: Int(j["rate_limited"]?.numberValue ?? 0),
+            promptTokens: promptTokens, completionTokens: completionTokens,
+            costUSD: j["cost_usd"]?.numberValue, attempts: attempts, rateLimited: rateLimited,
             assertions: assertions, errorKind: j["error"]?["kind"]?.stringValue, errorMessage: j["error"]?["message"]?.stringValue)
         cached = j["cached"]?.boolValue ?? false
     }

@@ -317,6 +317,15 @@ public struct EvalRunner: Sendable {
             let (response, cached) = try await source.response(for: request)
             record.cached = cached
             let cost = client.endpoint.pricing?.cost(promptTokens: response.promptTokens, completionTokens: response.completionTokens)
+            // What the target answered is kept whatever happens while scoring it: it was billed.
+            record.output = response.text
+            record.finishReason = response.finishReason
+            record.latencyMs = response.latencyMs
+            record.promptTokens = response.promptTokens
+            record.completionTokens = response.completionTokens
+            record.costUSD = cost
+            record.attempts = response.attempts
+            record.rateLimited = response.rateLimited
             var output = CaseOutput(text: response.text, latencyMs: response.latencyMs, costUSD: cost, finishReason: response.finishReason)
             let references = prepared.similarityTexts
             if !references.isEmpty, let embedder {
@@ -328,30 +337,23 @@ public struct EvalRunner: Sendable {
                     let cosines = try Similarity.cosinePairs(outputs, refs)
                     for (i, t) in references.enumerated() { output.similarities[t] = Double(cosines[i]) }
                 } catch let e as ModelCallError {
-                    record.errorKind = "embedding_" + e.kind
-                    record.errorMessage = "embedding for 'similar' failed: \(e.message)"
-                    record.output = response.text
-                    return record
+                    output.similarityError = ("embedding_" + e.kind, "embedding for 'similar' failed: \(e.message)")
                 } catch {
-                    record.errorKind = "embedding_bad_dimensions"
-                    record.errorMessage = "embedding for 'similar' failed: \(error)"
-                    record.output = response.text
-                    return record
+                    output.similarityError = ("embedding_bad_dimensions", "embedding for 'similar' failed: \(error)")
                 }
             }
-            let score = scorer.score(prepared, output: output)
-            record.status = score.pass ? .passed : .failed
+            let score = await ScoringExecutor.shared.score(prepared, output: output, scorer: scorer)
             record.score = score.score
             record.namedScores = score.namedScores
             record.assertions = score.results
-            record.output = response.text
-            record.finishReason = response.finishReason
-            record.latencyMs = response.latencyMs
-            record.promptTokens = response.promptTokens
-            record.completionTokens = response.completionTokens
-            record.costUSD = cost
-            record.attempts = response.attempts
-            record.rateLimited = response.rateLimited
+            if let undecided = score.error {
+                // An assertion that could not be decided (budget, embedding) is an error, never a quality result.
+                record.status = .errored
+                record.errorKind = undecided.errorKind
+                record.errorMessage = "\(undecided.type): \(undecided.reason)"
+            } else {
+                record.status = score.pass ? .passed : .failed
+            }
         } catch {
             record.errorKind = error.kind
             record.errorMessage = error.message

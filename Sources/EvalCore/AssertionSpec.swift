@@ -110,8 +110,9 @@ public struct AssertionSpec: Sendable, Hashable {
         }
         switch object["weight"] {
         case nil, .null?: break
-        case .number(let n)? where n >= 0: spec.weight = n
-        default: throw FieldError(field: "weight", message: "must be a number >= 0")
+        // Bounded so that a case's weighted sum stays finite (1e308 + 1e308 is inf, inf/inf NaN).
+        case .number(let n)? where n >= 0 && n <= AssertionSpec.maxWeight: spec.weight = n
+        default: throw FieldError(field: "weight", message: "must be a number from 0 to \(format(AssertionSpec.maxWeight))")
         }
         switch object["metric"] {
         case nil, .null?: break
@@ -176,8 +177,26 @@ public struct AssertionSpec: Sendable, Hashable {
         return spec
     }
 
+    /// The largest weight an assertion may have.
+    public static let maxWeight = 1e6
+
+    /// The range a threshold of this type means something in.
+    var thresholdRange: ClosedRange<Double> {
+        switch type {
+        case .rougeN, .bleu: return 0...1
+        case .similar: return -1...1
+        case .levenshtein: return 0...1e6
+        case .latency: return 0...1e9  // milliseconds
+        case .cost: return 0...1e6  // USD
+        default: return -1e15...1e15
+        }
+    }
+
     /// Checks what can be checked without the case: value shapes and required thresholds.
     func checkShape() throws(FieldError) {
+        if let t = threshold, !(t.isFinite && thresholdRange.contains(t)) {
+            throw FieldError(field: "threshold", message: "\(type.rawValue) threshold must be a number from \(format(thresholdRange.lowerBound)) to \(format(thresholdRange.upperBound)), got \(t)")
+        }
         switch type {
         case .latency, .cost:
             if threshold == nil && metric == nil {

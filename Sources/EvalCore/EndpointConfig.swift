@@ -84,7 +84,15 @@ public struct EndpointConfig: Sendable, Hashable {
             guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
                 throw FieldError(field: "base_url", message: "must start with http:// or https://")
             }
-            e.baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+            var base = url
+            while base.hasSuffix("/") { base.removeLast() }
+            // We append `/v1/chat/completions`; OpenAI's documentation writes base URLs with `/v1`.
+            // Accept both forms rather than send every case to `/v1/v1/...` and a silent 404.
+            if base.hasSuffix("/v1") { base.removeLast(3) }
+            guard base.split(separator: "/", omittingEmptySubsequences: false).count >= 3, !base.hasSuffix(":") else {
+                throw FieldError(field: "base_url", message: "'\(url)' has no host")
+            }
+            e.baseURL = base
         } else if o["base_url"] != nil && o["base_url"] != .null {
             throw FieldError(field: "base_url", message: "must be a string")
         } else if e.simulatedProfile == nil {
@@ -102,18 +110,23 @@ public struct EndpointConfig: Sendable, Hashable {
             guard let s = v.stringValue, !s.isEmpty else { throw FieldError(field: "api_key_file", message: "must be a path") }
             e.apiKeyFile = s
         }
-        func positive(_ v: JSONValue?, _ field: String) throws(FieldError) -> Double? {
+        // Bounded both ways: these numbers become durations and integer counts, where 1e300 traps
+        // and 1e-300 divides to infinity.
+        func positive(_ v: JSONValue?, _ field: String, max: Double = 1e9) throws(FieldError) -> Double? {
             guard let v, v != .null else { return nil }
-            guard let n = v.numberValue, n > 0 else { throw FieldError(field: field, message: "must be a number > 0") }
+            guard let n = v.numberValue, n.isFinite, n >= 1e-6, n <= max else {
+                throw FieldError(field: field, message: "must be a number from 0.000001 to \(format(max))")
+            }
             return n
         }
+        let day = 86_400.0
         if let t = o["timeouts"] {
             guard let to = t.objectValue else { throw FieldError(field: "timeouts", message: "must be an object") }
             for key in to.keys where !["connect_seconds", "request_seconds"].contains(key) {
                 throw FieldError(field: "timeouts.\(key)", message: "unknown field (expected connect_seconds, request_seconds)")
             }
-            e.connectTimeoutSeconds = try positive(to["connect_seconds"], "timeouts.connect_seconds") ?? e.connectTimeoutSeconds
-            e.requestTimeoutSeconds = try positive(to["request_seconds"], "timeouts.request_seconds") ?? e.requestTimeoutSeconds
+            e.connectTimeoutSeconds = try positive(to["connect_seconds"], "timeouts.connect_seconds", max: day) ?? e.connectTimeoutSeconds
+            e.requestTimeoutSeconds = try positive(to["request_seconds"], "timeouts.request_seconds", max: day) ?? e.requestTimeoutSeconds
         }
         if let n = try positive(o["max_in_flight"], "max_in_flight") {
             guard n.rounded() == n, n <= 100_000 else { throw FieldError(field: "max_in_flight", message: "must be a whole number") }
@@ -121,7 +134,7 @@ public struct EndpointConfig: Sendable, Hashable {
         }
         e.requestsPerMinute = try positive(o["requests_per_minute"], "requests_per_minute")
         e.tokensPerMinute = try positive(o["tokens_per_minute"], "tokens_per_minute")
-        e.burstSeconds = try positive(o["burst_seconds"], "burst_seconds") ?? e.burstSeconds
+        e.burstSeconds = try positive(o["burst_seconds"], "burst_seconds", max: 3600) ?? e.burstSeconds
         if let r = o["retry"] {
             guard let ro = r.objectValue else { throw FieldError(field: "retry", message: "must be an object") }
             let known: Set<String> = ["max_attempts", "initial_backoff_seconds", "max_backoff_seconds", "max_retry_after_seconds"]
@@ -132,15 +145,15 @@ public struct EndpointConfig: Sendable, Hashable {
                 guard n.rounded() == n, n <= 100 else { throw FieldError(field: "retry.max_attempts", message: "must be a whole number <= 100") }
                 e.retry.maxAttempts = Int(n)
             }
-            e.retry.initialBackoffSeconds = try positive(ro["initial_backoff_seconds"], "retry.initial_backoff_seconds") ?? e.retry.initialBackoffSeconds
-            e.retry.maxBackoffSeconds = try positive(ro["max_backoff_seconds"], "retry.max_backoff_seconds") ?? e.retry.maxBackoffSeconds
-            e.retry.maxRetryAfterSeconds = try positive(ro["max_retry_after_seconds"], "retry.max_retry_after_seconds") ?? e.retry.maxRetryAfterSeconds
+            e.retry.initialBackoffSeconds = try positive(ro["initial_backoff_seconds"], "retry.initial_backoff_seconds", max: day) ?? e.retry.initialBackoffSeconds
+            e.retry.maxBackoffSeconds = try positive(ro["max_backoff_seconds"], "retry.max_backoff_seconds", max: day) ?? e.retry.maxBackoffSeconds
+            e.retry.maxRetryAfterSeconds = try positive(ro["max_retry_after_seconds"], "retry.max_retry_after_seconds", max: day) ?? e.retry.maxRetryAfterSeconds
         }
         if let p = o["pricing"], p != .null {
-            guard let i = p["input_per_million"]?.numberValue, i >= 0 else {
+            guard let i = p["input_per_million"]?.numberValue, i >= 0, i <= 1e6 else {
                 throw FieldError(field: "pricing.input_per_million", message: "must be a number >= 0 (USD per million input tokens)")
             }
-            guard let out = p["output_per_million"]?.numberValue, out >= 0 else {
+            guard let out = p["output_per_million"]?.numberValue, out >= 0, out <= 1e6 else {
                 throw FieldError(field: "pricing.output_per_million", message: "must be a number >= 0 (USD per million output tokens)")
             }
             e.pricing = Pricing(inputPerMillion: i, outputPerMillion: out)

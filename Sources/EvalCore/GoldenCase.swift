@@ -174,8 +174,19 @@ func decodeAssertions(_ json: JSONValue?) throws(FieldError) -> [AssertionSpec] 
 func decodeThreshold(_ json: JSONValue?) throws(FieldError) -> Double? {
     switch json {
     case nil, .null?: return nil
-    case .number(let n)?: return n
+    case .number(let n)?: return try GoldenCase.checkedThreshold(n)
     case let other?: throw FieldError(field: "threshold", message: "must be a number, got \(other.typeName)")
+    }
+}
+
+extension GoldenCase {
+    /// A case threshold is compared with the weighted mean score, which lies in 0...1: NaN,
+    /// infinities and numbers outside it would make every case pass or every case fail.
+    public static func checkedThreshold(_ n: Double) throws(FieldError) -> Double {
+        guard n.isFinite, (0...1).contains(n) else {
+            throw FieldError(field: "threshold", message: "must be a number from 0 to 1 (the case's weighted score), got \(n)")
+        }
+        return n
     }
 }
 

@@ -10,6 +10,9 @@ public struct CaseOutput: Sendable {
     /// Cosine similarity of the output's embedding with each expected text of the case's
     /// `similar` assertions (computed by the runner in one batch per case).
     public var similarities: [String: Double] = [:]
+    /// Why no similarity could be computed (the embedding call failed): `similar` assertions are
+    /// then errored with this kind, the case's other assertions still run.
+    public var similarityError: (kind: String, message: String)?
 
     public init(text: String, latencyMs: Double? = nil, costUSD: Double? = nil, finishReason: String? = nil) {
         self.text = text
@@ -27,14 +30,18 @@ public struct AssertionResult: Sendable, Hashable {
     public var weight: Double
     public var metric: String?
     public var reason: String
+    /// Set when the assertion could not be decided (`scorer_timeout`, `embedding_<kind>`): it is
+    /// neither passed nor failed, and makes its case errored.
+    public var errorKind: String?
 
-    public init(type: String, pass: Bool, score: Double, weight: Double, metric: String?, reason: String) {
+    public init(type: String, pass: Bool, score: Double, weight: Double, metric: String?, reason: String, errorKind: String? = nil) {
         self.type = type
         self.pass = pass
         self.score = score
         self.weight = weight
         self.metric = metric
         self.reason = reason
+        self.errorKind = errorKind
     }
 }
 
@@ -46,6 +53,9 @@ public struct CaseScore: Sendable {
     /// Weighted mean score per named metric.
     public var namedScores: [String: Double]
     public var results: [AssertionResult]
+
+    /// The first undecided assertion's error, if any: the case is then errored, not failed.
+    public var error: AssertionResult? { results.first { $0.errorKind != nil } }
 }
 
 /// A case whose assertion values are rendered with its vars and whose patterns are compiled:
@@ -53,6 +63,19 @@ public struct CaseScore: Sendable {
 public struct PreparedCase: Sendable {
     public let goldenCase: GoldenCase
     let assertions: [PreparedAssertion]
+
+    /// True when an assertion may take real CPU time on a large output (patterns, schemas,
+    /// embedded-JSON search, edit distance, n-gram metrics): the runner scores such cases on
+    /// threads of their own, away from the ones that serve HTTP.
+    public var hasCostlyAssertions: Bool {
+        assertions.contains { a in
+            switch a.spec.type {
+            case .regex, .containsJSON, .levenshtein, .rougeN, .bleu: return true
+            case .isJSON: return a.schema != nil
+            default: return false
+            }
+        }
+    }
 
     /// Texts whose embeddings the `similar` assertions compare the output with.
     public var similarityTexts: [String] {
@@ -67,14 +90,24 @@ public struct PreparedCase: Sendable {
 struct PreparedAssertion: Sendable {
     let spec: AssertionSpec
     let value: JSONValue?
-    let regex: NSRegularExpression?
+    let regex: LinearRegex?
     let schema: JSONSchemaValidator?
     let list: [String]
 }
 
-/// Prepares and scores cases. Compiled regular expressions are shared across cases by pattern.
+/// Prepares and scores cases. Compiled regular expressions and schemas are shared across cases.
+///
+/// Every assertion is bounded: patterns run in linear time (`LinearRegex`), schema validation,
+/// embedded-JSON search and edit distance within step budgets. An assertion over its budget is
+/// errored `scorer_timeout`, never passed.
 public final class Scorer: Sendable {
-    private let regexCache = Mutex<[String: NSRegularExpression]>([:])
+    private let regexCache = Mutex<[String: LinearRegex]>([:])
+    private let schemaCache = Mutex<[JSONValue: JSONSchemaValidator]>([:])
+
+    /// Work one `contains-json` search may do, in bytes scanned and parsed per byte of output.
+    public static let embeddedJSONWorkPerByte = 16
+    /// The most cells an edit-distance table may have (beyond its band) before `scorer_timeout`.
+    public static let maxEditDistanceCells = 50_000_000
 
     public init() {}
 
@@ -102,7 +135,7 @@ public final class Scorer: Sendable {
         if value == nil, needsValue.contains(spec.type) {
             throw FieldError(field: "value", message: "\(spec.displayType) needs a value (or the case's 'expected')")
         }
-        var regex: NSRegularExpression?
+        var regex: LinearRegex?
         var schema: JSONSchemaValidator?
         var list: [String] = []
         switch spec.type {
@@ -113,10 +146,12 @@ public final class Scorer: Sendable {
             if let v = value {
                 switch v {
                 case .string(let s):
-                    do { schema = JSONSchemaValidator(schema: try JSONValue.parse(s)) } catch {
+                    let parsed: JSONValue
+                    do { parsed = try JSONValue.parse(s) } catch {
                         throw FieldError(field: "value", message: "schema is not valid JSON: \(error.message)")
                     }
-                default: schema = JSONSchemaValidator(schema: v)
+                    schema = try compiledSchema(parsed)
+                default: schema = try compiledSchema(v)
                 }
             }
         case .similar:
@@ -153,10 +188,24 @@ public final class Scorer: Sendable {
         }
     }
 
-    private func compiledRegex(_ pattern: String) throws(FieldError) -> NSRegularExpression {
+    private func compiledSchema(_ json: JSONValue) throws(FieldError) -> JSONSchemaValidator {
+        if let cached = schemaCache.withLock({ $0[json] }) { return cached }
+        let v: JSONValue
+        do {
+            let validator = try JSONSchemaValidator(schema: json)
+            schemaCache.withLock { $0[json] = validator }
+            return validator
+        } catch {
+            v = .string(error.field)
+            throw FieldError(field: "value", message: "schema\(v.stringValue!.isEmpty ? "" : " at \(v.stringValue!)"): \(error.message)")
+        }
+    }
+
+    private func compiledRegex(_ pattern: String) throws(FieldError) -> LinearRegex {
         if let cached = regexCache.withLock({ $0[pattern] }) { return cached }
-        guard let re = try? NSRegularExpression(pattern: pattern) else {
-            throw FieldError(field: "value", message: "invalid regular expression '\(pattern)'")
+        let re: LinearRegex
+        do { re = try LinearRegex(pattern) } catch {
+            throw FieldError(field: "value", message: "invalid regular expression /\(pattern)/: \(error.message)")
         }
         regexCache.withLock { $0[pattern] = re }
         return re
@@ -173,7 +222,7 @@ public final class Scorer: Sendable {
         var metricSums: [String: (Double, Double)] = [:]
         for a in prepared.assertions {
             var r = evaluate(a, output)
-            if a.spec.weight == 0 { r.pass = true }
+            if a.spec.weight == 0 && r.errorKind == nil { r.pass = true }
             results.append(r)
             let metricOnly = (a.spec.type == .latency || a.spec.type == .cost) && a.spec.threshold == nil
             if let m = a.spec.metric ?? (a.spec.type == .similar ? "semantic_similarity" : nil) {
@@ -230,43 +279,57 @@ public final class Scorer: Sendable {
             pass = text.hasPrefix(prefix)
             reason = pass ? "output starts with \(quote(prefix))" : "output does not start with \(quote(prefix))"
         case .regex:
-            pass = a.regex!.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+            switch a.regex!.firstMatch(in: text) {
+            case .matched: pass = true
+            case .noMatch: pass = false
+            case .overBudget: return overBudget(spec, "matching /\(a.regex!.pattern)/ against \(text.unicodeScalars.count) characters")
+            }
             reason = pass ? "output matches /\(a.regex!.pattern)/" : "output does not match /\(a.regex!.pattern)/"
         case .isJSON:
             do {
                 let parsed = try JSONValue.parse(text)
-                if let schema = a.schema, let err = schema.firstError(parsed) {
-                    pass = false
-                    reason = "JSON does not match the schema: \(err)"
-                } else {
+                switch a.schema?.validate(parsed) ?? .valid {
+                case .valid:
                     pass = true
                     reason = "output is valid JSON"
+                case .invalid(let err):
+                    pass = false
+                    reason = "JSON does not match the schema: \(err)"
+                case .overBudget:
+                    return overBudget(spec, "validating the output against the schema")
                 }
             } catch {
                 pass = false
                 reason = "output is not valid JSON (\(error.message) at byte \(error.offset))"
             }
         case .containsJSON:
-            let found = extractEmbeddedJSON(text)
-            if found.isEmpty {
-                pass = false
-                reason = "output contains no JSON"
-            } else if let schema = a.schema {
-                var lastError = ""
-                pass = false
+            let (found, complete) = extractEmbeddedJSON(text, workBudget: text.utf8.count * Scorer.embeddedJSONWorkPerByte + 1_000_000)
+            pass = false
+            reason = "output contains no JSON"
+            if let schema = a.schema {
+                var lastError: String?
                 for v in found {
-                    if let err = schema.firstError(v) { lastError = err } else { pass = true; break }
+                    switch schema.validate(v) {
+                    case .valid: pass = true
+                    case .invalid(let err): lastError = err
+                    case .overBudget: return overBudget(spec, "validating embedded JSON against the schema")
+                    }
+                    if pass { break }
                 }
-                reason = pass ? "output contains JSON matching the schema" : "no embedded JSON matches the schema: \(lastError)"
-            } else {
+                if pass { reason = "output contains JSON matching the schema" } else if let lastError { reason = "no embedded JSON matches the schema: \(lastError)" }
+            } else if !found.isEmpty {
                 pass = true
                 reason = "output contains JSON"
             }
+            // Only an answer found counts before the budget ran out; "none found" is not decided.
+            if !pass && !complete { return overBudget(spec, "searching \(text.utf8.count) bytes for embedded JSON") }
         case .levenshtein:
             let limit = spec.threshold ?? 5
-            let d = TextMetrics.levenshtein(text, a.value!.textForm)
-            pass = Double(d) <= limit
-            reason = "edit distance \(d) (limit \(format(limit)))"
+            guard let d = TextMetrics.levenshtein(text, a.value!.textForm, atMost: Int(limit), maxCells: Scorer.maxEditDistanceCells) else {
+                return overBudget(spec, "an edit distance between \(text.unicodeScalars.count) and \(a.value!.textForm.unicodeScalars.count) characters")
+            }
+            pass = d <= Int(limit)
+            reason = d <= Int(limit) ? "edit distance \(d) (limit \(format(limit)))" : "edit distance more than \(format(limit)) (limit \(format(limit)))"
         case .rougeN:
             let t = spec.threshold ?? 0.75
             let f1 = TextMetrics.rougeN(candidate: text, reference: a.value!.textForm)
@@ -296,6 +359,10 @@ public final class Scorer: Sendable {
             reason = "\(spec.type.rawValue) \(describe(value)) (limit \(describe(t)))"
         case .similar:
             let t = spec.threshold ?? 0.75
+            if let failure = output.similarityError {
+                return AssertionResult(type: spec.displayType, pass: false, score: 0, weight: spec.weight, metric: spec.metric,
+                                       reason: "no embedding: \(failure.message)", errorKind: failure.kind)
+            }
             let sims = a.list.map { output.similarities[$0] }
             guard !sims.contains(where: { $0 == nil }) else {
                 return AssertionResult(type: spec.displayType, pass: false, score: 0, weight: spec.weight, metric: spec.metric,
@@ -319,6 +386,12 @@ public final class Scorer: Sendable {
             reason = "not: " + reason
         }
         return AssertionResult(type: spec.displayType, pass: pass, score: s, weight: spec.weight, metric: spec.metric, reason: reason)
+    }
+
+    /// An assertion that ran out of its budget: errored, whatever its `not-` prefix says.
+    private func overBudget(_ spec: AssertionSpec, _ what: String) -> AssertionResult {
+        AssertionResult(type: spec.displayType, pass: false, score: 0, weight: spec.weight, metric: spec.metric,
+                        reason: "over the scoring budget: \(what)", errorKind: "scorer_timeout")
     }
 }
 

@@ -15,11 +15,17 @@ public struct SecretRedactor: Sendable {
 
     /// `text` with every secret, and every `Bearer <token>` credential whatever its value, masked.
     public func redact(_ text: String) -> String {
+        SecretRedactor.maskBearerTokens(redactSecrets(text))
+    }
+
+    /// `text` with the configured secrets masked, and nothing else changed (for model outputs,
+    /// which may legitimately talk about bearer tokens).
+    public func redactSecrets(_ text: String) -> String {
         var out = text
         for s in secrets where out.contains(s) {
             out = out.replacingAll(s, with: SecretRedactor.mask)
         }
-        return SecretRedactor.maskBearerTokens(out)
+        return out
     }
 
     /// Masks the word after `Bearer ` (any case): a credential of some other endpoint or gateway

@@ -19,6 +19,42 @@ public enum TextMetrics {
         return previous[y.count]
     }
 
+    /// Edit distance when it is at most `k`, else `k + 1` ("more than k"), computed in a band of
+    /// width 2k+1 around the diagonal (Ukkonen): O(n·k), not O(n·m). Nil when even the band would
+    /// need more than `maxCells` cells.
+    public static func levenshtein(_ a: String, _ b: String, atMost k: Int, maxCells: Int) -> Int? {
+        let x = Array(a.unicodeScalars)
+        let y = Array(b.unicodeScalars)
+        let k = max(0, k)
+        if abs(x.count - y.count) > k { return k + 1 }
+        if x.isEmpty || y.isEmpty { return max(x.count, y.count) }
+        let band = min(y.count, 2 * k + 1)
+        guard x.count.multipliedReportingOverflow(by: band).partialValue <= maxCells, x.count <= maxCells else { return nil }
+        let big = k + 1
+        var previous = [Int](repeating: big, count: y.count + 1)
+        var current = [Int](repeating: big, count: y.count + 1)
+        for j in 0...min(y.count, k) { previous[j] = j }
+        for i in 1...x.count {
+            let lo = max(1, i - k)
+            let hi = min(y.count, i + k)
+            current[lo - 1] = lo - 1 == 0 ? i : big
+            if lo > 1 { current[lo - 1] = big }
+            var rowMin = current[lo - 1]
+            if lo <= hi {
+                for j in lo...hi {
+                    let cost = x[i - 1] == y[j - 1] ? 0 : 1
+                    let v = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost, big)
+                    current[j] = v
+                    rowMin = min(rowMin, v)
+                }
+            }
+            if hi < y.count { current[hi + 1] = big }
+            if rowMin > k { return k + 1 }
+            swap(&previous, &current)
+        }
+        return min(previous[y.count], big)
+    }
+
     /// Lower-cased word tokens: runs of letters and digits; other non-space characters are tokens
     /// of their own (a tree-bank-like split: "it's." -> it ' s .).
     public static func wordTokens(_ text: String) -> [String] {

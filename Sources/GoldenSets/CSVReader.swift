@@ -106,7 +106,11 @@ final class CSVRecordReader {
                     guard let t = Double(value.trimmingCharacters(in: .whitespaces)) else {
                         throw InputError(location: location, field: name, message: "must be a number, got '\(value)'")
                     }
-                    c.threshold = t
+                    do {
+                        c.threshold = try GoldenCase.checkedThreshold(t)
+                    } catch {
+                        throw InputError(location: location, field: name, message: error.message)
+                    }
                 }
             default:
                 if name.hasPrefix("__metadata:") {

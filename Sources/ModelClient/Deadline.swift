@@ -18,7 +18,7 @@ public func withDeadline<T: Sendable>(seconds: Double, _ body: @escaping @Sendab
 
 extension TimeAmount {
     /// `seconds` as NIO's time amount, clamped like `Duration.clampedSeconds` (never traps).
-    static func clampedSeconds(_ seconds: Double) -> TimeAmount {
+    public static func clampedSeconds(_ seconds: Double) -> TimeAmount {
         let s = seconds.isNaN ? 0 : min(max(seconds, 0), OutsideNumber.maxSeconds)
         return .milliseconds(Int64((s * 1000).rounded()))
     }

@@ -203,6 +203,8 @@ public final class EndpointClient: Sendable {
             EndpointClient.decodeCompletion(json, latencyMs: latencyMs)
         }
         var response = result.value
+        // An endpoint that echoes the key into an answer must not get it into reports or the cache.
+        response.text = redactor.redactSecrets(response.text)
         response.attempts = result.attempts
         response.rateLimited = result.rateLimited
         return response

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import EvalCore
+import ModelClient
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -59,7 +60,9 @@ struct SubmitCommand: AsyncParsableCommand {
     func validate() throws {
         guard ["eval", "shadow-compare", "index-test"].contains(stage) else { throw ValidationError("the stage must be eval, shadow-compare or index-test") }
         guard URL(string: server)?.scheme?.hasPrefix("http") == true else { throw ValidationError("--server must be an http(s) URL") }
-        guard pollSeconds > 0, timeout > 0, retries >= 0 else { throw ValidationError("--poll-seconds, --timeout and --retries must be positive") }
+        guard pollSeconds > 0, pollSeconds <= 3600, timeout > 0, timeout <= 7 * 86_400, retries >= 0, retries <= 100 else {
+            throw ValidationError("--poll-seconds (at most 3600), --timeout (at most 7 days) and --retries (at most 100) must be positive")
+        }
     }
 
     func run() async throws {
@@ -85,7 +88,7 @@ struct SubmitCommand: AsyncParsableCommand {
         if let tokenEnv, let token = ProcessInfo.processInfo.environment[tokenEnv], !token.isEmpty {
             headers.add(name: "Authorization", value: "Bearer \(token)")
         }
-        let deadline = ContinuousClock.now + .milliseconds(Int64(timeout * 1000))
+        let deadline = ContinuousClock.now + .clampedSeconds(timeout)
         func slice() -> Double { wait ? max(0, min(pollSeconds, Double((deadline - ContinuousClock.now).components.seconds))) : 0 }
 
         // Submit (or re-attach): the same body and key always name the same job.
@@ -147,9 +150,9 @@ struct SubmitCommand: AsyncParsableCommand {
             var reply: Reply?
             var problem = ""
             do {
-                let response = try await HTTPClient.shared.execute(req, timeout: .seconds(Int64(pollSeconds) + 30))
+                let response = try await HTTPClient.shared.execute(req, timeout: .clampedSeconds(Double(pollSeconds) + 30))
                 let bytes = try await response.body.collect(upTo: 256 << 20)
-                reply = Reply(status: Int(response.status.code), body: Array(buffer: bytes), retryAfter: response.headers.first(name: "Retry-After").flatMap(Double.init))
+                reply = Reply(status: Int(response.status.code), body: Array(buffer: bytes), retryAfter: OutsideNumber.seconds(response.headers.first(name: "Retry-After").flatMap(Double.init), limit: 300))
                 if let r = reply, r.status == 429 || r.status >= 500 { problem = "HTTP \(r.status)" }
             } catch {
                 problem = "\(error)"
@@ -162,7 +165,7 @@ struct SubmitCommand: AsyncParsableCommand {
             }
             let delay = reply?.retryAfter ?? min(30, 0.5 * pow(2, Double(attempt - 1))) * Double.random(in: 0.5...1)
             printError("\(method) \(url): \(problem); retry \(attempt)/\(retries) in \(String(format: "%.1f", delay)) s")
-            try? await Task.sleep(for: .milliseconds(Int64(delay * 1000)))
+            try? await Task.sleep(for: .clampedSeconds(delay))
         }
     }
 }
