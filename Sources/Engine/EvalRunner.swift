@@ -67,6 +67,7 @@ public struct CaseRecord: Sendable {
         var o = CaseOutcome(
             status: status, score: score, namedScores: namedScores, latencyMs: latencyMs, promptTokens: promptTokens,
             completionTokens: completionTokens, costUSD: costUSD, retries: max(0, attempts - 1), rateLimited: rateLimited, errorKind: errorKind)
+        o.errorMessage = errorMessage
         o.cached = cached
         return o
     }

@@ -170,6 +170,7 @@ public struct ReportSink: CaseSink {
                                      "mean": .number(round3(l.mean)), "max": .number(round3(l.max)), "count": .number(Double(l.count))]
         }
         if !s.errorsByKind.isEmpty { summary["errors_by_kind"] = .object(s.errorsByKind.mapValues { .number(Double($0)) }) }
+        if !s.firstErrorMessages.isEmpty { summary["first_error_messages"] = .object(s.firstErrorMessages.mapValues(JSONValue.string)) }
         return [
             "schema": "evalengine.eval-report/v1",
             "run": [
@@ -182,6 +183,7 @@ public struct ReportSink: CaseSink {
             "gate": result.gateConfig.json,
             "verdict": .string(result.gate.verdict.rawValue),
             "reasons": .array(result.gate.reasons.map(JSONValue.string)),
+            "notes": .array(result.gate.notes.map(JSONValue.string)),
             "checks": .array(result.gate.checks.map(\.json)),
             "summary": .object(summary),
         ]

@@ -131,48 +131,117 @@ public struct GateResult: Sendable {
     public var verdict: Verdict
     public var checks: [GateCheck]
     public var reasons: [String]
+    /// Things the reader should know that did not decide the verdict (a check skipped, errors
+    /// that could not have changed the verdict).
+    public var notes: [String] = []
 
-    public init(verdict: Verdict, checks: [GateCheck], reasons: [String]) {
+    public init(verdict: Verdict, checks: [GateCheck], reasons: [String], notes: [String] = []) {
         self.verdict = verdict
         self.checks = checks
         self.reasons = reasons
+        self.notes = notes
     }
 }
 
 extension GateConfig {
     /// Applies the thresholds to a summary.
+    ///
+    /// Errored cases make the verdict inconclusive only when they could change it: the quality
+    /// checks are evaluated twice, as if every errored case had passed and as if every one had
+    /// failed, and when both give the same verdict it stands (with the errors reported). Latency
+    /// and cost checks use what was measured; latency checks are skipped, with a note, when no
+    /// answer of this run was measured live (every one came from the cache).
     public func evaluate(_ s: RunSummary) -> GateResult {
-        var checks: [GateCheck] = []
-        func atLeast(_ name: String, _ kind: GateCheck.Kind, _ threshold: Double, _ actual: Double?) {
-            checks.append(GateCheck(name: name, kind: kind, comparison: ">=", threshold: threshold, actual: actual, pass: actual.map { $0 >= threshold } ?? false))
+        var notes: [String] = []
+        let latencyLimits = [("latency_p50_ms", maxP50LatencyMs, s.latency?.p50), ("latency_p95_ms", maxP95LatencyMs, s.latency?.p95),
+                             ("latency_p99_ms", maxP99LatencyMs, s.latency?.p99)].filter { $0.1 != nil }
+        let skipLatency = s.latency == nil && s.cacheHits > 0 && !latencyLimits.isEmpty
+        if skipLatency {
+            notes.append("latency checks skipped: all \(s.cacheHits) answers came from the cache, so none was measured in this run (use --cache-mode refresh to gate latency)")
         }
-        func atMost(_ name: String, _ kind: GateCheck.Kind, _ threshold: Double, _ actual: Double?) {
-            checks.append(GateCheck(name: name, kind: kind, comparison: "<=", threshold: threshold, actual: actual, pass: actual.map { $0 <= threshold } ?? false))
+
+        /// The quality checks for a given count of passed and failed cases (metrics bounded the same way).
+        func qualityChecks(passed: Int, failed: Int, metricBound: Double?) -> [GateCheck] {
+            var checks: [GateCheck] = []
+            func atLeast(_ name: String, _ threshold: Double, _ actual: Double?) {
+                checks.append(GateCheck(name: name, kind: .quality, comparison: ">=", threshold: threshold, actual: actual, pass: actual.map { $0 >= threshold } ?? false))
+            }
+            func atMost(_ name: String, _ threshold: Double, _ actual: Double?) {
+                checks.append(GateCheck(name: name, kind: .quality, comparison: "<=", threshold: threshold, actual: actual, pass: actual.map { $0 <= threshold } ?? false))
+            }
+            let scored = passed + failed
+            let rate = scored > 0 ? Double(passed) / Double(scored) : nil
+            if let t = minPassRate { atLeast("pass_rate", t, rate) }
+            if let t = minPassRateLowerBound { atLeast("pass_rate_lower_bound", t, scored > 0 ? Statistics.wilson(successes: passed, trials: scored).low : nil) }
+            let extra = Double(passed + failed - s.scored)
+            for (name, t) in minMetrics.sorted(by: { $0.key < $1.key }) {
+                var mean = s.metrics[name]?.mean
+                if let bound = metricBound, extra > 0, let m = s.metrics[name] {
+                    mean = (m.mean * Double(m.count) + bound * extra) / (Double(m.count) + extra)
+                }
+                atLeast("metric:\(name)", t, mean)
+            }
+            if !skipLatency { for (name, t, actual) in latencyLimits { atMost(name, t!, actual) } }
+            if let t = maxCostUSD { atMost("cost_usd", t, s.costUSD ?? (s.scored > 0 ? nil : 0)) }
+            return checks
         }
-        atMost("error_rate", .infrastructure, maxErrorRate, s.total > 0 ? Double(s.errored) / Double(s.total) : 0)
-        atLeast("scored_cases", .infrastructure, Double(minScoredCases), Double(s.scored))
-        if let t = minPassRate { atLeast("pass_rate", .quality, t, s.passRate) }
-        if let t = minPassRateLowerBound { atLeast("pass_rate_lower_bound", .quality, t, s.passRateInterval?.low) }
-        for (name, t) in minMetrics.sorted(by: { $0.key < $1.key }) { atLeast("metric:\(name)", .quality, t, s.metrics[name]?.mean) }
-        if let t = maxP50LatencyMs { atMost("latency_p50_ms", .quality, t, s.latency?.p50) }
-        if let t = maxP95LatencyMs { atMost("latency_p95_ms", .quality, t, s.latency?.p95) }
-        if let t = maxP99LatencyMs { atMost("latency_p99_ms", .quality, t, s.latency?.p99) }
-        if let t = maxCostUSD { atMost("cost_usd", .quality, t, s.costUSD ?? (s.scored > 0 ? nil : 0)) }
+
+        var infrastructure: [GateCheck] = []
+        infrastructure.append(GateCheck(name: "error_rate", kind: .infrastructure, comparison: "<=", threshold: maxErrorRate,
+                                        actual: s.total > 0 ? Double(s.errored) / Double(s.total) : 0,
+                                        pass: (s.total > 0 ? Double(s.errored) / Double(s.total) : 0) <= maxErrorRate))
+        infrastructure.append(GateCheck(name: "scored_cases", kind: .infrastructure, comparison: ">=", threshold: Double(minScoredCases),
+                                        actual: Double(s.scored), pass: s.scored >= minScoredCases))
+        let measured = qualityChecks(passed: s.passed, failed: s.failed, metricBound: nil)
+        let checks = infrastructure + measured
 
         var reasons: [String] = []
-        for c in checks where !c.pass {
-            let actual = c.actual.map(format) ?? "not measured"
-            reasons.append("\(c.name) \(actual) is not \(c.comparison) \(format(c.threshold))")
+        func describe(_ c: GateCheck) -> String {
+            "\(c.name) \(c.actual.map(format) ?? "not measured") is not \(c.comparison) \(format(c.threshold))"
         }
-        let verdict: Verdict
-        if checks.contains(where: { $0.kind == .infrastructure && !$0.pass }) {
-            verdict = .inconclusive
-            reasons.insert("too few cases were scored to judge quality (\(s.errored) of \(s.total) errored)", at: 0)
-        } else if checks.contains(where: { !$0.pass }) {
-            verdict = .fail
-        } else {
-            verdict = .pass
+        let tripped = infrastructure.filter { !$0.pass }
+        guard !tripped.isEmpty else {
+            for c in measured where !c.pass { reasons.append(describe(c)) }
+            return GateResult(verdict: measured.allSatisfy(\.pass) ? .pass : .fail, checks: checks, reasons: reasons, notes: notes)
         }
-        return GateResult(verdict: verdict, checks: checks, reasons: reasons)
+        // Could the errored cases change the verdict? Bound both ways (metrics of assertion scores lie in 0...1).
+        let metricsBounded = minMetrics.keys.allSatisfy { name in s.metrics[name].map { $0.minValue >= 0 && $0.maxValue <= 1 } ?? false }
+        let best = qualityChecks(passed: s.passed + s.errored, failed: s.failed, metricBound: metricsBounded ? 1 : nil)
+        let worst = qualityChecks(passed: s.passed, failed: s.failed + s.errored, metricBound: metricsBounded ? 0 : nil)
+        let whyErrors = tripped.map(describe).joined(separator: "; ")
+        let enoughCases = s.total >= minScoredCases && s.errored < s.total
+        if enoughCases, let failing = best.first(where: { !$0.pass }) {
+            reasons.append(describe(measured.first { $0.name == failing.name } ?? failing))
+            for c in measured where !c.pass && c.name != failing.name { reasons.append(describe(c)) }
+            notes.append("\(s.errored) of \(s.total) cases errored (\(whyErrors)), but the verdict is decided: \(failing.name) fails even if every errored case had passed")
+            return GateResult(verdict: .fail, checks: checks, reasons: reasons, notes: notes)
+        }
+        if enoughCases, worst.allSatisfy(\.pass) {
+            notes.append("\(s.errored) of \(s.total) cases errored (\(whyErrors)), but the verdict is decided: every check passes even if every errored case had failed")
+            return GateResult(verdict: .pass, checks: checks, reasons: reasons, notes: notes)
+        }
+        reasons.append("\(whyErrors): the \(s.errored) errored of \(s.total) cases could change the verdict")
+        for c in measured where !c.pass { reasons.append(describe(c)) }
+        return GateResult(verdict: .inconclusive, checks: checks, reasons: reasons, notes: notes)
+    }
+}
+
+extension GateConfig {
+    /// A check this gate names that the endpoint cannot measure: a cost limit where no pricing is
+    /// configured would always read "not measured" and fail. Refused before the run, as a
+    /// configuration error, never reported as a quality failure.
+    public func unmeasurableCheck(endpoint: EndpointConfig) -> String? {
+        guard maxCostUSD != nil, endpoint.pricing == nil else { return nil }
+        return "max_cost_usd is set but endpoint '\(endpoint.name)' has no pricing (add pricing.input_per_million and pricing.output_per_million to it, or drop the cost limit)"
+    }
+}
+
+extension ShadowGate {
+    /// As `GateConfig.unmeasurableCheck`: a cost ratio needs pricing on both sides.
+    public func unmeasurableCheck(baseline: EndpointConfig, candidate: EndpointConfig) -> String? {
+        guard maxCostRatio != nil else { return nil }
+        let unpriced = [baseline, candidate].filter { $0.pricing == nil }.map { "'\($0.name)'" }
+        guard !unpriced.isEmpty else { return nil }
+        return "max_cost_ratio is set but endpoint \(unpriced.joined(separator: " and ")) has no pricing (add pricing to it, or drop the cost ratio)"
     }
 }

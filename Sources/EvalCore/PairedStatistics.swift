@@ -58,6 +58,40 @@ public enum PairedStatistics {
         return Int((z * sd / gap * z * sd / gap).rounded(.up))
     }
 
+    /// Paired cases the decision would need: the smallest n' ≥ n at which the Agresti–Min interval
+    /// that decides the gate (`pairedDifferenceInterval`), with the discordance rates observed so
+    /// far, lies wholly above or wholly below `-margin`. Nil when no n' up to 10⁹ would (the
+    /// observed difference sits on the margin). With no disagreement at all the half-width is about
+    /// 1.96/(n'+2), so a 2-point margin needs 96 pairs.
+    public static func pairsNeeded(b: Int, c: Int, n: Int, margin: Double) -> Int? {
+        guard n > 0 else { return nil }
+        let pb = Double(b) / Double(n)
+        let pc = Double(c) / Double(n)
+        func decided(_ m: Int) -> Bool {
+            let bb = pb * Double(m) + 0.5
+            let cc = pc * Double(m) + 0.5
+            let nn = Double(m) + 2
+            let estimate = (cc - bb) / nn
+            let se = max(0, (bb + cc) - (cc - bb) * (cc - bb) / nn).squareRoot() / nn
+            let half = 1.959963984540054 * se
+            return estimate - half > -margin || estimate + half < -margin
+        }
+        if decided(n) { return n }
+        let cap = 1_000_000_000
+        var lo = n
+        var hi = n
+        while !decided(hi) {
+            guard hi < cap else { return nil }
+            lo = hi
+            hi = min(cap, hi * 2)
+        }
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2
+            if decided(mid) { hi = mid } else { lo = mid }
+        }
+        return hi
+    }
+
     /// The ratio candidate/baseline of the `q` percentile of paired latencies, with a percentile
     /// bootstrap 95% interval that resamples cases (keeping pairs together), seeded.
     public static func percentileRatio(baseline: [Double], candidate: [Double], q: Double, resamples: Int = 1000, seed: UInt64 = 0x5EED)

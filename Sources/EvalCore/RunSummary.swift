@@ -15,6 +15,8 @@ public struct CaseOutcome: Sendable {
     public var rateLimited: Int
     /// Error kind (e.g. `timeout`, `http_500`) when the case errored.
     public var errorKind: String?
+    /// The error's message (already redacted of secrets), for the summary's first example per kind.
+    public var errorMessage: String?
     /// The answer came from the response cache (no endpoint call).
     public var cached = false
 
@@ -42,6 +44,9 @@ public struct MetricSummary: Sendable, Hashable {
     public var low: Double
     public var high: Double
     public var count: Int
+    /// The smallest and largest value seen (bounds what unscored cases could add to the mean).
+    public var minValue = 0.0
+    public var maxValue = 0.0
 }
 
 /// Latency percentiles over the successful calls, exact from the recorded values.
@@ -74,6 +79,8 @@ public struct RunSummary: Sendable {
     public var passRateInterval: (low: Double, high: Double)?
     public var meanScore: Double?
     public var metrics: [String: MetricSummary] = [:]
+    /// Over answers measured in this run only: a cache hit carries an earlier run's latency, under
+    /// other load, and is left out. `latency.count` says how many answers it rests on.
     public var latency: LatencySummary?
     public var promptTokens = 0
     public var completionTokens = 0
@@ -84,6 +91,8 @@ public struct RunSummary: Sendable {
     /// Cases answered from the response cache.
     public var cacheHits = 0
     public var errorsByKind: [String: Int] = [:]
+    /// The first message seen for each error kind (what the server said), for people to act on.
+    public var firstErrorMessages: [String: String] = [:]
     public var durationSeconds = 0.0
 
     public init() {}
@@ -113,13 +122,17 @@ public struct SummaryAccumulator: Sendable {
         switch o.status {
         case .errored:
             summary.errored += 1
-            summary.errorsByKind[o.errorKind ?? "error", default: 0] += 1
+            let kind = o.errorKind ?? "error"
+            summary.errorsByKind[kind, default: 0] += 1
+            if summary.firstErrorMessages[kind] == nil, summary.firstErrorMessages.count < 64, let m = o.errorMessage {
+                summary.firstErrorMessages[kind] = String(m.prefix(300))
+            }
             return
         case .passed: summary.passed += 1
         case .failed: summary.failed += 1
         }
         scores.append(Float(o.score))
-        if let l = o.latencyMs { latencies.append(Float(l)) }
+        if let l = o.latencyMs, !o.cached { latencies.append(Float(l)) }
         for (k, v) in o.namedScores { metricValues[k, default: []].append(Float(v)) }
     }
 
@@ -136,7 +149,8 @@ public struct SummaryAccumulator: Sendable {
             let values = unsorted.sorted()
             let mean = Statistics.mean(values) ?? 0
             let ci = Statistics.bootstrapMeanInterval(values, seed: seed) ?? (mean, mean)
-            s.metrics[name] = MetricSummary(mean: mean, low: ci.low, high: ci.high, count: values.count)
+            s.metrics[name] = MetricSummary(mean: mean, low: ci.low, high: ci.high, count: values.count,
+                                            minValue: Double(values.first ?? 0), maxValue: Double(values.last ?? 0))
         }
         if !latencies.isEmpty {
             let sorted = latencies.map(Double.init).sorted()

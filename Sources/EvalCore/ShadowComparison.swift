@@ -167,9 +167,8 @@ public struct ShadowComparison: Sendable {
         var quality = n == 0 ? .inconclusive : PairedStatistics.nonInferiority(low: d.low, high: d.high, margin: gate.margin)
         var needed: Int?
         if quality == .inconclusive {
-            let deltas = both.map { ($0.candidate.pass ? 1.0 : 0) - ($0.baseline.pass ? 1.0 : 0) }
-            // Without observed disagreement the sd is unknown; assume a little (5%) rather than none.
-            needed = PairedStatistics.requiredCases(sd: max(PairedStatistics.standardDeviation(deltas), 0.05), meanDifference: d.estimate, margin: gate.margin)
+            // From the interval that decides the gate, at the discordance seen so far.
+            needed = PairedStatistics.pairsNeeded(b: flipsToFail, c: flipsToPass, n: n, margin: gate.margin)
         }
         if n == 0 { quality = .inconclusive }
 

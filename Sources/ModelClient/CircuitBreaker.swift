@@ -1,10 +1,15 @@
 import Synchronization
 
 /// Stops a run from sending to an endpoint that fails every request: after `fatalThreshold`
-/// consecutive calls failed with an answer that no retry changes (401, 403, 404, 405: a bad key, a
-/// bad model name, a bad path), or `failureThreshold` consecutive calls failed for any endpoint
-/// reason after their retries, the breaker opens and later calls fail at once with the error that
-/// opened it. After `probeAfterSeconds` one call is let through to probe; its success closes it.
+/// consecutive calls failed with an answer that no retry changes (401, 403, 404, 405, a redirect:
+/// a bad key, a bad model name, a bad path), or `failureThreshold` consecutive calls failed for
+/// any endpoint reason after their retries, the breaker opens and later calls fail at once with
+/// the error that opened it. After `probeAfterSeconds` one call is let through to probe; its
+/// success closes it.
+///
+/// Slow start: until the endpoint has answered one call successfully, and while its last answer
+/// was one of those no retry changes, one call at a time is sent. Otherwise a run of 256 cases
+/// in flight would send all 256 with a bad key before the first 401 came back.
 ///
 /// One breaker per client, so per run: a bad key fails one run fast, never another run's calls.
 public final class CircuitBreaker: Sendable {
@@ -15,6 +20,14 @@ public final class CircuitBreaker: Sendable {
         public init() {}
     }
 
+    /// What `admit` decided for one call.
+    public enum Admission: Sendable {
+        /// Send it; hand `slowStart` back to `record`.
+        case go(slowStart: Bool)
+        /// Do not send it: fail the call with this error.
+        case refused(ModelCallError)
+    }
+
     private struct State {
         var consecutiveFatal = 0
         var consecutiveFailures = 0
@@ -22,6 +35,12 @@ public final class CircuitBreaker: Sendable {
         var openedAt: ContinuousClock.Instant?
         var probing = false
         var rejected = 0
+        /// Slow start is on until a success, and again after an answer no retry changes.
+        var slowStart = true
+        var verified = false
+        var slowStartInFlight = 0
+        var waiters: [(id: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+        var nextWaiter: UInt64 = 0
     }
 
     public let policy: Policy
@@ -41,42 +60,91 @@ public final class CircuitBreaker: Sendable {
         !["empty_output", "cancelled", "scorer_timeout"].contains(kind)
     }
 
-    /// Nil when a call may go; otherwise the error to fail it with, at once.
-    public func admit() -> ModelCallError? {
-        state.withLock { s in
-            guard let opened = s.openedBy, let at = s.openedAt else { return nil }
-            if !s.probing, ContinuousClock.now - at >= .clampedSeconds(policy.probeAfterSeconds) {
-                s.probing = true
-                return nil
+    /// Waits while slow start holds another call in flight, then says whether this call may go.
+    public func admit() async -> Admission {
+        while true {
+            let id: UInt64? = state.withLock { s in
+                if s.openedBy != nil || !s.slowStart || s.slowStartInFlight == 0 { return nil }
+                s.nextWaiter &+= 1
+                return s.nextWaiter
             }
-            s.rejected += 1
-            var e = opened
-            e.attempts = 0
-            e.rateLimited = 0
-            e.retryable = false
-            e.message = "not sent: the circuit breaker opened after \(describeThreshold(opened.kind)) (first: \(opened.message))"
-            return e
+            guard let id else { break }
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                    let resumeNow = state.withLock { s -> Bool in
+                        // Released (or cancelled) between the check and here: do not wait.
+                        if Task.isCancelled || s.openedBy != nil || !s.slowStart || s.slowStartInFlight == 0 { return true }
+                        s.waiters.append((id, c))
+                        return false
+                    }
+                    if resumeNow { c.resume() }
+                }
+            } onCancel: {
+                let c = state.withLock { s -> CheckedContinuation<Void, Never>? in
+                    guard let i = s.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                    return s.waiters.remove(at: i).continuation
+                }
+                c?.resume()
+            }
+            if Task.isCancelled {
+                return .refused(ModelCallError(kind: "cancelled", message: "cancelled while waiting for the endpoint's first answer", retryable: false,
+                                               attempts: 0, rateLimited: 0))
+            }
+        }
+        return state.withLock { s -> Admission in
+            if let opened = s.openedBy, let at = s.openedAt {
+                if !s.probing, ContinuousClock.now - at >= .clampedSeconds(policy.probeAfterSeconds) {
+                    s.probing = true
+                    return .go(slowStart: false)
+                }
+                s.rejected += 1
+                var e = opened
+                e.attempts = 0
+                e.rateLimited = 0
+                e.retryable = false
+                e.message = "not sent: the circuit breaker opened after \(describeThreshold(opened.kind)) (first: \(opened.message))"
+                return .refused(e)
+            }
+            if s.slowStart {
+                s.slowStartInFlight += 1
+                return .go(slowStart: true)
+            }
+            return .go(slowStart: false)
         }
     }
 
     /// Records how a call that was admitted ended.
-    public func record(_ error: ModelCallError?) {
-        state.withLock { s in
+    public func record(_ error: ModelCallError?, slowStart: Bool = false) {
+        let wake = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            if slowStart { s.slowStartInFlight -= 1 }
             s.probing = false
-            guard let error else {
-                s = State(rejected: s.rejected)
-                return
+            if let error {
+                if CircuitBreaker.countsAsFailure(error.kind) {
+                    s.consecutiveFailures += 1
+                    let fatal = CircuitBreaker.isFatal(error.kind)
+                    s.consecutiveFatal = fatal ? s.consecutiveFatal + 1 : 0
+                    // Only an answer no retry changes keeps (or puts back) one call at a time.
+                    s.slowStart = fatal
+                    if s.openedBy != nil {
+                        s.openedAt = .now  // a failed probe: wait again
+                    } else if s.consecutiveFatal >= policy.fatalThreshold || s.consecutiveFailures >= policy.failureThreshold {
+                        s.openedBy = error
+                        s.openedAt = .now
+                    }
+                }
+            } else {
+                s.consecutiveFatal = 0
+                s.consecutiveFailures = 0
+                s.openedBy = nil
+                s.openedAt = nil
+                s.verified = true
+                s.slowStart = false
             }
-            guard CircuitBreaker.countsAsFailure(error.kind) else { return }
-            s.consecutiveFailures += 1
-            s.consecutiveFatal = CircuitBreaker.isFatal(error.kind) ? s.consecutiveFatal + 1 : 0
-            if s.openedBy != nil {
-                s.openedAt = .now  // a failed probe: wait again
-            } else if s.consecutiveFatal >= policy.fatalThreshold || s.consecutiveFailures >= policy.failureThreshold {
-                s.openedBy = error
-                s.openedAt = .now
-            }
+            let w = s.waiters.map(\.continuation)
+            s.waiters.removeAll()
+            return w
         }
+        for c in wake { c.resume() }
     }
 
     /// Calls failed at once because the breaker was open.

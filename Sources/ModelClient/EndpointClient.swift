@@ -234,13 +234,17 @@ public final class EndpointClient: Sendable {
         url: String, bytes: [UInt8], estimate: Int,
         decode: (JSONValue, Double) -> Result<(T, usedTokens: Int?), ModelCallError>
     ) async throws(ModelCallError) -> (value: T, attempts: Int, rateLimited: Int) {
-        if let refused = breaker.admit() { throw refused }
+        let slowStart: Bool
+        switch await breaker.admit() {
+        case .refused(let error): throw error
+        case .go(let s): slowStart = s
+        }
         do {
             let result = try await callWithRetries(url: url, bytes: bytes, estimate: estimate, decode: decode)
-            breaker.record(nil)
+            breaker.record(nil, slowStart: slowStart)
             return result
         } catch {
-            breaker.record(error)
+            breaker.record(error, slowStart: slowStart)
             throw error
         }
     }

@@ -116,6 +116,45 @@ extension Store {
         }
     }
 
+    /// What the store holds of finished work: grows whenever any run persists a case result, an
+    /// embedding or a response. A job started twice with no growth in between made no progress.
+    func progressMark(_ c: SQLiteConnection) throws(SQLiteError) -> Int64 {
+        let parts = try ["case_results", "embeddings", "responses"].map { (t: String) throws(SQLiteError) -> Int64 in try c.scalarInt("SELECT COALESCE(MAX(id), 0) FROM \(t)") ?? 0 }
+        return parts.reduce(0, &+)
+    }
+
+    /// Records that the process is (re)starting job `id` and returns how many starts in a row made no
+    /// progress before this one (0 on a first start, or when work was persisted since the last).
+    public func recordJobStart(id: String) throws(SQLiteError) -> Int {
+        try connection.withLock { c throws(SQLiteError) -> Int in
+            try Store.transaction(c) { () throws(SQLiteError) -> Int in
+                let mark = try progressMark(c)
+                let (previousMark, idle) = try c.withStatement("SELECT progress_mark, idle_starts FROM jobs WHERE id = ?1") { s throws(SQLiteError) -> (Int64, Int) in
+                    s.bind(1, id)
+                    return try s.step() ? (s.int(0), Int(s.int(1))) : (-1, 0)
+                }
+                let newIdle = previousMark == mark ? idle + 1 : 0
+                try c.withStatement("UPDATE jobs SET progress_mark = ?2, idle_starts = ?3 WHERE id = ?1") { s throws(SQLiteError) in
+                    s.bind(1, id)
+                    s.bind(2, mark)
+                    s.bind(3, Int64(newIdle))
+                    try s.run()
+                }
+                return newIdle
+            }
+        }
+    }
+
+    /// Forgets a job's starts: it was stopped on purpose (a drain), not by a crash.
+    public func resetJobStarts(id: String) throws(SQLiteError) {
+        try connection.withLock { c throws(SQLiteError) in
+            try c.withStatement("UPDATE jobs SET progress_mark = -1, idle_starts = 0 WHERE id = ?1") { s throws(SQLiteError) in
+                s.bind(1, id)
+                try s.run()
+            }
+        }
+    }
+
     /// Marks a job running (keeping its first start time across restarts).
     public func markJobRunning(id: String) throws(SQLiteError) {
         let now = Date().timeIntervalSince1970

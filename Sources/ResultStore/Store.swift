@@ -53,10 +53,12 @@ public struct StoreStats: Sendable {
 public final class Store: Sendable {
     public let path: String
     let connection: Mutex<SQLiteConnection>
+    /// Device and inode of the file opened, to notice it being deleted or replaced underneath.
+    private let identity: (device: UInt64, inode: UInt64)?
     /// Cached rows whose checksum did not match (treated as misses).
     private let damaged = Atomic<Int>(0)
 
-    static let schemaVersion: Int64 = 2
+    static let schemaVersion: Int64 = 3
     /// How long a writer keeps retrying a busy database before giving up, in seconds.
     static let busyDeadline = 120.0
 
@@ -86,6 +88,23 @@ public final class Store: Sendable {
         try c.execute("PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 268435456; PRAGMA cache_size = -32768; PRAGMA foreign_keys = OFF;")
         try Store.migrate(c)
         connection = Mutex(c)
+        identity = Store.fileIdentity(path)
+    }
+
+    static func fileIdentity(_ path: String) -> (device: UInt64, inode: UInt64)? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return (UInt64(st.st_dev), UInt64(st.st_ino))
+    }
+
+    /// Nil while the file at `path` is the one this store opened; otherwise what happened to it.
+    /// SQLite keeps writing to a deleted or replaced file's old inode without an error, so
+    /// everything recorded after that is lost at the next start: readiness must say so.
+    public func fileProblem() -> String? {
+        guard let identity else { return nil }
+        guard let now = Store.fileIdentity(path) else { return "the store \(path) was deleted while the service ran" }
+        guard now == identity else { return "the store \(path) was replaced by another file while the service ran" }
+        return nil
     }
 
     /// Runs `body`, retrying while another process holds the write lock past the busy timeout.
@@ -159,6 +178,14 @@ public final class Store: Sendable {
                     CREATE UNIQUE INDEX IF NOT EXISTS jobs_key ON jobs(idempotency_key, attempt);
                     CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
                     PRAGMA user_version = 2;
+                    """)
+            }
+            if (try c.scalarInt("PRAGMA user_version") ?? 0) < 3 {
+                // v3: starts of a job that made no progress, to stop resuming a job that crashes the process.
+                try c.execute("""
+                    ALTER TABLE jobs ADD COLUMN idle_starts INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE jobs ADD COLUMN progress_mark INTEGER NOT NULL DEFAULT -1;
+                    PRAGMA user_version = 3;
                     """)
             }
         }

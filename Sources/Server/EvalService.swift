@@ -28,6 +28,9 @@ public struct EvalService: Sendable {
     /// Serves until SIGTERM/SIGINT (then drains: `/readyz` 503, no new jobs, running jobs get
     /// `drain_grace_seconds` to finish, then stop and resume on the next start).
     public func run(onReady: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        // One service per store: another would resume and run this one's jobs.
+        let lock = try StoreLock.acquire(storePath: config.storePath)
+        defer { withExtendedLifetime(lock) {} }
         let store = try Store.open(path: config.storePath) { [logger] in logger.warning("\($0)") }
         var keys: [String: String] = [:]
         for e in config.endpoints {
@@ -104,6 +107,10 @@ public struct EvalService: Sendable {
                 r.headers[.retryAfter] = "5"
                 return r
             }
+            if let problem = store.fileProblem() {
+                logger.error("not ready", metadata: ["reason": .string(problem)])
+                return jsonResponse(503, ["status": "store_unavailable", "reason": .string(problem)])
+            }
             return jsonResponse(200, ["status": "ready"])
         }
         router.get("/metrics") { _, _ in
@@ -120,6 +127,12 @@ public struct EvalService: Sendable {
         if await manager.isDraining {
             var r = errorResponse(503, "draining", "the service is shutting down; retry against another replica or after restart", retryable: true)
             r.headers[.retryAfter] = "5"
+            return r
+        }
+        // A job recorded in a deleted or replaced store would be lost at the next start.
+        if let problem = store.fileProblem() {
+            var r = errorResponse(503, "store_unavailable", problem + "; restart the service", retryable: true)
+            r.headers[.retryAfter] = "10"
             return r
         }
         let wait: Double
@@ -195,6 +208,7 @@ public struct EvalService: Sendable {
             "terminal": .bool(job.state.terminal),
             "verdict": job.state == .completed ? (job.verdict.map(JSONValue.string) ?? .null) : .null,
             "reasons": result?["reasons"] ?? [],
+            "notes": result?["notes"] ?? [],
             "summary": result?["summary"] ?? .null,
             "checks": result?["checks"] ?? [],
             "purpose": .string(job.purpose),

@@ -149,6 +149,10 @@ public actor JobManager: Service {
 
     // MARK: Running
 
+    /// Starts in a row that persisted nothing after which a job is errored `crash_loop` instead
+    /// of resumed.
+    public static let maxStartsWithoutProgress = 3
+
     /// Resumes what a previous process left, then runs jobs until graceful shutdown; on shutdown
     /// it stops admitting, lets running jobs finish for `drainGraceSeconds`, then stops them
     /// (they stay `running` in the store and resume on the next start).
@@ -212,6 +216,14 @@ public actor JobManager: Service {
             finish(id, state: .errored, verdict: nil, result: nil, error: JobManager.errorJSON(code: error.code, message: error.message, retryable: false), report: nil)
             return
         }
+        // A job the process died in, several starts in a row without persisting anything, is what
+        // crashes it: resuming it blindly would crash the service on every restart, forever.
+        if let idle = try? store.recordJobStart(id: id), idle >= JobManager.maxStartsWithoutProgress {
+            let message = "the service stopped during this job on its last \(idle) starts without persisting any progress (a crash?); not resumed again. Its cases so far are kept: submit it again to retry"
+            finish(id, state: .errored, verdict: nil, result: nil, error: JobManager.errorJSON(code: "crash_loop", message: message, retryable: false), report: nil)
+            logger.error("job not resumed", metadata: ["job_id": .string(id), "reason": .string(message)])
+            return
+        }
         try? store.markJobRunning(id: id)
         updateJobGauges()
         logger.info("job started", metadata: ["job_id": .string(id), "kind": .string(job.kind), "attempt": .stringConvertible(job.attempt)])
@@ -228,6 +240,8 @@ public actor JobManager: Service {
                 finish(id, state: .cancelled, verdict: nil, result: nil, error: nil, report: nil)
             } else {
                 // Stopped by shutdown: stays `running` in the store and resumes on the next start.
+                // A drain is not a crash: its start does not count against the job.
+                try? store.resetJobStarts(id: id)
                 logger.info("job checkpointed for the next start", metadata: ["job_id": .string(id)])
             }
         case .errored(let code, let message, let retryable):

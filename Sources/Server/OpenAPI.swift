@@ -115,7 +115,7 @@ public enum OpenAPI {
                             "api_version": ["type": "string"], "kind": ["type": "string", "enum": ["eval", "shadow-compare", "index-test"]],
                             "job_id": ["type": "string"], "state": ["type": "string", "enum": ["queued", "running", "completed", "errored", "cancelled"]],
                             "terminal": ["type": "boolean"], "verdict": ["type": "string", "nullable": true, "enum": ["pass", "fail", "inconclusive"]],
-                            "reasons": ["type": "array", "items": ["type": "string"]], "summary": ["type": "object", "nullable": true],
+                            "reasons": ["type": "array", "items": ["type": "string"]], "notes": ["type": "array", "items": ["type": "string"]], "summary": ["type": "object", "nullable": true],
                             "checks": ["type": "array", "items": ["type": "object"]], "purpose": ["type": "string"],
                             "request_digest": ["type": "string"], "idempotency_key": ["type": "string"], "attempt": ["type": "integer"], "reused": ["type": "boolean"],
                             "error": ["type": "object", "nullable": true, "properties": ["code": ["type": "string"], "message": ["type": "string"], "retryable": ["type": "boolean"]]],

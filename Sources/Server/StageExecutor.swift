@@ -93,7 +93,8 @@ struct StageExecutor {
         }
         if gate.checks.count > 40 { checks.append(["name": .string("… \(gate.checks.count - 40) more in the report")]) }
         let reasons = gate.reasons.prefix(20).map { JSONValue.string(String($0.prefix(500))) }
-        return JSONValue.object(["summary": summary, "checks": .array(checks), "reasons": .array(reasons)]).canonicalBytes
+        let notes = gate.notes.prefix(10).map { JSONValue.string(String($0.prefix(500))) }
+        return JSONValue.object(["summary": summary, "checks": .array(checks), "reasons": .array(reasons), "notes": .array(notes)]).canonicalBytes
     }
 
     func evalSummary(_ r: EvalResult) -> JSONValue {
@@ -104,6 +105,11 @@ struct StageExecutor {
         ]
         if let p = s.passRate { o["pass_rate"] = .number(p) }
         if let m = s.meanScore { o["quality_score"] = .number(m) }
+        if !s.errorsByKind.isEmpty {
+            // The kinds and the first message of each (redacted at the source): what the operator acts on.
+            o["errors_by_kind"] = .object(s.errorsByKind.sorted { $0.value > $1.value }.prefix(10).reduce(into: [:]) { $0[$1.key] = .number(Double($1.value)) })
+            o["first_error_messages"] = .object(s.firstErrorMessages.sorted { $0.key < $1.key }.prefix(10).reduce(into: [:]) { $0[$1.key] = .string(String($1.value.prefix(300))) })
+        }
         if let l = s.latency { o["p95_latency_seconds"] = .number(l.p95 / 1000) }
         if let c = s.costUSD { o["cost_usd"] = .number(c) }
         return .object(o)

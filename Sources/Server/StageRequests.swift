@@ -79,6 +79,9 @@ public struct StageRequest: Sendable {
             let promptPath = try resolver.path(json, "prompt")
             let endpoint = try endpointName(json, "endpoint", config)
             let gate = try thresholds(json) { v throws(FieldError) in try GateConfig.decode(v) } ?? .default
+            if let e = config.endpoints.first(where: { $0.name == endpoint }), let problem = gate.unmeasurableCheck(endpoint: e) {
+                throw RequestError.semantic("unmeasurable_check", "thresholds.max_cost_usd", problem)
+            }
             let prompt = try loadInput { () throws(InputError) in try ConfigFiles.loadPrompt(path: promptPath) }
             let total = try loadInput { () throws(InputError) in try EvalRunner.validate(goldenSetPath: golden, prompt: prompt) }
             plan = .eval(goldenSet: golden, prompt: prompt, gate: gate, endpoint: endpoint, concurrency: options.concurrency, seed: options.seed, total: total)
@@ -88,6 +91,10 @@ public struct StageRequest: Sendable {
             let candidate = try endpointName(json["candidate"] ?? .null, "endpoint", config, prefix: "candidate.")
             let embedding = try json["embedding_endpoint"] == nil ? baseline : endpointName(json, "embedding_endpoint", config)
             let gate = try thresholds(json) { v throws(FieldError) in try ShadowGate.decode(v) } ?? ShadowGate()
+            if let b = config.endpoints.first(where: { $0.name == baseline }), let c = config.endpoints.first(where: { $0.name == candidate }),
+                let problem = gate.unmeasurableCheck(baseline: b, candidate: c) {
+                throw RequestError.semantic("unmeasurable_check", "thresholds.max_cost_ratio", problem)
+            }
             let basePrompt = try json["baseline"]?["prompt"] == nil ? nil : loadPrompt(resolver, json["baseline"]!, "baseline.")
             let candPrompt = try json["candidate"]?["prompt"] == nil ? nil : loadPrompt(resolver, json["candidate"]!, "candidate.")
             let mode = try string(json, "mode") ?? "auto"

@@ -106,6 +106,10 @@ struct EvalCommand: AsyncParsableCommand {
                 embeddingConfig = ee
             }
             if let gate { gateConfig = try ConfigFiles.loadGate(path: gate) }
+            if let problem = gateConfig.unmeasurableCheck(endpoint: endpointConfig) {
+                printError("\(gate ?? "gate"): \(problem)")
+                return ExitCodes.config
+            }
         } catch {
             printError(error.description)
             return error.location.line == 0 && !FileManager.default.fileExists(atPath: error.location.file) ? ExitCodes.noInput : ExitCodes.config

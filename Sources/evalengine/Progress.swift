@@ -67,7 +67,7 @@ enum TerminalSummary {
         let s = r.summary
         var lines: [String] = []
         let rate = s.durationSeconds > 0 ? Double(s.total) / s.durationSeconds : 0
-        lines.append("eval: \(s.total) cases from \(info.goldenSet) against \(info.endpoint) (\(info.model)) in \(String(format: "%.2f", s.durationSeconds)) s, \(Int(rate)) cases/s")
+        lines.append("eval: \(s.total) cases from \(info.goldenSet) against \(info.endpoint) (\(info.model)) in \(String(format: "%.2f", s.durationSeconds)) s, \(TerminalSummary.rate(rate)) cases/s")
         var counts = "  passed \(s.passed)   failed \(s.failed)   errored \(s.errored)"
         if let p = s.passRate, let ci = s.passRateInterval {
             counts += String(format: "   pass rate %.1f%% (95%% CI %.1f–%.1f%%)", p * 100, ci.low * 100, ci.high * 100)
@@ -77,7 +77,8 @@ enum TerminalSummary {
             lines.append(String(format: "  metric %@: %.3f (95%% CI %.3f–%.3f, n=%d)", name, m.mean, m.low, m.high, m.count))
         }
         if let l = s.latency {
-            lines.append(String(format: "  latency ms: p50 %.1f  p95 %.1f  p99 %.1f  max %.1f", l.p50, l.p95, l.p99, l.max))
+            let live = s.cacheHits > 0 ? " (\(l.count) answers measured in this run; \(s.cacheHits) from the cache not counted)" : ""
+            lines.append(String(format: "  latency ms: p50 %.1f  p95 %.1f  p99 %.1f  max %.1f", l.p50, l.p95, l.p99, l.max) + live)
         }
         var usage = "  tokens: \(s.promptTokens) in, \(s.completionTokens) out"
         if let c = s.costUSD { usage += String(format: "   cost $%.4f", c) }
@@ -88,6 +89,10 @@ enum TerminalSummary {
         lines.append(memory)
         if !s.errorsByKind.isEmpty {
             lines.append("  errors: " + s.errorsByKind.sorted(by: { $0.key < $1.key }).map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            // What the server said, once per kind (redacted of secrets when it was received).
+            for (kind, message) in s.firstErrorMessages.sorted(by: { $0.key < $1.key }) {
+                lines.append("    \(kind), first: \(message.replacingOccurrences(of: "\n", with: " "))")
+            }
         }
         for c in r.gate.checks {
             let actual = c.actual.map(format) ?? "n/a"
@@ -103,6 +108,15 @@ enum TerminalSummary {
         }
         lines.append("verdict: \(painted)")
         for reason in r.gate.reasons { lines.append("  - \(reason)") }
+        for note in r.gate.notes { lines.append("  note: \(note)") }
         return lines.joined(separator: "\n")
+    }
+
+    /// Cases per second as people read it: whole numbers from 10 up, two significant digits below
+    /// (a slow endpoint's 0.4 cases/s is not "0").
+    static func rate(_ r: Double) -> String {
+        guard r.isFinite, r > 0 else { return "0" }
+        if r >= 10 { return String(Int(r.rounded())) }
+        return String(format: "%.2g", r)
     }
 }

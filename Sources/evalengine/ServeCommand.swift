@@ -2,7 +2,9 @@ import ArgumentParser
 import CoreMetrics
 import Foundation
 import Logging
+import NIOCore
 import Prometheus
+import ResultStore
 import Server
 
 struct ServeCommand: AsyncParsableCommand {
@@ -41,9 +43,24 @@ struct ServeCommand: AsyncParsableCommand {
         logger.logLevel = level
         let service = EvalService(config: serviceConfig, registry: registry, logger: logger)
         let host = serviceConfig.host
-        try await service.run { port in
-            // One line on stdout that scripts and tests wait for.
-            FileHandle.standardOutput.write("evalengine serving on http://\(host):\(port)\n".data(using: .utf8)!)
+        let port = serviceConfig.port
+        do {
+            try await service.run { port in
+                // One line on stdout that scripts and tests wait for.
+                FileHandle.standardOutput.write("evalengine serving on http://\(host):\(port)\n".data(using: .utf8)!)
+            }
+        } catch let error as StoreLock.Held {
+            printError("evalengine serve: \(error)")
+            throw ExitCode(ExitCodes.config)
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            // Said plainly: after a crash, an orphaned swift-backtrace child can hold the port for
+            // minutes (docs/OPERATIONS.md: SWIFT_BACKTRACE).
+            printError("""
+                evalengine serve: \(host):\(port) is already in use. Another process listens there: another evalengine serve, or the \
+                swift-backtrace helper of one that crashed (it keeps the socket until it has written its report; run with \
+                SWIFT_BACKTRACE=enable=no, as the container image does, to avoid that). Find it with: ss -ltnp 'sport = :\(port)'
+                """)
+            throw ExitCode(ExitCodes.config)
         }
     }
 }

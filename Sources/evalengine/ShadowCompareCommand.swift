@@ -110,6 +110,10 @@ struct ShadowCompareCommand: AsyncParsableCommand {
         }
         guard let baseConfig = named(baseline, "--baseline"), let candConfig = named(candidate, "--candidate"),
               let embedConfig = named(embeddingEndpoint ?? baseline, "--embedding-endpoint") else { return ExitCodes.config }
+        if let problem = gateConfig.unmeasurableCheck(baseline: baseConfig, candidate: candConfig) {
+            printError("\(gate ?? "gate"): \(problem)")
+            return ExitCodes.config
+        }
         guard FileManager.default.fileExists(atPath: cases) else {
             printError("\(cases): no such file (--cases)")
             return ExitCodes.noInput

@@ -18,6 +18,7 @@ import Testing
           - name: down
             base_url: http://127.0.0.1:9
             model: sim-small
+            pricing: {input_per_million: 0.15, output_per_million: 0.6}
             retry: {max_attempts: 2, initial_backoff_seconds: 0.01}
         \(extra)
         """

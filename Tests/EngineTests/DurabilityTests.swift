@@ -15,6 +15,7 @@ import TestSupport
             model: sim-small
             max_in_flight: 16
             requests_per_minute: 60000
+            pricing: {input_per_million: 0.15, output_per_million: 0.6}
             retry: {max_attempts: 4, initial_backoff_seconds: 0.01}
         """
     }

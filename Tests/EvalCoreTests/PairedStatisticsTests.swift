@@ -17,6 +17,16 @@ import Testing
         #expect(PairedStatistics.nonInferiority(low: -0.05, high: 0.01, margin: 0.02) == .inconclusive)
         #expect(PairedStatistics.requiredCases(sd: 0.3, meanDifference: 0, margin: 0.02) == 1766)
         #expect(PairedStatistics.requiredCases(sd: 0.3, meanDifference: -0.05, margin: 0.02) == nil)
+        // Issue 15 item 23: 45 all-tie pairs need 96 (1.96/(n+2) < 0.02), from the Agresti–Min interval itself.
+        let needed = PairedStatistics.pairsNeeded(b: 0, c: 0, n: 45, margin: 0.02)
+        #expect(needed == 96)
+        let at = PairedStatistics.pairedDifferenceInterval(b: 0, c: 0, n: needed!)
+        let before = PairedStatistics.pairedDifferenceInterval(b: 0, c: 0, n: needed! - 1)
+        #expect(at.low > -0.02 && before.low <= -0.02)
+        // A candidate clearly worse so far: the cases that make it fail decisively.
+        let worse = PairedStatistics.pairsNeeded(b: 35, c: 10, n: 1000, margin: 0.02)!
+        #expect(worse > 5000 && worse < 9000)
+        #expect(PairedStatistics.pairedDifferenceInterval(b: 35 * worse / 1000, c: 10 * worse / 1000, n: worse).high < -0.0195)
     }
 
     @Test func latencyPercentileRatioWithInterval() throws {

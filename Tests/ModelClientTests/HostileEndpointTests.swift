@@ -175,17 +175,32 @@ import TestSupport
         #expect(rejected == 17)
     }
 
-    @Test func theBreakerProbesAndClosesWhenTheEndpointRecovers() {
+    @Test func theBreakerProbesAndClosesWhenTheEndpointRecovers() async {
         var policy = CircuitBreaker.Policy()
         policy.probeAfterSeconds = 0
         let b = CircuitBreaker(policy: policy)
+        func refused(_ a: CircuitBreaker.Admission) -> String? {
+            if case .refused(let e) = a { return e.kind }
+            return nil
+        }
         let e = ModelCallError(kind: "connection", message: "refused", retryable: true, attempts: 1, rateLimited: 0)
         for _ in 0..<10 { b.record(e) }
         #expect(b.openError != nil)
-        #expect(b.admit() == nil)  // the probe
-        #expect(b.admit()?.kind == "connection")  // only one probe at a time
+        #expect(refused(await b.admit()) == nil)  // the probe
+        #expect(refused(await b.admit()) == "connection")  // only one probe at a time
         b.record(nil)
-        #expect(b.openError == nil && b.admit() == nil)
+        #expect(b.openError == nil)
+        #expect(refused(await b.admit()) == nil)
+    }
+
+    @Test func concurrentCallsWithABadKeySendOnlyThree() async throws {
+        let r = try await withScripted(script: { _ in ScriptedAnswer(status: 401, json: ["error": ["message": "invalid key"]]) }) { client, server in
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<64 { group.addTask { _ = await self.kind(client) } }
+            }
+            return server.requests.count
+        }
+        #expect(r == 3)
     }
 
     @Test func gatewayRateLimitHeadersAreRead() {
