@@ -179,7 +179,8 @@ public struct EvalRunner: Sendable {
         let runID = try EvalRunner.chooseRun(job, digest: digest, total: total)
         let writer = store.map(StoreWriter.init)
         let source = ResponseSource(client: client, store: store, mode: job.cacheMode, ttl: job.cacheTTL, writer: writer, warn: job.warn)
-        let reader = try GoldenSetReader(path: job.goldenSetPath)
+        // Sized from the validation pass's count (the whole set when sharded: every case is read).
+        let reader = try GoldenSetReader(path: job.goldenSetPath, expectedCases: job.shard == nil ? total : 0)
         let prompt = job.prompt
         var cancelled = false
         var sequence = 0

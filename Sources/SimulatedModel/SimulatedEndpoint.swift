@@ -16,6 +16,7 @@ public final class SimulatedEndpoint: Sendable {
     public let profile: SimulatorProfile
     private let stats = Mutex(SimulatorStats())
     private let bucket: Mutex<SimBucket?>
+    private let window = Mutex(FixedWindow())
     private let requestCounter = Atomic<UInt64>(0)
     private let gate: ConcurrencyGate?
     /// The running server's service group, for a graceful `stop()`; `true` once a stop was asked.
@@ -121,8 +122,19 @@ public final class SimulatedEndpoint: Sendable {
         }
         let promptTokens = promptChars / 4 + 1
 
-        // The endpoint's own strict limit.
-        if let wait = bucket.withLock({ $0?.take() }) {
+        // A LiteLLM-style fixed window instead of the bucket.
+        var windowLastSuccess = false
+        if let seconds = profile.fixedWindowSeconds, let rpm = profile.requestsPerMinute {
+            switch window.withLock({ $0.take(limit: max(1, Int(rpm * seconds / 60)), seconds: seconds) }) {
+            case .admitted(let last):
+                windowLastSuccess = last
+            case .refused(let wait):
+                stats.withLock { $0.rateLimited += 1; $0.status[429, default: 0] += 1 }
+                var r = json(.tooManyRequests, errorBody("litellm.RateLimitError: Rate limit exceeded (simulated LiteLLM proxy window)", type: "requests"))
+                r.headers[HTTPField.Name("llm_provider-retry-after")!] = String(max(1, Int(wait.rounded(.up))))
+                return r
+            }
+        } else if let wait = bucket.withLock({ $0?.take() }) {
             stats.withLock { $0.rateLimited += 1; $0.status[429, default: 0] += 1 }
             var r = json(.tooManyRequests, errorBody("Rate limit reached for requests", type: "requests"))
             r.headers[.retryAfter] = String(max(1, Int(wait.rounded(.up))))
@@ -173,7 +185,10 @@ public final class SimulatedEndpoint: Sendable {
             "usage": ["prompt_tokens": .number(Double(promptTokens)), "completion_tokens": .number(Double(completionTokens)),
                       "total_tokens": .number(Double(promptTokens + completionTokens))],
         ]
-        return fault.slowDrip ? drip(answer) : json(.ok, answer)
+        var response = fault.slowDrip ? drip(answer) : json(.ok, answer)
+        // LiteLLM says the window is spent, and not when it resets.
+        if windowLastSuccess { response.headers[HTTPField.Name("x-ratelimit-remaining-requests")!] = "0" }
+        return response
     }
 
     /// What the fault draw decided for one request: an answer to send instead (429, 5xx,
@@ -359,6 +374,32 @@ public struct SimulatorStats: Sendable {
 }
 
 /// The simulator's strict request bucket.
+/// A fixed window counter, as the LiteLLM proxy's per-minute limiter keeps: the window starts at
+/// its first request and admits `limit` requests until it ends.
+struct FixedWindow {
+    var start: ContinuousClock.Instant?
+    var count = 0
+
+    enum Outcome {
+        /// `last`: this request spent the window.
+        case admitted(last: Bool)
+        case refused(wait: Double)
+    }
+
+    mutating func take(limit: Int, seconds: Double) -> Outcome {
+        let now = ContinuousClock.now
+        if let s = start, now - s < .clampedSeconds(seconds) {
+            count += 1
+        } else {
+            start = now
+            count = 1
+        }
+        if count <= limit { return .admitted(last: count == limit) }
+        let left = (start! + .clampedSeconds(seconds)) - now
+        return .refused(wait: Double(left.components.seconds) + Double(left.components.attoseconds) * 1e-18)
+    }
+}
+
 struct SimBucket {
     let ratePerSecond: Double
     let capacity: Double

@@ -45,6 +45,11 @@ public struct SimulatorProfile: Sendable, Hashable {
     public var tokensPerMinute: Double?
     /// Bucket depth of the endpoint's limit, in seconds of rate.
     public var burstSeconds = 1.0
+    /// Set to behave like the LiteLLM proxy's limiter instead of a token bucket: a fixed window of
+    /// this many seconds admitting `requestsPerMinute × window / 60` requests, answering the rest
+    /// 429 with only `llm_provider-retry-after` (seconds to the window's end), and
+    /// `x-ratelimit-remaining-requests: 0` with no reset header on the window's last success.
+    public var fixedWindowSeconds: Double?
     /// Most requests served at once; beyond it requests queue (a service-time limit for capacity tests).
     public var maxConcurrency: Int?
     public var embeddingDimensions = 256
@@ -68,9 +73,10 @@ public struct SimulatorProfile: Sendable, Hashable {
             guard let n = v.numberValue, n >= 0, n <= 1 else { throw FieldError(field: field, message: "must be a number between 0 and 1") }
             return n
         }
+        // Bounded: these become durations and counts, where inf and 1e30 trap.
         func nonNegative(_ v: JSONValue?, _ field: String) throws(FieldError) -> Double? {
             guard let v, v != .null else { return nil }
-            guard let n = v.numberValue, n >= 0 else { throw FieldError(field: field, message: "must be a number >= 0") }
+            guard let n = v.numberValue, n.isFinite, n >= 0, n <= 1e9 else { throw FieldError(field: field, message: "must be a number from 0 to 10^9") }
             return n
         }
         p.accuracy = try fraction(o["accuracy"], "accuracy") ?? p.accuracy
@@ -119,13 +125,28 @@ public struct SimulatorProfile: Sendable, Hashable {
             p.requestsPerMinute = try nonNegative(ro["requests_per_minute"], "rate_limit.requests_per_minute")
             p.tokensPerMinute = try nonNegative(ro["tokens_per_minute"], "rate_limit.tokens_per_minute")
             p.burstSeconds = try nonNegative(ro["burst_seconds"], "rate_limit.burst_seconds") ?? p.burstSeconds
+            for key in ro.keys where !["requests_per_minute", "tokens_per_minute", "burst_seconds", "style", "window_seconds"].contains(key) {
+                throw FieldError(field: "rate_limit.\(key)", message: "unknown field (expected requests_per_minute, tokens_per_minute, burst_seconds, style, window_seconds)")
+            }
+            switch ro["style"]?.stringValue ?? "token_bucket" {
+            case "token_bucket": break
+            case "litellm":
+                guard p.requestsPerMinute != nil else { throw FieldError(field: "rate_limit.requests_per_minute", message: "style litellm needs requests_per_minute") }
+                let w = try nonNegative(ro["window_seconds"], "rate_limit.window_seconds") ?? 60
+                guard w >= 0.1 else { throw FieldError(field: "rate_limit.window_seconds", message: "must be at least 0.1") }
+                p.fixedWindowSeconds = w
+            case let other: throw FieldError(field: "rate_limit.style", message: "unknown style '\(other)' (token_bucket, litellm)")
+            }
         }
-        if let n = try nonNegative(o["max_concurrency"], "max_concurrency") { p.maxConcurrency = max(1, Int(n)) }
+        if let n = try nonNegative(o["max_concurrency"], "max_concurrency") {
+            guard n <= 100_000 else { throw FieldError(field: "max_concurrency", message: "must be at most 100000") }
+            p.maxConcurrency = max(1, Int(n))
+        }
         if let n = try nonNegative(o["embedding_dimensions"], "embedding_dimensions") {
             guard n >= 8, n <= 4096 else { throw FieldError(field: "embedding_dimensions", message: "must be between 8 and 4096") }
             p.embeddingDimensions = Int(n)
         }
-        if let n = try nonNegative(o["seed"], "seed") { p.seed = UInt64(n) }
+        if let n = try nonNegative(o["seed"], "seed") { p.seed = UInt64(n.rounded(.down)) }
         return p
     }
 

@@ -311,3 +311,31 @@ func tempFile(_ text: String, ext: String) -> String {
         #expect(support == 37 || support == 38)
     }
 }
+
+/// Issue 15 item 8: ids stay unique after generation, whatever the input.
+@Suite struct GeneratedIDTests {
+    func ids(_ text: String) throws(InputError) -> [String] {
+        try GoldenSetReader(path: tempFile(text, ext: "jsonl")).readAll().map(\.id)
+    }
+
+    @Test func aGeneratedSuffixNeverLandsOnAnExplicitID() throws {
+        let same = #"{"vars": {"q": "same"}}"#
+        let first = try ids(same + "\n")[0]
+        // The explicit id comes first: the second identical case skips it.
+        let got = try ids(#"{"id": "\#(first)-2", "vars": {"q": "other"}}"# + "\n" + same + "\n" + same + "\n")
+        #expect(got == [first + "-2", first, first + "-3"])
+        #expect(Set(got).count == got.count)
+    }
+
+    @Test func anExplicitIDTakingAGeneratedOneIsRefusedWithTheReason() throws {
+        let same = #"{"vars": {"q": "same"}}"#
+        let first = try ids(same + "\n")[0]
+        do {
+            _ = try ids(same + "\n" + same + "\n" + #"{"id": "\#(first)-2", "vars": {"q": "other"}}"# + "\n")
+            Issue.record("accepted two cases with one id")
+        } catch {
+            #expect(error.location.line == 3)
+            #expect(error.message.contains("generated for the identical case at line 2"))
+        }
+    }
+}
