@@ -269,11 +269,13 @@ public final class EndpointClient: Sendable {
             }
             var outcome: Result<(T, usedTokens: Int?), ModelCallError>
             var pause: Double?
+            var remaining: Int?
             let callStart = ContinuousClock.now
             switch await send(bytes, to: url) {
-            case .success(let json, let latencyMs, let pauseSeconds):
+            case .success(let json, let latencyMs, let limits):
                 outcome = decode(json, latencyMs)
-                pause = pauseSeconds
+                pause = limits.proactivePause
+                remaining = limits.remainingRequests
             case .failure(let error):
                 outcome = .failure(error)
             }
@@ -286,7 +288,7 @@ public final class EndpointClient: Sendable {
                 .recordInterval(since: callStart)
             switch outcome {
             case .success(let (value, usedTokens)):
-                await limiter.release(estimatedTokens: estimate, actualTokens: usedTokens)
+                await limiter.release(estimatedTokens: estimate, actualTokens: usedTokens, answered: true, remainingRequests: remaining)
                 // Cap first: an advertised reset longer than the cap pauses nobody (the next call's
                 // 429 and its Retry-After decide), so one answer can never freeze the endpoint.
                 if let pause, pause <= policy.maxRetryAfterSeconds { await limiter.pause(seconds: pause) }
@@ -322,7 +324,7 @@ public final class EndpointClient: Sendable {
     }
 
     private enum SendResult {
-        case success(JSONValue, latencyMs: Double, pauseSeconds: Double?)
+        case success(JSONValue, latencyMs: Double, limits: RateLimitHeaders)
         case failure(ModelCallError)
     }
 
@@ -381,7 +383,7 @@ public final class EndpointClient: Sendable {
             return .failure(ModelCallError(kind: "malformed_response", message: "the endpoint answered 200 with \(error)", retryable: true, attempts: 0, rateLimited: 0))
         }
         // Proactively stop when the endpoint says its window is spent.
-        return .success(json, latencyMs: latencyMs, pauseSeconds: limits.proactivePause)
+        return .success(json, latencyMs: latencyMs, limits: limits)
     }
 
     /// What an error body says, for a person: OpenAI's `error.message`, FastAPI's `detail`, or

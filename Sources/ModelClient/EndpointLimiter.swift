@@ -68,6 +68,10 @@ public actor EndpointLimiter {
     private var tokens: Bucket?
     private var inFlight = 0
     private var pausedUntil: ContinuousClock.Instant?
+    /// Requests the endpoint said it will still take in its current window (its
+    /// `x-ratelimit-remaining-requests`, less what is in flight); nil when it does not say. A
+    /// gateway's fixed window (LiteLLM) then fills exactly instead of being overrun by a burst.
+    private var windowBudget: Int?
     private var lastRefill: ContinuousClock.Instant
     private var waiters = Deque<Waiter>()
     private var nextWaiterID: UInt64 = 0
@@ -116,8 +120,22 @@ public actor EndpointLimiter {
     /// Frees the caller's in-flight slot and corrects the token bucket with what the call really used.
     /// The debt one answer can leave is bounded by `maxPauseSeconds` of rate: a reported
     /// `total_tokens` of 1e9 against a small tokens-per-minute budget must not stop the endpoint for days.
-    public func release(estimatedTokens: Int, actualTokens: Int?) {
+    /// `answered` is true for a successful answer; `remainingRequests` is what its headers said is
+    /// left of the endpoint's window.
+    public func release(estimatedTokens: Int, actualTokens: Int?, answered: Bool = false, remainingRequests: Int? = nil) {
         inFlight -= 1
+        if answered {
+            if let r = remainingRequests {
+                // The others in flight may not have been counted yet: they spend from it too.
+                windowBudget = max(0, r - inFlight)
+                if windowBudget == 0 && inFlight == 0 {
+                    // Spent, and no answer on its way to say more: wait a little, then probe with one.
+                    pause(seconds: RateLimitHeaders.probePauseSeconds)
+                }
+            } else {
+                windowBudget = nil
+            }
+        }
         if let actualTokens, var t = tokens {
             t.level += Double(estimatedTokens) - Double(actualTokens)
             t.level = max(t.level, -t.ratePerSecond * limits.maxPauseSeconds)
@@ -133,6 +151,8 @@ public actor EndpointLimiter {
         guard seconds > 0 else { return }
         let until = clock.now.advanced(by: .clampedSeconds(min(seconds, limits.maxPauseSeconds)))
         if pausedUntil.map({ until > $0 }) ?? true { pausedUntil = until }
+        // After a pause one request goes first: its answer says what the endpoint takes again.
+        windowBudget = 1
         dispatch()
     }
 
@@ -160,6 +180,7 @@ public actor EndpointLimiter {
     private func canAdmit(_ cost: Double, _ now: ContinuousClock.Instant) -> Bool {
         if inFlight >= limits.maxInFlight { return false }
         if let p = pausedUntil, p > now { return false }
+        if let b = windowBudget, b <= 0 { return false }
         if let r = requests, r.level < r.needed(1) { return false }
         if let t = tokens, t.level < t.needed(cost) { return false }
         return true
@@ -167,6 +188,7 @@ public actor EndpointLimiter {
 
     private func admit(_ cost: Double) {
         inFlight += 1
+        if let b = windowBudget { windowBudget = b - 1 }
         peakInFlight = max(peakInFlight, inFlight)
         requests?.level -= 1
         tokens?.level -= cost
@@ -183,6 +205,8 @@ public actor EndpointLimiter {
             head.continuation.resume()
         }
         guard let head = waiters.first, inFlight < limits.maxInFlight else { return }
+        // Blocked by a spent window with answers still on their way: their release dispatches again.
+        if let b = windowBudget, b <= 0, inFlight > 0, pausedUntil.map({ $0 <= now }) ?? true { return }
         // Blocked by time (a bucket or a pause), not by a slot: wake when it will have refilled.
         var wait = 0.0
         if let p = pausedUntil, p > now { wait = max(wait, seconds(p - now)) }

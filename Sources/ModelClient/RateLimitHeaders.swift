@@ -24,15 +24,18 @@ public struct RateLimitHeaders: Sendable, Equatable {
     public var reset: Double?
     /// True when a `remaining` header says the window is spent.
     public var exhausted: Bool
+    /// The smallest `remaining-requests` count given (OpenAI, LiteLLM, Anthropic).
+    public var remainingRequests: Int?
 
     /// Stand-in when a header says the window is spent but none says when it resets: wait this
     /// long, then let one request find out (its 429 carries the real `Retry-After`).
     public static let probePauseSeconds = 1.0
 
-    public init(retryAfter: Double? = nil, reset: Double? = nil, exhausted: Bool = false) {
+    public init(retryAfter: Double? = nil, reset: Double? = nil, exhausted: Bool = false, remainingRequests: Int? = nil) {
         self.retryAfter = retryAfter
         self.reset = reset
         self.exhausted = exhausted
+        self.remainingRequests = remainingRequests
     }
 
     public init(_ headers: HTTPHeaders, now: Date = Date()) {
@@ -51,13 +54,17 @@ public struct RateLimitHeaders: Sendable, Equatable {
         let remaining = values(["x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens"])
             + anthropic.compactMap { headers.first(name: "anthropic-ratelimit-\($0)-remaining") }
         exhausted = remaining.contains { RateLimitHeaders.number($0) == 0 }
+        remainingRequests = (values(["x-ratelimit-remaining-requests"]) + [headers.first(name: "anthropic-ratelimit-requests-remaining")].compactMap { $0 })
+            .compactMap { OutsideNumber.whole(Double($0.trimmingCharacters(in: .whitespaces)), in: 0...Int(Int32.max)) }.min()
     }
 
     /// How long to stop sending after a successful answer: until the reset when the window is spent
-    /// (a short probe pause when no header says when), nothing otherwise.
+    /// (a short probe pause when no header says when, and no remaining count the limiter can
+    /// follow instead), nothing otherwise.
     public var proactivePause: Double? {
         guard exhausted else { return nil }
-        return reset ?? RateLimitHeaders.probePauseSeconds
+        if let reset { return reset }
+        return remainingRequests == nil ? RateLimitHeaders.probePauseSeconds : nil
     }
 
     /// `Retry-After` as seconds: the delta form, or an HTTP date (RFC 9110 §10.2.3).

@@ -123,11 +123,11 @@ public final class SimulatedEndpoint: Sendable {
         let promptTokens = promptChars / 4 + 1
 
         // A LiteLLM-style fixed window instead of the bucket.
-        var windowLastSuccess = false
+        var windowRemaining: Int?
         if let seconds = profile.fixedWindowSeconds, let rpm = profile.requestsPerMinute {
             switch window.withLock({ $0.take(limit: max(1, Int(rpm * seconds / 60)), seconds: seconds) }) {
-            case .admitted(let last):
-                windowLastSuccess = last
+            case .admitted(let left):
+                windowRemaining = left
             case .refused(let wait):
                 stats.withLock { $0.rateLimited += 1; $0.status[429, default: 0] += 1 }
                 var r = json(.tooManyRequests, errorBody("litellm.RateLimitError: Rate limit exceeded (simulated LiteLLM proxy window)", type: "requests"))
@@ -186,8 +186,8 @@ public final class SimulatedEndpoint: Sendable {
                       "total_tokens": .number(Double(promptTokens + completionTokens))],
         ]
         var response = fault.slowDrip ? drip(answer) : json(.ok, answer)
-        // LiteLLM says the window is spent, and not when it resets.
-        if windowLastSuccess { response.headers[HTTPField.Name("x-ratelimit-remaining-requests")!] = "0" }
+        // LiteLLM says what is left of the window, and not when it resets.
+        if let windowRemaining { response.headers[HTTPField.Name("x-ratelimit-remaining-requests")!] = String(windowRemaining) }
         return response
     }
 
@@ -381,8 +381,8 @@ struct FixedWindow {
     var count = 0
 
     enum Outcome {
-        /// `last`: this request spent the window.
-        case admitted(last: Bool)
+        /// With what is left of the window after this request.
+        case admitted(remaining: Int)
         case refused(wait: Double)
     }
 
@@ -394,7 +394,7 @@ struct FixedWindow {
             start = now
             count = 1
         }
-        if count <= limit { return .admitted(last: count == limit) }
+        if count <= limit { return .admitted(remaining: limit - count) }
         let left = (start! + .clampedSeconds(seconds)) - now
         return .refused(wait: Double(left.components.seconds) + Double(left.components.attoseconds) * 1e-18)
     }

@@ -48,7 +48,7 @@ public struct SimulatorProfile: Sendable, Hashable {
     /// Set to behave like the LiteLLM proxy's limiter instead of a token bucket: a fixed window of
     /// this many seconds admitting `requestsPerMinute × window / 60` requests, answering the rest
     /// 429 with only `llm_provider-retry-after` (seconds to the window's end), and
-    /// `x-ratelimit-remaining-requests: 0` with no reset header on the window's last success.
+    /// `x-ratelimit-remaining-requests` (what is left of the window) and no reset header on successes.
     public var fixedWindowSeconds: Double?
     /// Most requests served at once; beyond it requests queue (a service-time limit for capacity tests).
     public var maxConcurrency: Int?

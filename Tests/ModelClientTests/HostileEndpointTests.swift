@@ -214,7 +214,11 @@ import TestSupport
         #expect(h([("Retry-After", "Mon, 12 Jan 1970 13:46:50 GMT")]).retryAfter == 10)  // HTTP date, 10 s after `now`
         #expect(h([("retry-after", "inf")]).retryAfter == OutsideNumber.maxSeconds)
         #expect(h([("retry-after", "nan")]).retryAfter == nil)
-        #expect(h([("x-ratelimit-remaining-requests", "0")]).proactivePause == RateLimitHeaders.probePauseSeconds)  // no reset header
+        // No reset header: the limiter follows the remaining count (and probes once it is spent).
+        #expect(h([("x-ratelimit-remaining-requests", "0")]).proactivePause == nil)
+        #expect(h([("x-ratelimit-remaining-requests", "0")]).remainingRequests == 0)
+        #expect(h([("x-ratelimit-remaining-tokens", "0")]).proactivePause == RateLimitHeaders.probePauseSeconds)
+        #expect(h([("llm_provider-x-ratelimit-remaining-requests", "7"), ("x-ratelimit-remaining-requests", "9")]).remainingRequests == 7)
         #expect(h([("x-ratelimit-remaining-tokens", "0"), ("x-ratelimit-reset-tokens", "6m0s")]).proactivePause == 360)
         #expect(h([("anthropic-ratelimit-requests-remaining", "0"), ("anthropic-ratelimit-requests-reset", "1970-01-12T13:47:10Z")]).proactivePause == 30)
         #expect(h([("x-ratelimit-remaining-requests", "12"), ("x-ratelimit-reset-requests", "1s")]).proactivePause == nil)
