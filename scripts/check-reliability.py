@@ -15,10 +15,11 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "reliability"))
 import disk_full  # noqa: E402
 import hostile  # noqa: E402
+import hostile_endpoint  # noqa: E402
 import kill_loop  # noqa: E402
 import soak  # noqa: E402
 
-PARTS = ["hostile", "disk-full", "kill-loop", "soak"]
+PARTS = ["hostile", "hostile-endpoint", "disk-full", "kill-loop", "soak"]
 
 
 def main():
@@ -37,6 +38,8 @@ def main():
         t0 = time.time()
         if part == "hostile":
             ok = hostile.run(binary)
+        elif part == "hostile-endpoint":
+            ok = hostile_endpoint.run(binary)
         elif part == "kill-loop":
             ok = kill_loop.run(binary, a.kills or (200 if a.long else 50), a.seed)
         elif part == "disk-full":
