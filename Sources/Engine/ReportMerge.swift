@@ -72,7 +72,7 @@ public enum ReportMerge {
             let r = byIndex[index]!
             if field(r, "cancelled").boolValue == true { throw MergeError(message: "\(r.path): shard \(r.shard) was cancelled before it finished") }
             let rows = r.json["cases"]?.arrayValue ?? []
-            let expected = Int(field(r, "cases").numberValue ?? -1)
+            let expected = field(r, "cases").wholeNumber(in: 0...Int(Int32.max)) ?? -1
             guard rows.count == expected else {
                 throw MergeError(message: "\(r.path): shard \(r.shard) has \(rows.count) case rows of its \(expected) cases")
             }
@@ -94,7 +94,7 @@ public enum ReportMerge {
             runID: "merged-" + setDigest.prefix(16), inputDigest: setDigest, setDigest: setDigest, shard: nil, gateConfig: gate, seed: seed,
             resumedCases: 0, startedAt: started == .distantFuture ? Date() : started, summary: summary, gate: gate.evaluate(summary), cancelled: false)
         let info = RunInfo(goldenSet: field(first, "golden_set").stringValue ?? "", endpoint: field(first, "endpoint").stringValue ?? "",
-                           model: field(first, "model").stringValue ?? "", concurrency: Int(field(first, "concurrency").numberValue ?? 0), totalCases: seen.count)
+                           model: field(first, "model").stringValue ?? "", concurrency: field(first, "concurrency").wholeNumber(in: 0...1_000_000) ?? 0, totalCases: seen.count)
         try sink.finish(result, info: info)
         return (result, info)
     }

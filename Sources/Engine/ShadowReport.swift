@@ -43,7 +43,8 @@ extension ShadowAnswer {
     init?(json j: JSONValue) {
         guard let pass = j["pass"]?.boolValue, let score = j["score"]?.numberValue else { return nil }
         self.init(output: j["output"]?.stringValue, pass: pass, score: score, latencyMs: j["latency_ms"]?.numberValue, costUSD: j["cost_usd"]?.numberValue,
-                  promptTokens: Int(j["prompt_tokens"]?.numberValue ?? 0), completionTokens: Int(j["completion_tokens"]?.numberValue ?? 0),
+                  promptTokens: j["prompt_tokens"]?.wholeNumber(in: 0...OutsideNumber.maxTokens) ?? 0,
+                  completionTokens: j["completion_tokens"]?.wholeNumber(in: 0...OutsideNumber.maxTokens) ?? 0,
                   cached: j["cached"]?.boolValue ?? false, errorKind: j["error"]?["kind"]?.stringValue, errorMessage: j["error"]?["message"]?.stringValue)
     }
 }
@@ -65,7 +66,7 @@ extension ShadowPair {
     init?(json j: JSONValue) {
         guard let id = j["id"]?.stringValue, let b = j["baseline"].flatMap(ShadowAnswer.init(json:)),
               let c = j["candidate"].flatMap(ShadowAnswer.init(json:)) else { return nil }
-        self.init(id: id, line: Int(j["line"]?.numberValue ?? 0), tags: j["tags"]?.arrayValue?.compactMap(\.stringValue) ?? [],
+        self.init(id: id, line: j["line"]?.wholeNumber(in: 0...Int(Int32.max)) ?? 0, tags: j["tags"]?.arrayValue?.compactMap(\.stringValue) ?? [],
                   baseline: b, candidate: c, reference: j["reference"]?.stringValue)
     }
 }
@@ -126,7 +127,7 @@ extension ShadowResult {
             ],
             "latency_ms": [
                 "baseline": latency(c.latency.baseline), "candidate": latency(c.latency.candidate),
-                "ratios": .object(c.latencyRatios.mapValues(\.json)),
+                "ratios": .object(c.latencyRatios.mapValues(\.json)), "live_pairs": .number(Double(c.latencyPairs)),
             ],
             "cost_usd": [
                 "baseline": optional(c.cost.baseline), "candidate": optional(c.cost.candidate), "ratio": optional(c.costRatio),

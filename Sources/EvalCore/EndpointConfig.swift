@@ -57,6 +57,18 @@ public struct EndpointConfig: Sendable, Hashable {
         self.model = model
     }
 
+    /// This endpoint's budgets divided among `shards` concurrent processes (the shards of one
+    /// run, each with a limiter of its own): requests and tokens per minute and requests in
+    /// flight, so N shards together keep to the provider's limits instead of exceeding them N-fold.
+    public func sharedAmong(_ shards: Int) -> EndpointConfig {
+        guard shards > 1 else { return self }
+        var e = self
+        e.requestsPerMinute = requestsPerMinute.map { $0 / Double(shards) }
+        e.tokensPerMinute = tokensPerMinute.map { $0 / Double(shards) }
+        e.maxInFlight = max(1, maxInFlight / shards)
+        return e
+    }
+
     static let knownFields: Set<String> = [
         "name", "base_url", "model", "api", "api_key_env", "api_key_file", "timeouts", "max_in_flight",
         "requests_per_minute", "tokens_per_minute", "burst_seconds", "retry", "pricing", "simulated", "description",

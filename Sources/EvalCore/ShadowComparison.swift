@@ -146,6 +146,8 @@ public struct ShadowComparison: Sendable {
     public var latency: (baseline: LatencySummary?, candidate: LatencySummary?)
     /// candidate/baseline ratios of p50, p95, p99 with paired bootstrap intervals.
     public var latencyRatios: [String: Estimate]
+    /// Pairs the latency figures rest on: both sides answered live in this run.
+    public var latencyPairs: Int
     public var cost: (baseline: Double?, candidate: Double?)
     public var costRatio: Double?
     public var tokensPerCase: (baseline: Double, candidate: Double)
@@ -172,7 +174,9 @@ public struct ShadowComparison: Sendable {
         }
         if n == 0 { quality = .inconclusive }
 
-        let timed = both.filter { $0.baseline.latencyMs != nil && $0.candidate.latencyMs != nil }
+        // Latency only from pairs measured live on both sides in this run: a cached answer carries
+        // the latency of an earlier run under other load, and comparing across time decides nothing.
+        let timed = both.filter { $0.baseline.latencyMs != nil && $0.candidate.latencyMs != nil && !$0.baseline.cached && !$0.candidate.cached }
         var ratios: [String: Estimate] = [:]
         for (name, q) in [("p50", 0.5), ("p95", 0.95), ("p99", 0.99)] {
             if let r = PairedStatistics.percentileRatio(baseline: timed.map { $0.baseline.latencyMs! }, candidate: timed.map { $0.candidate.latencyMs! }, q: q, seed: seed) {
@@ -204,7 +208,7 @@ public struct ShadowComparison: Sendable {
             let r = ratios["p95"]
             // Three states on the interval, like quality: noise in a few slow calls is not a regression.
             checks.append(GateCheck(name: "latency_p95_ratio", kind: .quality, comparison: "<=", threshold: limit, actual: r?.value,
-                                    pass: r.map { $0.high <= limit } ?? false, undecided: r.map { $0.low <= limit } ?? false))
+                                    pass: r.map { $0.high <= limit } ?? false, undecided: r.map { $0.low <= limit } ?? (timed.isEmpty && n > 0)))
         }
         if let limit = gate.maxCostRatio {
             checks.append(GateCheck(name: "cost_ratio", kind: .quality, comparison: "<=", threshold: limit, actual: costRatio, pass: costRatio.map { $0 <= limit } ?? false))
@@ -229,6 +233,9 @@ public struct ShadowComparison: Sendable {
                     : "the \(metric.rawValue) difference \(format(d.estimate)) (95% CI \(format(d.low)) to \(format(d.high))) cannot be told apart from -\(format(gate.margin))"
                         + (needed.map { "; about \($0) paired cases would decide it" } ?? ""))
             }
+            if gate.maxP95LatencyRatio != nil, timed.isEmpty, n > 0 {
+                reasons.append("no pair was measured live on both sides in this run (cached answers carry an earlier run's latency): run with --cache-mode refresh to gate latency")
+            }
             if let r = ratios["p95"], let limit = gate.maxP95LatencyRatio, r.low <= limit, r.high > limit {
                 reasons.append("the p95 latency ratio \(format(r.value)) (95% CI \(format(r.low)) to \(format(r.high))) cannot be told apart from \(format(limit))")
             }
@@ -246,8 +253,8 @@ public struct ShadowComparison: Sendable {
             candidatePassRate: n > 0 ? Double(both.count { $0.candidate.pass }) / Double(n) : nil,
             passRateDifference: difference, score: score, mcnemarP: PairedStatistics.mcnemarExact(b: flipsToFail, c: flipsToPass),
             flipsToFail: flipsToFail, flipsToPass: flipsToPass, qualityDecision: quality, casesNeeded: needed,
-            latency: (LatencySummary(both.compactMap(\.baseline.latencyMs)), LatencySummary(both.compactMap(\.candidate.latencyMs))),
-            latencyRatios: ratios, cost: cost, costRatio: costRatio, tokensPerCase: tokens, errors: errors, errorRates: errorRates, errorKinds: kinds,
+            latency: (LatencySummary(timed.compactMap(\.baseline.latencyMs)), LatencySummary(timed.compactMap(\.candidate.latencyMs))),
+            latencyRatios: ratios, latencyPairs: timed.count, cost: cost, costRatio: costRatio, tokensPerCase: tokens, errors: errors, errorRates: errorRates, errorKinds: kinds,
             gate: GateResult(verdict: verdict, checks: checks, reasons: reasons))
     }
 }

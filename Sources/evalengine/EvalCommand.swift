@@ -72,9 +72,13 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Run only shard i of N (1-based; a case's shard is a stable hash of its id). `evalengine merge` joins the shard reports.")
     var shard: String?
 
+    @Option(name: .long, help: "With --shard i/N: 'shared' (default) gives this shard 1/N of the endpoint's requests_per_minute, tokens_per_minute and max_in_flight, so N shards running at once keep to the provider's limits; 'full' gives it all of them (shards that run one after another).")
+    var shardBudget: String = "shared"
+
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         if let shard, case .failure(let e) = Shard.parse(shard) { throw ValidationError("--shard: \(e.message)") }
+        guard ["shared", "full"].contains(shardBudget) else { throw ValidationError("--shard-budget must be 'shared' or 'full'") }
     }
 
     func run() async throws {
@@ -86,7 +90,7 @@ struct EvalCommand: AsyncParsableCommand {
 
     func execute() async -> Int32 {
         // 1. Configuration and inputs, all checked before anything is sent.
-        let endpointConfig: EndpointConfig
+        var endpointConfig: EndpointConfig
         var embeddingConfig: EndpointConfig?
         let promptConfig: PromptConfig
         var gateConfig = GateConfig.default
@@ -98,6 +102,12 @@ struct EvalCommand: AsyncParsableCommand {
                 return ExitCodes.config
             }
             endpointConfig = e
+            if let s = shardValue, shardBudget == "shared", s.count > 1 {
+                endpointConfig = e.sharedAmong(s.count)
+                if e.requestsPerMinute != nil || e.tokensPerMinute != nil {
+                    printError("note: shard \(s): endpoint '\(e.name)' budgets divided by \(s.count) (requests_per_minute \(e.requestsPerMinute.map(format) ?? "-") -> \(endpointConfig.requestsPerMinute.map(format) ?? "-"), tokens_per_minute \(e.tokensPerMinute.map(format) ?? "-") -> \(endpointConfig.tokensPerMinute.map(format) ?? "-"), max_in_flight \(e.maxInFlight) -> \(endpointConfig.maxInFlight)); --shard-budget full to keep them")
+                }
+            }
             if let name = embeddingEndpoint {
                 guard let ee = endpoints.first(where: { $0.name == name }) else {
                     printError("\(config): field 'endpoints': no endpoint named '\(name)' for --embedding-endpoint (defined: \(endpoints.map(\.name).joined(separator: ", ")))")
@@ -158,8 +168,9 @@ struct EvalCommand: AsyncParsableCommand {
         let batch = max(1, embeddingBatch)
         let embedConfig = embeddingConfig
         let registry = LimiterRegistry()
+        let runEndpoint = endpointConfig
         let runTask = Task { () throws -> EvalResult in
-            try await EndpointSession.with(endpointConfig, registry: registry, apiKey: apiKey) { client in
+            try await EndpointSession.with(runEndpoint, registry: registry, apiKey: apiKey) { client in
                 // The run itself, given the client that embeds for 'similar'.
                 let evaluate: @Sendable (EndpointClient) async throws -> EvalResult = { embedClient in
                     var job = runJob
@@ -170,7 +181,7 @@ struct EvalCommand: AsyncParsableCommand {
                     try sink.finish(result, info: info)
                     return result
                 }
-                guard let embedConfig, embedConfig.name != endpointConfig.name else { return try await evaluate(client) }
+                guard let embedConfig, embedConfig.name != runEndpoint.name else { return try await evaluate(client) }
                 return try await EndpointSession.with(embedConfig, registry: registry, apiKey: embeddingKey) { try await evaluate($0) }
             }
         }

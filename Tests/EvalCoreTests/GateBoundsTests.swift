@@ -68,3 +68,35 @@ import Testing
         #expect(live.verdict == .fail)
     }
 }
+
+/// Issue 15 items 25 and 26.
+@Suite struct ShadowLatencyAndShardBudgetTests {
+    func answer(_ pass: Bool, latency: Double, cached: Bool) -> ShadowAnswer {
+        ShadowAnswer(output: "x", pass: pass, score: pass ? 1 : 0, latencyMs: latency, costUSD: nil, cached: cached)
+    }
+
+    @Test func shadowLatencyComesOnlyFromPairsMeasuredLiveOnBothSides() {
+        var gate = ShadowGate()
+        gate.maxP95LatencyRatio = 1.1
+        // The baseline from the cache of a slow earlier run, the candidate live and fast.
+        let cachedBaseline = (0..<200).map { i in ShadowPair(id: "c\(i)", baseline: answer(true, latency: 16_000, cached: true), candidate: answer(true, latency: 100, cached: false)) }
+        let c = ShadowComparison.compare(cachedBaseline, gate: gate, metric: .passRate)
+        #expect(c.latencyPairs == 0)
+        #expect(c.latencyRatios.isEmpty)
+        #expect(c.gate.checks.first { $0.name == "latency_p95_ratio" }?.result == .inconclusive)
+        #expect(c.gate.reasons.contains { $0.contains("no pair was measured live") })
+        let live = (0..<200).map { i in ShadowPair(id: "c\(i)", baseline: answer(true, latency: 100, cached: false), candidate: answer(true, latency: 100, cached: false)) }
+        #expect(ShadowComparison.compare(live, gate: gate, metric: .passRate).latencyPairs == 200)
+    }
+
+    @Test func shardsShareTheEndpointsBudgets() {
+        var e = EndpointConfig(name: "p", baseURL: "https://x", model: "m")
+        e.requestsPerMinute = 600
+        e.tokensPerMinute = 90_000
+        e.maxInFlight = 64
+        let share = e.sharedAmong(4)
+        #expect(share.requestsPerMinute == 150 && share.tokensPerMinute == 22_500 && share.maxInFlight == 16)
+        #expect(e.sharedAmong(1) == e)
+        #expect(e.sharedAmong(1000).maxInFlight == 1)
+    }
+}
