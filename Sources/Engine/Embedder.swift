@@ -2,6 +2,7 @@ import EvalCore
 import Foundation
 import ModelClient
 import ResultStore
+import Synchronization
 
 /// Embeds texts through an endpoint's `/v1/embeddings`: duplicates removed, each text looked up in
 /// the embedding cache, the misses sent `batchSize` at a time (several batches in flight, each
@@ -13,6 +14,7 @@ public final class Embedder: Sendable {
     public let mode: CacheMode
     /// Batches in flight at once.
     public let parallelBatches: Int
+    private let lookups = Mutex<(hits: Int, misses: Int)>((0, 0))
 
     public init(client: EndpointClient, batchSize: Int = 128, store: Store? = nil, mode: CacheMode = .readWrite, parallelBatches: Int = 4) {
         self.client = client
@@ -20,6 +22,17 @@ public final class Embedder: Sendable {
         self.store = store
         self.mode = store == nil ? .off : mode
         self.parallelBatches = max(1, parallelBatches)
+    }
+
+    /// Adds the cache lookups made so far to the store's lifetime counters (`cache stats`), once
+    /// per run rather than a write per lookup.
+    public func recordLookups() {
+        let (hits, misses) = lookups.withLock { c -> (Int, Int) in
+            defer { c = (0, 0) }
+            return c
+        }
+        guard let store, hits + misses > 0 else { return }
+        try? store.addCounters(hits: 0, misses: 0, embeddingHits: hits, embeddingMisses: misses)
     }
 
     /// One vector per input text, in order. All vectors have the same dimension.
@@ -39,11 +52,22 @@ public final class Embedder: Sendable {
             }
         }
         let missing = vectors.indices.filter { vectors[$0] == nil }
+        if mode.reads { lookups.withLock { $0.hits += order.count - missing.count; $0.misses += missing.count } }
         let batches = stride(from: 0, to: missing.count, by: batchSize).map { Array(missing[$0..<min($0 + batchSize, missing.count)]) }
         let client = self.client
-        let results: [(Int, [[Float]])]
+        let writes = mode.writes ? store : nil
+        /// Caches one batch's vectors as soon as it arrives: when a later batch fails, a rerun pays
+        /// only for what failed.
+        func keep(_ b: Int, _ batchVectors: [[Float]]) {
+            for (j, index) in batches[b].enumerated() { vectors[index] = batchVectors[j] }
+            guard let writes else { return }
+            let rows = batches[b].enumerated().map { j, index in
+                StoreWrite.embedding(key: CacheKeys.embedding(endpointIdentity: identity, model: model, text: order[index]), vector: batchVectors[j])
+            }
+            try? writes.write(rows)
+        }
         do {
-            results = try await withThrowingTaskGroup(of: (Int, [[Float]]).self) { group in
+            try await withThrowingTaskGroup(of: (Int, [[Float]]).self) { group in
                 var next = 0
                 func add() {
                     let b = next
@@ -52,28 +76,16 @@ public final class Embedder: Sendable {
                     next += 1
                 }
                 while next < min(parallelBatches, batches.count) { add() }
-                var out: [(Int, [[Float]])] = []
-                while let r = try await group.next() {
-                    out.append(r)
+                while let (b, batchVectors) = try await group.next() {
+                    keep(b, batchVectors)
                     if next < batches.count { add() }
                 }
-                return out
             }
         } catch let error as ModelCallError {
             throw error
         } catch {
             throw ModelCallError(kind: "cancelled", message: "\(error)", retryable: false, attempts: 0, rateLimited: 0)
         }
-        var writes: [StoreWrite] = []
-        for (b, batchVectors) in results {
-            for (j, index) in batches[b].enumerated() {
-                vectors[index] = batchVectors[j]
-                if mode.writes {
-                    writes.append(.embedding(key: CacheKeys.embedding(endpointIdentity: identity, model: model, text: order[index]), vector: batchVectors[j]))
-                }
-            }
-        }
-        if let store, !writes.isEmpty { try? store.write(writes) }
         let dimension = vectors.first??.count ?? 0
         if let bad = vectors.firstIndex(where: { $0?.count != dimension }) {
             throw ModelCallError(kind: "bad_dimensions", message: "embedding of text \(bad) has \(vectors[bad]?.count ?? 0) dimensions, others \(dimension)", retryable: false, attempts: 0, rateLimited: 0)

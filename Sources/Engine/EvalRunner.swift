@@ -257,6 +257,7 @@ public struct EvalRunner: Sendable {
         if let store {
             // A cancelled run stays 'running' so that the next run with the same inputs resumes it.
             try? store.addCounters(hits: source.hits, misses: source.misses)
+            job.embedder?.recordLookups()
             if !cancelled {
                 try store.finishRun(id: runID, state: "completed", summary: "{\"verdict\":\"\(gate.verdict.rawValue)\",\"total\":\(summary.total)}")
             }

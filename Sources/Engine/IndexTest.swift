@@ -66,6 +66,8 @@ public struct IndexTestRunner: Sendable {
     public func run(_ job: IndexTestJob) async throws -> IndexTestResult {
         let clock = ContinuousClock()
         let start = clock.now
+        // Lookups are counted whether the run ends well or not (a failed batch's neighbours were cached).
+        defer { for e in embedders.values { e.recordLookups() } }
         let baseline = try await side(job.baseline, job)
         let candidate = try await side(job.candidate, job)
         // Compare over the judged queries both runs evaluated (every query is run, so these are

@@ -43,6 +43,9 @@ public struct StoreStats: Sendable {
     public var fileBytes: Int64 = 0
     public var hits: Int64 = 0
     public var misses: Int64 = 0
+    /// Lifetime embedding-cache lookups (per text).
+    public var embeddingHits: Int64 = 0
+    public var embeddingMisses: Int64 = 0
 }
 
 /// The engine's memory in one SQLite file (default `.evalengine/cache.sqlite`): the response and
@@ -358,11 +361,11 @@ public final class Store: Sendable {
 
     // MARK: Maintenance
 
-    /// Adds to the lifetime hit/miss counters.
-    public func addCounters(hits: Int, misses: Int) throws(SQLiteError) {
+    /// Adds to the lifetime hit/miss counters (responses, and embeddings per text).
+    public func addCounters(hits: Int, misses: Int, embeddingHits: Int = 0, embeddingMisses: Int = 0) throws(SQLiteError) {
         try connection.withLock { c throws(SQLiteError) in
             try Store.retryingBusy { () throws(SQLiteError) in
-                for (name, n) in [("hits", hits), ("misses", misses)] where n > 0 {
+                for (name, n) in [("hits", hits), ("misses", misses), ("embedding_hits", embeddingHits), ("embedding_misses", embeddingMisses)] where n > 0 {
                     try c.withStatement("INSERT INTO counters(name, value) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET value = value + ?2") { s throws(SQLiteError) in
                         s.bind(1, name)
                         s.bind(2, Int64(n))
@@ -382,6 +385,8 @@ public final class Store: Sendable {
             st.caseResults = Int(try c.scalarInt("SELECT count(*) FROM case_results") ?? 0)
             st.hits = try c.scalarInt("SELECT value FROM counters WHERE name = 'hits'") ?? 0
             st.misses = try c.scalarInt("SELECT value FROM counters WHERE name = 'misses'") ?? 0
+            st.embeddingHits = try c.scalarInt("SELECT value FROM counters WHERE name = 'embedding_hits'") ?? 0
+            st.embeddingMisses = try c.scalarInt("SELECT value FROM counters WHERE name = 'embedding_misses'") ?? 0
             return st
         }
         for suffix in ["", "-wal"] {

@@ -34,6 +34,9 @@ struct CacheCommand: AsyncParsableCommand {
             print("\(store.path): \(s.fileBytes) bytes")
             print("  responses \(s.responses)   embeddings \(s.embeddings)   runs \(s.runs)   case results \(s.caseResults)")
             print("  lifetime hits \(s.hits)   misses \(s.misses)" + (lookups > 0 ? String(format: "   hit rate %.1f%%", Double(s.hits) * 100 / Double(lookups)) : ""))
+            let embeddingLookups = s.embeddingHits + s.embeddingMisses
+            print("  embedding lookups: hits \(s.embeddingHits)   misses \(s.embeddingMisses)"
+                  + (embeddingLookups > 0 ? String(format: "   hit rate %.1f%%", Double(s.embeddingHits) * 100 / Double(embeddingLookups)) : ""))
         }
     }
 
