@@ -132,16 +132,27 @@ public struct EvalRunner: Sendable {
     /// Returns the number of cases.
     /// With `shard`, every case is still checked but only the shard's are counted.
     public static func validate(goldenSetPath: String, prompt: PromptConfig, scorer: Scorer = Scorer(), shard: Shard? = nil) throws(InputError) -> Int {
+        try check(goldenSetPath: goldenSetPath, prompt: prompt, scorer: scorer, shard: shard).cases
+    }
+
+    /// What `validate` finds, and whether any case needs embeddings (a `similar` assertion).
+    public static func check(goldenSetPath: String, prompt: PromptConfig, scorer: Scorer = Scorer(), shard: Shard? = nil) throws(InputError)
+        -> (cases: Int, needsEmbeddings: Bool)
+    {
         let reader = try GoldenSetReader(path: goldenSetPath)
         var inShard = 0
+        var needsEmbeddings = false
         while let c = try reader.next() {
-            _ = try prepare(c, prompt: prompt, scorer: scorer)
-            if shard?.contains(c.id) ?? true { inShard += 1 }
+            let (prepared, _) = try prepare(c, prompt: prompt, scorer: scorer)
+            if shard?.contains(c.id) ?? true {
+                inShard += 1
+                needsEmbeddings = needsEmbeddings || !prepared.similarityTexts.isEmpty
+            }
         }
         if reader.count == 0 {
             throw InputError(location: SourceLocation(file: goldenSetPath, line: 0), message: "the golden set has no cases")
         }
-        return inShard
+        return (inShard, needsEmbeddings)
     }
 
     static func prepare(_ c: GoldenCase, prompt: PromptConfig, scorer: Scorer) throws(InputError) -> (PreparedCase, ModelRequest) {

@@ -95,6 +95,7 @@ struct EvalCommand: AsyncParsableCommand {
         let promptConfig: PromptConfig
         var gateConfig = GateConfig.default
         let total: Int
+        let needsEmbeddings: Bool
         do {
             let endpoints = try ConfigFiles.loadEndpoints(path: config)
             guard let e = endpoints.first(where: { $0.name == endpoint }) else {
@@ -126,7 +127,7 @@ struct EvalCommand: AsyncParsableCommand {
         }
         do {
             promptConfig = try ConfigFiles.loadPrompt(path: prompt)
-            total = try EvalRunner.validate(goldenSetPath: golden, prompt: promptConfig, shard: shardValue)
+            (total, needsEmbeddings) = try EvalRunner.check(goldenSetPath: golden, prompt: promptConfig, shard: shardValue)
         } catch {
             printError(error.description)
             return error.location.line == 0 && !FileManager.default.fileExists(atPath: error.location.file) ? ExitCodes.noInput : ExitCodes.dataError
@@ -175,6 +176,15 @@ struct EvalCommand: AsyncParsableCommand {
                 let evaluate: @Sendable (EndpointClient) async throws -> EvalResult = { embedClient in
                     var job = runJob
                     job.embedder = Embedder(client: embedClient, batchSize: batch, store: job.store, mode: job.cacheMode)
+                    if needsEmbeddings {
+                        // One probe before any case is sent: an endpoint without /v1/embeddings
+                        // would otherwise error every `similar` case after its chat call was paid for.
+                        do throws(ModelCallError) {
+                            _ = try await job.embedder!.embed(["evalengine embedding probe"])
+                        } catch {
+                            throw EmbeddingProbeError(message: "the golden set has 'similar' assertions, and endpoint '\(embedClient.endpoint.name)' does not answer embeddings (\(error.kind): \(error.message)); nothing was sent. Name one that does with --embedding-endpoint")
+                        }
+                    }
                     var sink = try ReportSink(targets: runTargets)
                     let result = try await EvalRunner(client: client).run(job, total: total, sink: &sink) { progress.update($0) }
                     progress.finish()
@@ -190,6 +200,10 @@ struct EvalCommand: AsyncParsableCommand {
         let result: EvalResult
         do {
             result = try await runTask.value
+        } catch let error as EmbeddingProbeError {
+            progress.finish()
+            printError("evalengine eval: \(error.message)")
+            return ExitCodes.config
         } catch let error as RunError {
             progress.finish()
             printError("evalengine eval: \(error)")
@@ -238,4 +252,9 @@ final class InterruptHandler: @unchecked Sendable {
 
 func printError(_ message: String) {
     FileHandle.standardError.write((message + "\n").data(using: .utf8)!)
+}
+
+/// The embedding endpoint a run needs did not answer its probe: a configuration error (exit 78).
+struct EmbeddingProbeError: Error {
+    var message: String
 }

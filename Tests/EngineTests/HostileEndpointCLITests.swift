@@ -76,3 +76,24 @@ import Testing
         #expect(line.contains(" 0.") && line.hasSuffix(" cases/s"), "\(line)")
     }
 }
+
+/// Issue 15 item 20: a run that needs embeddings probes for them before sending any case.
+@Suite struct EmbeddingProbeCLITests {
+    @Test func anEndpointWithoutEmbeddingsIsNamedBeforeAnyCaseIsSent() async throws {
+        let server = ScriptedEndpoint { req in
+            req.path.hasSuffix("/embeddings") ? ScriptedAnswer(status: 404, json: ["detail": "Not Found"]) : .chat("Paris")
+        }
+        let result = try await server.with { port in
+            let dir = scratchDir([
+                "endpoints.yaml": "endpoints:\n  - {name: plain, base_url: \"http://127.0.0.1:\(port)\", model: m, retry: {max_attempts: 1}}\n",
+                "cases.jsonl": #"{"id": "a", "vars": {"question": "Capital of France?"}, "assert": [{"type": "similar", "value": "Paris", "threshold": 0.8}]}"# + "\n",
+                "prompt.yaml": "messages:\n  - {role: user, content: \"{{question}}\"}\n",
+            ])
+            return try await runCLI(["eval", "--golden", dir + "/cases.jsonl", "--prompt", dir + "/prompt.yaml", "--config", dir + "/endpoints.yaml",
+                                     "--endpoint", "plain", "--cache-path", dir + "/cache.sqlite", "--quiet"])
+        }
+        #expect(result.status == 78)
+        #expect(result.stderr.contains("endpoint 'plain' does not answer embeddings (http_404: HTTP 404: Not Found)"), "\(result.stderr)")
+        #expect(!server.requests.contains { $0.path.hasSuffix("/chat/completions") })
+    }
+}
