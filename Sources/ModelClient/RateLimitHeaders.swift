@@ -38,24 +38,43 @@ public struct RateLimitHeaders: Sendable, Equatable {
         self.remainingRequests = remainingRequests
     }
 
+    /// One pass over the headers, allocating nothing for the ones that do not matter (every answer
+    /// goes through here: the runner's malloc budget per case is guarded in Benchmarks/).
     public init(_ headers: HTTPHeaders, now: Date = Date()) {
-        func values(_ names: [String]) -> [String] {
-            names.flatMap { name in [name, "llm_provider-" + name] }.compactMap { headers.first(name: $0) }
+        exhausted = false
+        for (rawName, value) in headers {
+            guard let first = rawName.utf8.first, RateLimitHeaders.mayMatter(first) else { continue }
+            var name = rawName.lowercased()
+            if name.hasPrefix("llm_provider-") { name.removeFirst("llm_provider-".count) }
+            switch name {
+            case "retry-after":
+                if let w = RateLimitHeaders.parseRetryAfter(value, now: now) { retryAfter = max(retryAfter ?? 0, w) }
+            case "retry-after-ms":
+                if let ms = RateLimitHeaders.number(value) { retryAfter = max(retryAfter ?? 0, ms / 1000) }
+            case "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens":
+                if let r = RateLimitHeaders.bounded(parseDuration(value)) { reset = max(reset ?? 0, r) }
+            case "anthropic-ratelimit-requests-reset", "anthropic-ratelimit-tokens-reset", "anthropic-ratelimit-input-tokens-reset",
+                 "anthropic-ratelimit-output-tokens-reset":
+                if let r = RateLimitHeaders.secondsUntil(value, now: now) { reset = max(reset ?? 0, r) }
+            case "x-ratelimit-remaining-requests", "anthropic-ratelimit-requests-remaining":
+                if RateLimitHeaders.number(value) == 0 { exhausted = true }
+                if let n = OutsideNumber.whole(Double(value.trimmingCharacters(in: .whitespaces)), in: 0...Int(Int32.max)) {
+                    remainingRequests = min(remainingRequests ?? n, n)
+                }
+            case "x-ratelimit-remaining-tokens", "anthropic-ratelimit-tokens-remaining", "anthropic-ratelimit-input-tokens-remaining",
+                 "anthropic-ratelimit-output-tokens-remaining":
+                if RateLimitHeaders.number(value) == 0 { exhausted = true }
+            default: break
+            }
         }
-        var waits: [Double] = values(["retry-after"]).compactMap { RateLimitHeaders.parseRetryAfter($0, now: now) }
-        waits += values(["retry-after-ms"]).compactMap { RateLimitHeaders.number($0).map { $0 / 1000 } }
-        retryAfter = waits.max()
+    }
 
-        var resets = values(["x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"]).compactMap { RateLimitHeaders.bounded(parseDuration($0)) }
-        let anthropic = ["requests", "tokens", "input-tokens", "output-tokens"]
-        resets += anthropic.compactMap { headers.first(name: "anthropic-ratelimit-\($0)-reset") }.compactMap { RateLimitHeaders.secondsUntil($0, now: now) }
-        reset = resets.max()
-
-        let remaining = values(["x-ratelimit-remaining-requests", "x-ratelimit-remaining-tokens"])
-            + anthropic.compactMap { headers.first(name: "anthropic-ratelimit-\($0)-remaining") }
-        exhausted = remaining.contains { RateLimitHeaders.number($0) == 0 }
-        remainingRequests = (values(["x-ratelimit-remaining-requests"]) + [headers.first(name: "anthropic-ratelimit-requests-remaining")].compactMap { $0 })
-            .compactMap { OutsideNumber.whole(Double($0.trimmingCharacters(in: .whitespaces)), in: 0...Int(Int32.max)) }.min()
+    /// Whether a header whose name starts with this byte can be one of ours (r, x, l, a, any case).
+    private static func mayMatter(_ byte: UInt8) -> Bool {
+        switch byte | 0x20 {
+        case UInt8(ascii: "r"), UInt8(ascii: "x"), UInt8(ascii: "l"), UInt8(ascii: "a"): return true
+        default: return false
+        }
     }
 
     /// How long to stop sending after a successful answer: until the reset when the window is spent
