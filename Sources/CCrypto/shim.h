@@ -1,3 +1,4 @@
 #include <openssl/sha.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>

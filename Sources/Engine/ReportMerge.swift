@@ -29,10 +29,11 @@ public enum ReportMerge {
             guard json["schema"]?.stringValue == "evalengine.eval-report/v1" else {
                 throw MergeError(message: "\(path): not an eval report (schema \(json["schema"]?.stringValue ?? "missing"))")
             }
-            guard let i = json["run"]?["shard"]?["index"]?.numberValue, let n = json["run"]?["shard"]?["count"]?.numberValue,
-                  let shard = Shard(index: Int(i), count: Int(n)) else {
+            guard let i = json["run"]?["shard"]?["index"]?.wholeNumber(in: 1...1_000_000), let n = json["run"]?["shard"]?["count"]?.wholeNumber(in: 1...1_000_000),
+                  let shard = Shard(index: i, count: n) else {
                 throw MergeError(message: "\(path): not a shard report (run with --shard i/N)")
             }
+            if let problem = ReportIntegrity.problem(report: json, path: path, key: ReportIntegrity.key()) { throw MergeError(message: problem) }
             reports.append(ShardReport(path: path, json: json, shard: shard))
         }
         let first = reports[0]

@@ -67,6 +67,8 @@ public struct ReportTargets: Sendable {
     public var jsonPath: String?
     public var junitPath: String?
     public var includeOutputs = true
+    /// Signs the JSON report (HMAC-SHA256) when set; `ReportIntegrity.key()` reads it from the environment.
+    public var signingKey: [UInt8]? = ReportIntegrity.key()
 
     public init(jsonPath: String? = nil, junitPath: String? = nil) {
         self.jsonPath = jsonPath
@@ -98,6 +100,8 @@ public struct ReportSink: CaseSink {
     private let jsonSpool: SpoolFile?
     private let junitSpool: SpoolFile?
     private var firstRow = true
+    /// Over the rows exactly as written (keys sorted), for the report's integrity digest.
+    private let rowsDigest = SHA256Stream()
 
     public init(targets: ReportTargets) throws {
         self.targets = targets
@@ -108,7 +112,9 @@ public struct ReportSink: CaseSink {
     public mutating func write(_ r: CaseRecord) throws {
         if let jsonSpool {
             var bytes: [UInt8] = firstRow ? [] : Array(",\n".utf8)
-            r.json(includeOutput: targets.includeOutputs).write(to: &bytes)
+            let start = bytes.count
+            r.json(includeOutput: targets.includeOutputs).write(to: &bytes, sortedKeys: true)
+            bytes.withUnsafeBytes { rowsDigest.update(UnsafeRawBufferPointer(rebasing: $0[start...])) }
             try jsonSpool.append(bytes)
         }
         if let junitSpool { try junitSpool.append(ReportSink.junitCase(r)) }
@@ -119,11 +125,13 @@ public struct ReportSink: CaseSink {
     public func finish(_ result: EvalResult, info: RunInfo) throws {
         if let jsonSpool, let path = targets.jsonPath {
             let out = try SpoolFile(path: path)
-            var head = ReportSink.headerJSON(result, info: info).serialized(sortedKeys: true)
+            let header = ReportSink.headerJSON(result, info: info)
+            var head = header.serialized(sortedKeys: true)
             head.removeLast()  // reopen the object to append "cases"
             try out.append(head + ",\"cases\":[\n")
             try jsonSpool.copy(into: out)
-            try out.append("\n]}\n")
+            let integrity = ReportIntegrity.seal(header: header, rowsSHA256: rowsDigest.finalHex(), key: targets.signingKey)
+            try out.append("\n],\"integrity\":" + integrity.serialized(sortedKeys: true) + "}\n")
             try out.close()
             try jsonSpool.close()
             unlink(jsonSpool.path)

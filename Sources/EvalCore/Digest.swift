@@ -31,6 +31,24 @@ public enum SHA256Digest {
     }
 }
 
+/// HMAC-SHA256 (RFC 2104, OpenSSL's libcrypto): signs what a pipeline hands from one step to the
+/// next (shard reports), with a key from the environment.
+public enum HMACSHA256 {
+    /// Lower-case hex of HMAC-SHA256(`key`, `message`).
+    public static func hex(key: [UInt8], message: [UInt8]) -> String {
+        var out = [UInt8](repeating: 0, count: 32)
+        var length: UInt32 = 0
+        key.withUnsafeBufferPointer { k in
+            message.withUnsafeBufferPointer { m in
+                out.withUnsafeMutableBufferPointer { o in
+                    _ = HMAC(EVP_sha256(), k.baseAddress, Int32(k.count), m.baseAddress, m.count, o.baseAddress, &length)
+                }
+            }
+        }
+        return SHA256Digest.hexString(Array(out.prefix(Int(length))))
+    }
+}
+
 /// Incremental SHA-256 (for files too large to hold, e.g. a golden set's digest).
 public final class SHA256Stream {
     private let context: OpaquePointer
