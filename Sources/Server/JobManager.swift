@@ -55,9 +55,18 @@ public actor JobManager: Service {
     public func submit(_ request: StageRequest, key: String?) throws(SubmitError) -> (StoredJob, reused: Bool) {
         if draining { throw .draining }
         let key = key ?? request.digest
+        // The job's own copies of its inputs, so that it runs what its digest names even if the
+        // files change before it starts (or before a resume). Content-addressed: a re-attach copies nothing.
+        let snapshots: [String: String]
+        do {
+            snapshots = try InputSnapshots.take(request, into: (config.storePath as NSString).deletingLastPathComponent + "/inputs")
+        } catch {
+            throw .store(error.message)
+        }
         let admission: JobAdmission
         do {
-            admission = try store.attachOrCreateJob(kind: request.kind.rawValue, key: key, digest: request.digest, request: request.canonicalBody,
+            admission = try store.attachOrCreateJob(kind: request.kind.rawValue, key: key, digest: request.digest,
+                                                    request: InputSnapshots.storedBody(request, snapshots: snapshots),
                                                     purpose: request.purpose, newID: JobManager.newID())
         } catch {
             throw .store("\(error)")
@@ -211,9 +220,16 @@ public actor JobManager: Service {
         guard let job = try? job(id: id), !job.state.terminal else { return }
         let request: StageRequest
         do {
-            request = try StageRequest.decode(kind: StageKind(rawValue: job.kind) ?? .eval, body: job.request, config: config)
+            let (body, snapshots) = InputSnapshots.split(job.request)
+            request = try StageRequest.decode(kind: StageKind(rawValue: job.kind) ?? .eval, body: body, config: config, snapshots: snapshots)
         } catch {
             finish(id, state: .errored, verdict: nil, result: nil, error: JobManager.errorJSON(code: error.code, message: error.message, retryable: false), report: nil)
+            return
+        }
+        // What runs must be what was admitted (jobs stored before snapshots read the data directory).
+        guard request.digest == job.requestDigest else {
+            let message = "the job's inputs changed since it was admitted (digest \(job.requestDigest), now \(request.digest)); submit it again"
+            finish(id, state: .errored, verdict: nil, result: nil, error: JobManager.errorJSON(code: "input_changed", message: message, retryable: false), report: nil)
             return
         }
         // A job the process died in, several starts in a row without persisting anything, is what

@@ -45,13 +45,17 @@ public struct StageRequest: Sendable {
     public var digest: String
     /// The canonical body (persisted with the job; a restart decodes it again).
     public var canonicalBody: [UInt8]
+    /// Every file the request refers to: the request field, the file's path, its SHA-256.
+    public var files: [(field: String, path: String, sha256: String)]
     public var plan: Plan
 
     static let purposes: Set<String> = ["gate", "benchmark", "capacity"]
 
     /// Parses and checks a request body against the service config. Reads (and validates) every
     /// referenced file, so a bad golden-set line is refused before a job exists.
-    public static func decode(kind: StageKind, body: [UInt8], config: ServiceConfig) throws(RequestError) -> StageRequest {
+    /// `snapshots` (field → file) replaces the files the refs name with the copies taken when the
+    /// job was admitted, so a queued or resumed job runs exactly what its digest names.
+    public static func decode(kind: StageKind, body: [UInt8], config: ServiceConfig, snapshots: [String: String] = [:]) throws(RequestError) -> StageRequest {
         let json: JSONValue
         do { json = try JSONValue.parse(bytes: body) } catch {
             throw RequestError(status: 400, code: "malformed_json", message: "malformed JSON: \(error.message) (byte \(error.offset + 1))", field: nil)
@@ -69,7 +73,7 @@ public struct StageRequest: Sendable {
         let purpose = try string(json, "purpose") ?? "gate"
         guard purposes.contains(purpose) else { throw RequestError.schema("purpose", "must be one of gate, benchmark, capacity") }
         o.removeValue(forKey: "client")
-        let resolver = RefResolver(dataDir: config.dataDir)
+        let resolver = RefResolver(dataDir: config.dataDir, snapshots: snapshots)
         let options = try Options(json["options"], maxConcurrency: config.maxCasesPerJob)
 
         let plan: Plan
@@ -141,10 +145,11 @@ public struct StageRequest: Sendable {
         // The digest covers the body and the bytes of every file it names.
         var identity = o
         identity["stage"] = .string(kind.rawValue)
-        identity["files"] = .object(Dictionary(uniqueKeysWithValues: resolver.resolved.map { ($0, .string(SHA256Stream.fileHex($1) ?? "")) }))
+        let files = resolver.resolved.map { (field: $0, path: $1, sha256: SHA256Stream.fileHex($1) ?? "") }
+        identity["files"] = .object(Dictionary(uniqueKeysWithValues: files.map { ($0.field, .string($0.sha256)) }))
         let canonical = JSONValue.object(o).canonicalBytes
         return StageRequest(kind: kind, purpose: purpose, digest: "sha256:" + SHA256Digest.hex(JSONValue.object(identity).canonicalBytes),
-                            canonicalBody: canonical, plan: plan)
+                            canonicalBody: canonical, files: files, plan: plan)
     }
 
     // MARK: Field helpers
@@ -221,10 +226,12 @@ public struct StageRequest: Sendable {
 /// would leave it (absolute paths, `..`, symlinks pointing out).
 final class RefResolver {
     let root: String
+    let snapshots: [String: String]
     private(set) var resolved: [(String, String)] = []
 
-    init(dataDir: String) {
+    init(dataDir: String, snapshots: [String: String] = [:]) {
         root = URL(fileURLWithPath: dataDir).standardizedFileURL.resolvingSymlinksInPath().path
+        self.snapshots = snapshots
     }
 
     func path(_ json: JSONValue, _ key: String, prefix: String = "") throws(RequestError) -> String {
@@ -235,6 +242,14 @@ final class RefResolver {
         }
         guard !ref.isEmpty, !ref.hasPrefix("/"), !ref.split(separator: "/").contains("..") else {
             throw RequestError.semantic("ref_not_allowed", field + ".ref", "'\(ref)' is not a relative path inside the data directory")
+        }
+        if let copy = snapshots[field] {
+            // The job's own copy, taken at admission (the original may have been edited since).
+            guard FileManager.default.fileExists(atPath: copy) else {
+                throw RequestError.semantic("snapshot_missing", field + ".ref", "the copy of '\(ref)' taken when the job was admitted is gone (\(copy))")
+            }
+            resolved.append((field, copy))
+            return copy
         }
         let full = URL(fileURLWithPath: root).appendingPathComponent(ref).standardizedFileURL.resolvingSymlinksInPath().path
         guard full == root || full.hasPrefix(root + "/") else {

@@ -88,3 +88,35 @@ import Testing
         server.kill9()
     }
 }
+
+/// Issue 15 item 9: a queued job runs exactly the inputs it was admitted with.
+@Suite(.serialized) struct InputSnapshotTests {
+    @Test func aQueuedJobRunsTheInputsItWasAdmittedWithNotLaterEdits() async throws {
+        let profileDir = scratchDir(["sim.yaml": "latency: {distribution: fixed, ms: 300}\n"])
+        let sim = try await SimulatorProcess(profile: profileDir + "/sim.yaml", dir: profileDir)
+        let dir = scratchDir([
+            "data/first.jsonl": arithmeticGoldenSet(6),
+            "data/g.jsonl": arithmeticGoldenSet(8, offset: 100),
+            "data/prompt.yaml": promptYAML,
+            "endpoints.yaml": "endpoints:\n  - {name: sim, base_url: \"http://127.0.0.1:\(sim.port)\", model: sim-small, max_in_flight: 2}\n",
+            "service.yaml": "endpoints: endpoints.yaml\ndata_dir: data\nstore: state/service.sqlite\nreports_dir: state/reports\nlimits: {max_concurrent_jobs: 1}\n",
+        ])
+        let server = try await ServerProcess(config: dir + "/service.yaml", dir: dir)
+        defer { server.kill9() }
+        func body(_ file: String) -> String {
+            #"{"golden_set":{"ref":"\#(file)"},"prompt":{"ref":"prompt.yaml"},"endpoint":"sim","thresholds":{"min_pass_rate":0.1}}"#
+        }
+        let first = try await http(.POST, server.base + "/v1/eval", body: body("first.jsonl"))
+        let queued = try await http(.POST, server.base + "/v1/eval", body: body("g.jsonl"))
+        #expect(queued.json["state"]?.stringValue == "queued", "\(queued.body)")
+        // Edited while the job waits: one case left, and a different one.
+        try arithmeticGoldenSet(1, offset: 900).write(toFile: dir + "/data/g.jsonl", atomically: false, encoding: .utf8)
+        let id = try #require(queued.json["job_id"]?.stringValue)
+        _ = first
+        let done = try await http(.GET, server.base + "/v1/jobs/\(id)?wait=60")
+        #expect(done.json["state"]?.stringValue == "completed", "\(done.body)")
+        #expect(done.json["summary"]?["cases"]?.numberValue == 8)
+        let report = try await http(.GET, server.base + "/v1/jobs/\(id)/report")
+        #expect(report.body.contains("q100") && !report.body.contains("q900"))
+    }
+}
