@@ -143,6 +143,13 @@ public struct RetrievalEvaluation: Sendable {
 public enum RetrievalMetrics {
     /// Evaluates `run` against `qrels` at relevance level `level` (≥ 1).
     public static func evaluate(qrels: Qrels, run: Run, measures: [RetrievalMeasure], relevanceLevel level: Int = 1) -> RetrievalEvaluation {
+        var streaming = RetrievalAccumulator(qrels: qrels, measures: measures, relevanceLevel: level)
+        for (qid, results) in run { streaming.add(query: qid, results: results) }
+        return streaming.finish()
+    }
+
+    /// The whole-run form `RetrievalAccumulator` reproduces bit for bit (kept as the reference).
+    static func evaluateAtOnce(qrels: Qrels, run: Run, measures: [RetrievalMeasure], relevanceLevel level: Int = 1) -> RetrievalEvaluation {
         let judged = qrels.filter { !$0.value.isEmpty }
         let evaluated = run.keys.filter { judged[$0] != nil }.sorted(by: bytesLess)
         var values: [[Double]] = []
@@ -164,7 +171,8 @@ public enum RetrievalMetrics {
     }
 
     /// Reusable buffers for one query's evaluation.
-    struct QueryScratch {
+    public struct QueryScratch {
+        public init() {}
         var keys: [Float] = []
         var docs: [String] = []
         /// Judged retrieved docs as (rank, grade), ranks 1-based; sorted by rank before use.
@@ -337,5 +345,50 @@ public enum ContextMetrics {
         guard !retrieved.isEmpty else { throw FieldError(field: "retrieved_contexts", message: "must not be empty") }
         let hits = reference.filter { ref in retrieved.map { similarity($0, ref) }.max()! > threshold }.count
         return Double(hits) / Double(reference.count)
+    }
+}
+
+/// `RetrievalMetrics.evaluate` one query at a time, for run files too large to hold: each query's
+/// results are evaluated as soon as they are complete and dropped; only the per-query values stay
+/// (measures × queries doubles). `finish` sums them in the same order as the whole-run form, so the
+/// numbers are identical to the bit.
+public struct RetrievalAccumulator {
+    let judged: Qrels
+    let measures: [RetrievalMeasure]
+    let level: Int
+    private var rows: [(qid: String, values: [Double])] = []
+    private var seen = Set<String>()
+    private var ignored: [String] = []
+    private var scratch = RetrievalMetrics.QueryScratch()
+
+    public init(qrels: Qrels, measures: [RetrievalMeasure], relevanceLevel level: Int = 1) {
+        judged = qrels.filter { !$0.value.isEmpty }
+        self.measures = measures
+        self.level = level
+    }
+
+    /// Adds one query's complete results (each query once).
+    public mutating func add(query qid: String, results: [String: Double]) {
+        seen.insert(qid)
+        guard let judgments = judged[qid] else {
+            ignored.append(qid)
+            return
+        }
+        rows.append((qid, RetrievalMetrics.evaluateQuery(judgments: judgments, results: results, measures: measures, level: level, scratch: &scratch)))
+    }
+
+    public func finish() -> RetrievalEvaluation {
+        let sorted = rows.sorted { RetrievalMetrics.bytesLess($0.qid, $1.qid) }
+        var sums = [Double](repeating: 0, count: measures.count)
+        for row in sorted {
+            for m in measures.indices { sums[m] += row.values[m] }
+        }
+        let n = sorted.count
+        let means = measures.indices.map { m in measures[m].isCount ? sums[m] : (n == 0 ? 0 : sums[m] / Double(n)) }
+        let complete = measures.indices.map { m in measures[m].isCount ? sums[m] : (judged.isEmpty ? 0 : sums[m] / Double(judged.count)) }
+        return RetrievalEvaluation(
+            measures: measures, queries: sorted.map(\.qid), values: sorted.map(\.values), means: means, completeMeans: complete,
+            missingFromRun: judged.keys.filter { !seen.contains($0) }.sorted(by: RetrievalMetrics.bytesLess),
+            ignoredRunOnly: ignored.sorted(by: RetrievalMetrics.bytesLess))
     }
 }

@@ -29,7 +29,7 @@ struct TrecEvalCommand: ParsableCommand {
     @Option(name: .long, help: "Decimal digits printed (17 round-trips a double).")
     var digits: Int = 4
 
-    @Flag(name: .long, help: "Print the evaluation time (files already parsed) to stderr.")
+    @Flag(name: .long, help: "Print the time spent reading the run (streamed) and evaluating it to stderr.")
     var time = false
 
     @Argument(help: "qrels file (qid iter docid grade)")
@@ -52,21 +52,31 @@ struct TrecEvalCommand: ParsableCommand {
             for x in RetrievalMeasure.parseRequest(m)! where !measures.contains(x) { measures.append(x) }
         }
         let q: Qrels
-        let r: Run
         do throws(InputError) {
             q = try TrecFiles.readQrels(path: qrels)
-            r = try TrecFiles.readRun(path: runFile)
         } catch {
             printError(error.description)
             throw ExitCode(ExitCodes.dataError)
         }
+        // The run is streamed query by query (a 1.2 GB run file no longer has to fit in memory);
+        // the numbers are the whole-run evaluation's to the bit.
         let clock = ContinuousClock()
         let start = clock.now
-        let result = RetrievalMetrics.evaluate(qrels: q, run: r, measures: measures, relevanceLevel: level)
+        var accumulator = RetrievalAccumulator(qrels: q, measures: measures, relevanceLevel: level)
+        var docs = 0
+        do throws(InputError) {
+            try TrecFiles.streamRun(path: runFile) { qid, results in
+                docs += results.count
+                accumulator.add(query: qid, results: results)
+            }
+        } catch {
+            printError(error.description)
+            throw ExitCode(ExitCodes.dataError)
+        }
+        let result = accumulator.finish()
         if time {
             let d = clock.now - start
             let seconds = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
-            let docs = r.values.reduce(0) { $0 + $1.count }
             printError(String(format: "evaluation: %.4f s, %.2f M docs scored/s (%d docs, %d queries)", seconds, Double(docs) / seconds / 1e6, docs, result.queries.count))
         }
         var out = ""

@@ -339,3 +339,44 @@ func tempFile(_ text: String, ext: String) -> String {
         }
     }
 }
+
+/// Issue 15 item 13: trec-eval streams the run file, grouped by query or not, to the same numbers.
+@Suite struct StreamedRunTests {
+    @Test func streamingGivesTheWholeRunsNumbersToTheBitSortedOrNot() throws {
+        var rng = SystemRandomNumberGenerator()
+        var qrels = ""
+        var lines: [String] = []
+        for q in 0..<60 {
+            for d in 0..<20 where Int.random(in: 0..<3, using: &rng) == 0 { qrels += "q\(q) 0 d\(d) \(Int.random(in: 0...2, using: &rng))\n" }
+            for d in 0..<25 { lines.append("q\(q) Q0 d\(d) \(d + 1) \(Double.random(in: 0...1, using: &rng)) tag") }
+        }
+        lines.append("orphan Q0 d1 1 0.5 tag")
+        let qrelsPath = tempFile(qrels, ext: "qrels")
+        let measures = RetrievalMeasure.parseRequest("all_trec")!
+        let q = try TrecFiles.readQrels(path: qrelsPath)
+        for shuffled in [false, true] {
+            let runPath = tempFile((shuffled ? lines.shuffled() : lines).joined(separator: "\n") + "\n", ext: "run")
+            let whole = RetrievalMetrics.evaluate(qrels: q, run: try TrecFiles.readRun(path: runPath), measures: measures)
+            var acc = RetrievalAccumulator(qrels: q, measures: measures)
+            var calls = 0
+            // A tiny pass size forces several regrouping passes for the shuffled file.
+            try TrecFiles.streamRun(path: runPath, linesPerPass: 100) { qid, results in
+                calls += 1
+                acc.add(query: qid, results: results)
+            }
+            let streamed = acc.finish()
+            #expect(calls == 61)  // every query exactly once
+            #expect(streamed.queries == whole.queries && streamed.values == whole.values)
+            #expect(streamed.means == whole.means && streamed.completeMeans == whole.completeMeans)
+            #expect(streamed.ignoredRunOnly == ["orphan"] && streamed.missingFromRun == whole.missingFromRun)
+        }
+        // A duplicate is still named with both lines when the file is shuffled.
+        let dup = tempFile("q2 Q0 d1 1 0.5 t\nq1 Q0 d1 1 0.5 t\nq2 Q0 d1 2 0.4 t\n", ext: "run")
+        do {
+            try TrecFiles.streamRun(path: dup) { _, _ in }
+            Issue.record("a duplicate was accepted")
+        } catch {
+            #expect(error.location.line == 3 && error.message.contains("first at line 1"))
+        }
+    }
+}
