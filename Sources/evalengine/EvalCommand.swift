@@ -182,7 +182,10 @@ struct EvalCommand: AsyncParsableCommand {
                         do throws(ModelCallError) {
                             _ = try await job.embedder!.embed(["evalengine embedding probe"])
                         } catch {
-                            throw EmbeddingProbeError(message: "the golden set has 'similar' assertions, and endpoint '\(embedClient.endpoint.name)' does not answer embeddings (\(error.kind): \(error.message)); nothing was sent. Name one that does with --embedding-endpoint")
+                            // Down or failing is not "no embeddings": the run goes on and reports its errors.
+                            if EmbeddingProbeError.meansUnsupported(error.kind) {
+                                throw EmbeddingProbeError(message: "the golden set has 'similar' assertions, and endpoint '\(embedClient.endpoint.name)' does not answer embeddings (\(error.kind): \(error.message)); nothing was sent. Name one that does with --embedding-endpoint")
+                            }
                         }
                     }
                     var sink = try ReportSink(targets: runTargets)
@@ -254,7 +257,13 @@ func printError(_ message: String) {
     FileHandle.standardError.write((message + "\n").data(using: .utf8)!)
 }
 
-/// The embedding endpoint a run needs did not answer its probe: a configuration error (exit 78).
+/// The embedding endpoint a run needs answered its probe saying it serves no embeddings: a
+/// configuration error (exit 78). An endpoint that is down or failing (connection, timeout, 5xx,
+/// 429) is not that: the run goes on, and its errors make the verdict inconclusive as usual.
 struct EmbeddingProbeError: Error {
     var message: String
+
+    static func meansUnsupported(_ kind: String) -> Bool {
+        ["http_400", "http_404", "http_405", "http_501", "malformed_response", "bad_dimensions", "redirected"].contains(kind)
+    }
 }
