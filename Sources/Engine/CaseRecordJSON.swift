@@ -26,6 +26,7 @@ extension CaseRecord {
             })
         }
         if let k = r.errorKind { o["error"] = ["kind": .string(k), "message": .string(r.errorMessage ?? "")] }
+        if let t = r.threshold { o["threshold"] = .number(t) }
         return .object(o)
     }
 
@@ -56,5 +57,23 @@ extension CaseRecord {
             costUSD: j["cost_usd"]?.numberValue, attempts: attempts, rateLimited: rateLimited,
             assertions: assertions, errorKind: j["error"]?["kind"]?.stringValue, errorMessage: j["error"]?["message"]?.stringValue)
         cached = j["cached"]?.boolValue ?? false
+        threshold = j["threshold"]?.numberValue
+    }
+
+    /// Nil when the row's status follows from its own assertion results (every weighted one passed,
+    /// or the score reached the case's threshold; errored when it has an error); otherwise why not.
+    /// `merge` checks every row with this, beside the report's digest.
+    public var statusContradiction: String? {
+        let undecided = errorKind != nil || assertions.contains { $0.errorKind != nil }
+        let derived: CaseOutcome.Status
+        if undecided {
+            derived = .errored
+        } else if let t = threshold {
+            derived = score >= t ? .passed : .failed
+        } else {
+            derived = assertions.allSatisfy { $0.pass || $0.weight == 0 } ? .passed : .failed
+        }
+        guard derived != status else { return nil }
+        return "case '\(id)' is recorded \(status.rawValue), but its assertion results say \(derived.rawValue)"
     }
 }

@@ -62,6 +62,8 @@ public struct CaseRecord: Sendable {
     public var errorMessage: String?
     /// Answered from the response cache.
     public var cached = false
+    /// The case's own score threshold, when it has one (`merge` re-derives the status from it).
+    public var threshold: Double?
 
     var outcome: CaseOutcome {
         var o = CaseOutcome(
@@ -327,6 +329,7 @@ public struct EvalRunner: Sendable {
             id: c.id, line: c.location.line, description: c.description, tags: c.tags, status: .errored, score: 0, namedScores: [:],
             output: nil, finishReason: nil, latencyMs: nil, promptTokens: 0, completionTokens: 0, costUSD: nil, attempts: 0,
             rateLimited: 0, assertions: [], errorKind: nil, errorMessage: nil)
+        record.threshold = c.threshold
         do {
             let (response, cached) = try await source.response(for: request)
             record.cached = cached

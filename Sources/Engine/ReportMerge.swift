@@ -79,6 +79,7 @@ public enum ReportMerge {
             }
             for row in rows {
                 guard let record = CaseRecord(json: row) else { throw MergeError(message: "\(r.path): a case row is not readable") }
+                if let contradiction = record.statusContradiction { throw MergeError(message: "\(r.path): \(contradiction)") }
                 guard Shard.of(record.id, count: r.shard.count) == r.shard.index else {
                     throw MergeError(message: "\(r.path): case '\(record.id)' does not belong to shard \(r.shard)")
                 }

@@ -73,10 +73,14 @@ struct ShadowCompareCommand: AsyncParsableCommand {
 
     @OptionGroup var memory: RunMemoryOptions
 
+    @Option(name: .long, help: "auto (default), on or off. On: both sides are called live (the cache refreshed) so latency and its ratios rest on every pair; auto turns it on when the gate has max_p95_latency_ratio and --cache-mode is read-write. Cached answers carry an earlier run's latency, under other load, and never count for latency.")
+    var liveLatency: String = "auto"
+
     @Flag(name: .long, help: "Print no progress.")
     var quiet = false
 
     func validate() throws {
+        guard ["auto", "on", "off"].contains(liveLatency) else { throw ValidationError("--live-latency must be auto, on or off") }
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         guard ["auto", "golden", "traffic"].contains(mode) else { throw ValidationError("--mode must be golden, traffic or auto") }
         guard sampleRate > 0, sampleRate <= 1 else { throw ValidationError("--sample-rate must be in (0, 1]") }
@@ -162,6 +166,12 @@ struct ShadowCompareCommand: AsyncParsableCommand {
         job.seed = seed
         job.store = store
         job.cacheMode = memory.mode
+        let wantsLive = liveLatency == "on" || (liveLatency == "auto" && gateConfig.maxP95LatencyRatio != nil)
+        if wantsLive && (job.cacheMode == .readWrite || job.cacheMode == .readOnly) {
+            // Latency is compared only across pairs measured live in this run: measure them all.
+            job.cacheMode = job.cacheMode == .readWrite ? .refresh : .off
+            if !quiet { printError("note: the gate compares p95 latency, so both sides are called live (--live-latency off to answer from the cache)") }
+        }
         job.cacheTTL = memory.ttl
         job.resumeRunID = memory.resume
         job.autoResume = !memory.noResume

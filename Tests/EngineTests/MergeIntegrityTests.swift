@@ -1,6 +1,7 @@
 import EvalCore
 import Foundation
 import Testing
+@testable import Engine
 
 /// Issue 15 item 10: `merge` refuses shard reports whose rows or gate were edited, and with a
 /// key in the environment it takes only reports signed with it.
@@ -52,6 +53,32 @@ import Testing
         try edit(dir + "/s1.json") { $0 = $0.replacingOccurrences(of: #""min_pass_rate":0.9"#, with: #""min_pass_rate":0.1"#) }
         try edit(dir + "/s2.json") { $0 = $0.replacingOccurrences(of: #""min_pass_rate":0.9"#, with: #""min_pass_rate":0.1"#) }
         #expect(try await merge(dir).status == 65)
+    }
+
+    @Test func aForgerWhoRecomputesTheDigestIsStillCaughtByTheAssertionResults() async throws {
+        let dir = files()
+        try await shard(dir, 1)
+        try await shard(dir, 2)
+        // Flip failed rows to passed and reseal the report as `merge` would check it (no key).
+        guard case .object(var report) = try JSONValue.parse(String(contentsOfFile: dir + "/s1.json", encoding: .utf8)),
+              case .array(var rows)? = report["cases"] else { Issue.record("unreadable report"); return }
+        for i in rows.indices where rows[i]["status"]?.stringValue == "failed" {
+            guard case .object(var row) = rows[i] else { continue }
+            row["status"] = "passed"
+            row["pass"] = true
+            rows[i] = .object(row)
+        }
+        report["cases"] = .array(rows)
+        report["integrity"] = nil
+        var header = report
+        header["cases"] = nil
+        let digest = SHA256Stream()
+        for row in rows { digest.update(row.canonicalBytes) }
+        report["integrity"] = ReportIntegrity.seal(header: .object(header), rowsSHA256: digest.finalHex(), key: nil)
+        try JSONValue.object(report).serialized(sortedKeys: true).write(toFile: dir + "/s1.json", atomically: true, encoding: .utf8)
+        let merged = try await merge(dir)
+        #expect(merged.status == 65)
+        #expect(merged.stderr.contains("is recorded passed, but its assertion results say failed"), "\(merged.stderr)")
     }
 
     @Test func withAKeyOnlySignedReportsMerge() async throws {
