@@ -67,31 +67,43 @@ public final class Store: Sendable {
 
     /// Opens (creating if needed) the store. A file that is not a database or is damaged beyond
     /// reading is moved aside to `PATH.corrupt-TIMESTAMP` and a new store is created; `warn` says so.
-    public static func open(path: String, warn: @Sendable (String) -> Void = { _ in }) throws(SQLiteError) -> Store {
+    /// How a store uses memory. `.run` (the CLI): no memory-mapped I/O and a 16 MiB page cache, so
+    /// a 1,000,000-case run stays under 150 MB RSS (a mapping counts every page read). `.service`:
+    /// a 256 MiB mapping and a 32 MiB cache for a long-lived process serving many jobs, whose
+    /// memory plateaus once they are warm (the soak checks it).
+    public enum Tuning: Sendable {
+        case run, service
+
+        var pragmas: String {
+            switch self {
+            case .run: return "PRAGMA mmap_size = 0; PRAGMA cache_size = -16384;"
+            case .service: return "PRAGMA mmap_size = 268435456; PRAGMA cache_size = -32768;"
+            }
+        }
+    }
+
+    public static func open(path: String, tuning: Tuning = .run, warn: @Sendable (String) -> Void = { _ in }) throws(SQLiteError) -> Store {
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         do throws(SQLiteError) {
-            return try Store(path: path)
+            return try Store(path: path, tuning: tuning)
         } catch where error.isCorruption {
             let aside = path + ".corrupt-\(Int(Date().timeIntervalSince1970))"
             for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
                 try? FileManager.default.moveItem(atPath: path + suffix, toPath: aside + suffix)
             }
             warn("warning: \(path) is not a readable evalengine store (\(error.message)); moved it to \(aside) and started a new one")
-            return try Store(path: path)
+            return try Store(path: path, tuning: tuning)
         }
     }
 
-    private init(path: String) throws(SQLiteError) {
+    private init(path: String, tuning: Tuning) throws(SQLiteError) {
         self.path = path
         let c = try SQLiteConnection(path: path)
         // page_size only matters for a new file; 8 KiB keeps ~1 KiB values off overflow pages.
         try c.execute("PRAGMA busy_timeout = 10000; PRAGMA page_size = 8192;")
         try Store.retryingBusy { () throws(SQLiteError) in try c.execute("PRAGMA journal_mode = WAL;") }
-        // No memory-mapped I/O: a mapping counts every page read into RSS until the mapping ends
-        // (a 1,000,000-case run writes ~650 MB), while reads through SQLite's own 16 MiB cache and
-        // the kernel's page cache cost the same lookups (measured: Benchmarks CacheHit1000).
-        try c.execute("PRAGMA synchronous = NORMAL; PRAGMA mmap_size = 0; PRAGMA cache_size = -16384; PRAGMA foreign_keys = OFF;")
+        try c.execute("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; " + tuning.pragmas)
         try Store.migrate(c)
         connection = Mutex(c)
         identity = Store.fileIdentity(path)

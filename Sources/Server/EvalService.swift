@@ -31,7 +31,7 @@ public struct EvalService: Sendable {
         // One service per store: another would resume and run this one's jobs.
         let lock = try StoreLock.acquire(storePath: config.storePath)
         defer { withExtendedLifetime(lock) {} }
-        let store = try Store.open(path: config.storePath) { [logger] in logger.warning("\($0)") }
+        let store = try Store.open(path: config.storePath, tuning: .service) { [logger] in logger.warning("\($0)") }
         var keys: [String: String] = [:]
         for e in config.endpoints {
             if let k = try? EndpointClient.resolveAPIKey(e) { keys[e.name] = k }
