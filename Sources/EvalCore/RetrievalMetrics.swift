@@ -142,14 +142,9 @@ public struct RetrievalEvaluation: Sendable {
 /// trec_eval 9.0.8 semantics, bit for bit (`../shared/reference/retrieval/SPEC.md`).
 public enum RetrievalMetrics {
     /// Evaluates `run` against `qrels` at relevance level `level` (≥ 1).
+    /// (`RetrievalAccumulator` gives the same numbers to the bit one query at a time, for runs too
+    /// large to hold; this whole-run form stays the reference and the faster path.)
     public static func evaluate(qrels: Qrels, run: Run, measures: [RetrievalMeasure], relevanceLevel level: Int = 1) -> RetrievalEvaluation {
-        var streaming = RetrievalAccumulator(qrels: qrels, measures: measures, relevanceLevel: level)
-        for (qid, results) in run { streaming.add(query: qid, results: results) }
-        return streaming.finish()
-    }
-
-    /// The whole-run form `RetrievalAccumulator` reproduces bit for bit (kept as the reference).
-    static func evaluateAtOnce(qrels: Qrels, run: Run, measures: [RetrievalMeasure], relevanceLevel level: Int = 1) -> RetrievalEvaluation {
         let judged = qrels.filter { !$0.value.isEmpty }
         let evaluated = run.keys.filter { judged[$0] != nil }.sorted(by: bytesLess)
         var values: [[Double]] = []
