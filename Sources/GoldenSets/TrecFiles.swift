@@ -34,19 +34,10 @@ public enum TrecFiles {
         var run: Run = [:]
         var firstLine: [String: [String: Int]] = [:]
         while let (bytes, line) = reader.nextLine() {
-            let fields = splitFields(bytes)
-            if fields.isEmpty { continue }
-            let location = SourceLocation(file: path, line: line)
-            guard fields.count == 6 else {
-                throw InputError(location: location, message: "a run line has 6 fields (qid Q0 docid rank score tag), this one has \(fields.count)")
-            }
-            guard let score = Double(fields[4]) else {
-                throw InputError(location: location, field: "score", message: "'\(fields[4])' is not a number")
-            }
-            guard !score.isNaN else { throw InputError(location: location, field: "score", message: "NaN is not a score (it has no order)") }
-            let (qid, doc) = (fields[0], fields[2])
+            guard let (qid, doc, score) = try parseRunLine(bytes, path: path, line: line) else { continue }
             if let first = firstLine[qid]?[doc] {
-                throw InputError(location: location, field: "docid", message: "document '\(doc)' appears twice for query '\(qid)' (first at line \(first))")
+                throw InputError(location: SourceLocation(file: path, line: line), field: "docid",
+                                 message: "document '\(doc)' appears twice for query '\(qid)' (first at line \(first))")
             }
             firstLine[qid, default: [:]][doc] = line
             run[qid, default: [:]][doc] = score
