@@ -27,6 +27,14 @@ extension CaseRecord {
         }
         if let k = r.errorKind { o["error"] = ["kind": .string(k), "message": .string(r.errorMessage ?? "")] }
         if let t = r.threshold { o["threshold"] = .number(t) }
+        if let t = r.target { o["target"] = .string(t) }
+        if let s = r.samples {
+            o["repeats"] = [
+                "k": .number(Double(s.k)), "passed": .number(Double(s.passed)), "failed": .number(Double(s.failed)),
+                "errored": .number(Double(s.errored)), "flaky": .bool(s.flaky),
+            ]
+            o["samples"] = .array(s.records.map { $0.json(includeOutput: includeOutput) })
+        }
         return .object(o)
     }
 
@@ -58,12 +66,32 @@ extension CaseRecord {
             assertions: assertions, errorKind: j["error"]?["kind"]?.stringValue, errorMessage: j["error"]?["message"]?.stringValue)
         cached = j["cached"]?.boolValue ?? false
         threshold = j["threshold"]?.numberValue
+        target = j["target"]?.stringValue
+        if let rows = j["samples"]?.arrayValue {
+            guard let k = j["repeats"]?["k"]?.wholeNumber(in: 1...GateConfig.maxRepeats), rows.count <= k else { return nil }
+            var records: [CaseRecord] = []
+            for row in rows {
+                // Samples are flat rows: a sample with samples of its own is not one of ours.
+                guard row["samples"] == nil, let r = CaseRecord(json: row) else { return nil }
+                records.append(r)
+            }
+            samples = RepeatedSamples(k: k, records: records)
+        }
     }
 
     /// Nil when the row's status follows from its own assertion results (every weighted one passed,
     /// or the score reached the case's threshold; errored when it has an error); otherwise why not.
     /// `merge` checks every row with this, beside the report's digest.
     public var statusContradiction: String? {
+        if let samples {
+            // A repeated case: each sample answers for itself, and the row for its samples.
+            if let bad = samples.records.lazy.compactMap(\.statusContradiction).first { return bad }
+            let derived = CaseRecord.combining(samples.records, k: samples.k).status
+            guard !samples.records.isEmpty, derived == status else {
+                return "case '\(id)' is recorded \(status.rawValue), but its samples say \(samples.records.isEmpty ? "nothing" : derived.rawValue)"
+            }
+            return nil
+        }
         let undecided = errorKind != nil || assertions.contains { $0.errorKind != nil }
         let derived: CaseOutcome.Status
         if undecided {

@@ -6,25 +6,34 @@ import ModelClient
 import ResultStore
 import VectorSearch
 
-/// Everything one eval run needs besides the endpoint client.
+/// A prompt config and the name reports give it.
+public struct NamedPrompt: Sendable {
+    public var name: String
+    public var config: PromptConfig
+
+    public init(name: String, config: PromptConfig) {
+        self.name = name
+        self.config = config
+    }
+}
+
+/// Everything one eval run needs besides the endpoint clients.
 public struct EvalJob: Sendable {
     public var goldenSetPath: String
-    public var prompt: PromptConfig
+    /// One prompt, or several: a matrix runs every case on every prompt × endpoint.
+    public var prompts: [NamedPrompt]
     public var gate: GateConfig
     /// Most cases in progress at once (waiting for admission included); the endpoint's
     /// `max_in_flight` caps what is actually on the wire.
     public var concurrency: Int
     /// Seed of the bootstrap intervals.
     public var seed: UInt64 = 0x5EED
-    /// Where responses are cached and case results persisted; nil runs without memory.
-    public var store: Store?
-    public var cacheMode: CacheMode = .readWrite
-    /// Cached responses older than this many seconds are not used.
-    public var cacheTTL: Double?
-    /// Resume this run (its inputs must be the same).
-    public var resumeRunID: String?
-    /// Resume the newest interrupted run with the same inputs, if there is one.
-    public var autoResume = true
+    /// Cache, persisted results and resume.
+    public var memory = RunMemory()
+    /// Samples per case (`--repeat K`); each repeat has a cache namespace of its own.
+    public var repeats = 1
+    /// Run only the cases this admits.
+    public var filter: CaseFilter?
     /// Embeds outputs and expected values for `similar` assertions.
     public var embedder: Embedder?
     /// Told about damaged caches and the like.
@@ -34,44 +43,15 @@ public struct EvalJob: Sendable {
 
     public init(goldenSetPath: String, prompt: PromptConfig, gate: GateConfig = .default, concurrency: Int = 256) {
         self.goldenSetPath = goldenSetPath
-        self.prompt = prompt
+        self.prompts = [NamedPrompt(name: "prompt", config: prompt)]
         self.gate = gate
         self.concurrency = max(1, concurrency)
     }
-}
 
-/// The full result of one case: what the report and the JUnit file show.
-public struct CaseRecord: Sendable {
-    public var id: String
-    public var line: Int
-    public var description: String?
-    public var tags: [String]
-    public var status: CaseOutcome.Status
-    public var score: Double
-    public var namedScores: [String: Double]
-    public var output: String?
-    public var finishReason: String?
-    public var latencyMs: Double?
-    public var promptTokens: Int
-    public var completionTokens: Int
-    public var costUSD: Double?
-    public var attempts: Int
-    public var rateLimited: Int
-    public var assertions: [AssertionResult]
-    public var errorKind: String?
-    public var errorMessage: String?
-    /// Answered from the response cache.
-    public var cached = false
-    /// The case's own score threshold, when it has one (`merge` re-derives the status from it).
-    public var threshold: Double?
-
-    var outcome: CaseOutcome {
-        var o = CaseOutcome(
-            status: status, score: score, namedScores: namedScores, latencyMs: latencyMs, promptTokens: promptTokens,
-            completionTokens: completionTokens, costUSD: costUSD, retries: max(0, attempts - 1), rateLimited: rateLimited, errorKind: errorKind)
-        o.errorMessage = errorMessage
-        o.cached = cached
-        return o
+    /// The first prompt (the only one outside a matrix); setting it makes it the only one.
+    public var prompt: PromptConfig {
+        get { prompts[0].config }
+        set { prompts = [NamedPrompt(name: prompts.first?.name ?? "prompt", config: newValue)] }
     }
 }
 
@@ -87,6 +67,17 @@ public struct ProgressEvent: Sendable {
     public var elapsedSeconds: Double
 }
 
+/// One target's share of a run: its summary and its own gate.
+public struct TargetResult: Sendable {
+    /// What reports call it: the endpoint's name, the prompt's, or `prompt@endpoint` in a full matrix.
+    public var label: String
+    public var endpoint: String
+    public var model: String
+    public var prompt: String
+    public var summary: RunSummary
+    public var gate: GateResult
+}
+
 /// The outcome of a run.
 public struct EvalResult: Sendable {
     public var runID: String
@@ -100,9 +91,19 @@ public struct EvalResult: Sendable {
     /// Case results taken from an interrupted earlier attempt of this run.
     public var resumedCases: Int
     public var startedAt: Date
+    /// Over every target's samples; the single target's own in a run with one.
     public var summary: RunSummary
+    /// The run's verdict: every target's gate passes (fail when one fails, else inconclusive).
     public var gate: GateResult
     public var cancelled: Bool
+    /// One per target, in matrix order (prompts, then endpoints).
+    public var targets: [TargetResult] = []
+    /// Samples per case.
+    public var repeats = 1
+    public var filter: CaseFilter?
+
+    /// More than one target: the report shows a summary per target and a side-by-side table.
+    public var isMatrix: Bool { targets.count > 1 }
 }
 
 /// A run that cannot start or be resumed as asked.
@@ -118,35 +119,207 @@ public protocol CaseSink {
     mutating func write(_ record: CaseRecord) throws
 }
 
-/// Runs an eval: validates the whole golden set first (so a bad line sends nothing), then streams
-/// the cases through a bounded task group; every case waits for the endpoint's limiter, is called,
-/// scored and handed to the sinks, and only aggregates stay in memory.
-public struct EvalRunner: Sendable {
+/// One prompt on one endpoint.
+public struct EvalTarget: Sendable {
+    public let label: String
+    public let promptIndex: Int
     public let client: EndpointClient
+}
+
+/// One sample of one case on one target: the unit the run core schedules.
+struct EvalUnit: Sendable {
+    let prepared: PreparedCase
+    let request: ModelRequest
+    let target: Int
+    let sample: Int
+    let key: String
+}
+
+/// A unit's result as the store keeps it: the case row, plus the sample's index with repeats.
+struct EvalRow: RunRow {
+    var record: CaseRecord
+    var sample: Int
+    let unitKey: String
+
+    var isCancellation: Bool { record.errorKind == "cancelled" }
+
+    func persistedBytes() -> [UInt8] {
+        var json = record.json()
+        if sample > 0, case .object(var o) = json {
+            o["sample"] = .number(Double(sample))
+            json = .object(o)
+        }
+        var bytes: [UInt8] = []
+        json.write(to: &bytes, sortedKeys: true)
+        return bytes
+    }
+
+    init(record: CaseRecord, sample: Int, unitKey: String) {
+        self.record = record
+        self.sample = sample
+        self.unitKey = unitKey
+    }
+
+    init?(persistedBytes bytes: [UInt8]) {
+        guard let json = try? JSONValue.parse(bytes: bytes), let record = CaseRecord(json: json) else { return nil }
+        let sample = json["sample"] == nil ? 0 : json["sample"]?.wholeNumber(in: 0...GateConfig.maxRepeats)
+        guard let sample else { return nil }
+        self.init(record: record, sample: sample, unitKey: "")
+    }
+}
+
+/// Streams a golden set's units: every case admitted by the shard and the filter, on every
+/// target, `repeats` times. Cases are read (and their requests rendered) one at a time.
+struct EvalUnits {
+    let reader: GoldenSetReader
+    let job: EvalJob
+    let targets: [EvalTarget]
+    let scorer: Scorer
+    private var pending: [EvalUnit] = []
+
+    init(reader: GoldenSetReader, job: EvalJob, targets: [EvalTarget], scorer: Scorer) {
+        self.reader = reader
+        self.job = job
+        self.targets = targets
+        self.scorer = scorer
+    }
+
+    /// A unit's key in the store: the case id alone in a single-target, single-sample run (as
+    /// before matrices and repeats existed), else the id with the target and sample.
+    static func key(_ id: String, target: Int, sample: Int, simple: Bool) -> String {
+        simple ? id : "\(id)\u{1F}\(target)\u{1F}\(sample)"
+    }
+
+    mutating func next() throws -> EvalUnit? {
+        if let unit = pending.popLast() { return unit }
+        let simple = targets.count == 1 && job.repeats == 1
+        while let c = try reader.next() {
+            guard job.shard?.contains(c.id) ?? true, job.filter?.contains(c) ?? true else { continue }
+            if simple {
+                let (prepared, request) = try EvalRunner.prepare(c, prompt: job.prompts[0].config, scorer: scorer)
+                return EvalUnit(prepared: prepared, request: request, target: 0, sample: 0, key: c.id)
+            }
+            let rendered = try job.prompts.map { (p: NamedPrompt) throws(InputError) in try EvalRunner.prepare(c, prompt: p.config, scorer: scorer) }
+            for (t, target) in targets.enumerated().reversed() {
+                let (prepared, request) = rendered[target.promptIndex]
+                for r in (0..<job.repeats).reversed() {
+                    pending.append(EvalUnit(prepared: prepared, request: request, target: t, sample: r,
+                                            key: EvalUnits.key(c.id, target: t, sample: r, simple: false)))
+                }
+            }
+            return pending.popLast()
+        }
+        return nil
+    }
+}
+
+/// One target's aggregates while the run goes: its summary, and with repeats the samples of
+/// cases still waiting for the rest of theirs.
+struct TargetAggregate {
+    let k: Int
+    var accumulator = SummaryAccumulator()
+    var repeats: RepeatAccumulator
+    private var waiting: [String: [CaseRecord?]] = [:]
+
+    init(k: Int, seed: UInt64) {
+        self.k = k
+        accumulator.seed = seed
+        accumulator.samplesPerCase = k
+        repeats = RepeatAccumulator(k: k)
+    }
+
+    /// Takes one sample; returns the case's row once every sample of it is in (at once without repeats).
+    mutating func add(_ record: CaseRecord, sample: Int) -> CaseRecord? {
+        accumulator.add(record.outcome)
+        guard k > 1 else { return record }
+        var slots = waiting.removeValue(forKey: record.id) ?? Array(repeating: nil, count: k)
+        slots[sample] = record
+        let arrived = slots.compactMap { $0 }
+        guard arrived.count == k else {
+            waiting[record.id] = slots
+            return nil
+        }
+        return combined(arrived)
+    }
+
+    /// Rows for cases a cancelled run left with only some of their samples, by id.
+    mutating func drainIncomplete() -> [CaseRecord] {
+        let rows = waiting.sorted { $0.key < $1.key }.map { combined($0.value.compactMap { $0 }) }
+        waiting.removeAll()
+        return rows
+    }
+
+    private mutating func combined(_ samples: [CaseRecord]) -> CaseRecord {
+        let row = CaseRecord.combining(samples, k: k)
+        let s = row.samples!
+        repeats.add(id: row.id, passed: s.passed, failed: s.failed, errored: s.errored)
+        return row
+    }
+
+    func finish(durationSeconds: Double) -> RunSummary {
+        var summary = accumulator.finish(durationSeconds: durationSeconds)
+        if k > 1 { summary.repeats = repeats.finish() }
+        return summary
+    }
+}
+
+/// Runs an eval: validates the whole golden set first (so a bad line sends nothing), then streams
+/// the cases through the run core; every sample of every case on every target waits for its
+/// endpoint's limiter, is called, scored and handed to the sink, and only aggregates stay in memory.
+public struct EvalRunner: Sendable {
+    /// The endpoints of the run: one, or several for a matrix.
+    public let clients: [EndpointClient]
     public let scorer: Scorer
 
+    public var client: EndpointClient { clients[0] }
+
     public init(client: EndpointClient, scorer: Scorer = Scorer()) {
-        self.client = client
+        self.init(clients: [client], scorer: scorer)
+    }
+
+    public init(clients: [EndpointClient], scorer: Scorer = Scorer()) {
+        precondition(!clients.isEmpty, "an eval needs an endpoint")
+        self.clients = clients
         self.scorer = scorer
+    }
+
+    /// Every prompt × every endpoint, prompts outer.
+    public func targets(for job: EvalJob) -> [EvalTarget] {
+        var out: [EvalTarget] = []
+        for (p, prompt) in job.prompts.enumerated() {
+            for c in clients {
+                let label = job.prompts.count == 1 ? c.endpoint.name : clients.count == 1 ? prompt.name : "\(prompt.name)@\(c.endpoint.name)"
+                out.append(EvalTarget(label: label, promptIndex: p, client: c))
+            }
+        }
+        return out
     }
 
     /// Reads and checks every case (fields, assertions, template vars) without calling anything.
     /// Returns the number of cases.
     /// With `shard`, every case is still checked but only the shard's are counted.
     public static func validate(goldenSetPath: String, prompt: PromptConfig, scorer: Scorer = Scorer(), shard: Shard? = nil) throws(InputError) -> Int {
-        try check(goldenSetPath: goldenSetPath, prompt: prompt, scorer: scorer, shard: shard).cases
+        try check(goldenSetPath: goldenSetPath, prompts: [prompt], scorer: scorer, shard: shard).cases
     }
 
     /// What `validate` finds, and whether any case needs embeddings (a `similar` assertion).
     public static func check(goldenSetPath: String, prompt: PromptConfig, scorer: Scorer = Scorer(), shard: Shard? = nil) throws(InputError)
         -> (cases: Int, needsEmbeddings: Bool)
     {
+        try check(goldenSetPath: goldenSetPath, prompts: [prompt], scorer: scorer, shard: shard)
+    }
+
+    /// As `check` for every prompt of a matrix; only cases in the shard and admitted by `filter` count.
+    public static func check(goldenSetPath: String, prompts: [PromptConfig], scorer: Scorer = Scorer(), shard: Shard? = nil,
+                             filter: CaseFilter? = nil) throws(InputError) -> (cases: Int, needsEmbeddings: Bool)
+    {
         let reader = try GoldenSetReader(path: goldenSetPath)
         var inShard = 0
         var needsEmbeddings = false
         while let c = try reader.next() {
-            let (prepared, _) = try prepare(c, prompt: prompt, scorer: scorer)
-            if shard?.contains(c.id) ?? true {
+            var prepared: PreparedCase?
+            for p in prompts { prepared = try prepare(c, prompt: p, scorer: scorer).0 }
+            if shard?.contains(c.id) ?? true, filter?.contains(c) ?? true, let prepared {
                 inShard += 1
                 needsEmbeddings = needsEmbeddings || !prepared.similarityTexts.isEmpty
             }
@@ -174,149 +347,159 @@ public struct EvalRunner: Sendable {
         }
     }
 
-    /// Runs every case of `job`; `total` is the case count from `validate`.
+    /// Runs every case of `job`; `total` is the case count from `validate` (cases, not samples).
     public func run<Sink: CaseSink>(
         _ job: EvalJob, total: Int, sink: inout Sink, progress: (ProgressEvent) -> Void = { _ in }
     ) async throws -> EvalResult {
         let started = Date()
+        let targets = self.targets(for: job)
+        let k = max(1, job.repeats)
+        let labels = Dictionary(uniqueKeysWithValues: targets.enumerated().map { ($1.label, $0) })
+        var aggregates = targets.map { _ in TargetAggregate(k: k, seed: job.seed) }
+        var overall = SummaryAccumulator()
+        overall.seed = job.seed
+        overall.samplesPerCase = k
         let clock = ContinuousClock()
         let t0 = clock.now
-        var accumulator = SummaryAccumulator()
-        accumulator.seed = job.seed
-        var event = ProgressEvent(done: 0, total: total, passed: 0, failed: 0, errored: 0, retries: 0, rateLimited: 0, elapsedSeconds: 0)
-        let digest = EvalRunner.inputDigest(job, endpoint: client)
+        var event = ProgressEvent(done: 0, total: total * targets.count * k, passed: 0, failed: 0, errored: 0, retries: 0, rateLimited: 0, elapsedSeconds: 0)
+        let digest = inputDigest(job)
         var unsharded = job
         unsharded.shard = nil
-        let setDigest = EvalRunner.inputDigest(unsharded, endpoint: client)
-        let store = job.store
-        let runID = try EvalRunner.chooseRun(job, digest: digest, total: total)
-        let writer = store.map(StoreWriter.init)
-        let source = ResponseSource(client: client, store: store, mode: job.cacheMode, ttl: job.cacheTTL, writer: writer, warn: job.warn)
-        // Sized from the validation pass's count (the whole set when sharded: every case is read).
-        let reader = try GoldenSetReader(path: job.goldenSetPath, expectedCases: job.shard == nil ? total : 0)
-        let prompt = job.prompt
-        var cancelled = false
-        var sequence = 0
-        var resumed = 0
+        let setDigest = inputDigest(unsharded)
+        // Sized from the validation pass's count (the whole set when sharded or filtered: every case is read).
+        let reader = try GoldenSetReader(path: job.goldenSetPath, expectedCases: job.shard == nil && job.filter == nil ? total : 0)
+        var units = EvalUnits(reader: reader, job: job, targets: targets, scorer: scorer)
+        var sources: [[ResponseSource]] = []
+        let core = RunCore(memory: job.memory, concurrency: job.concurrency)
+        let memory = job.memory
 
-        func consume(_ record: CaseRecord, persist: Bool) throws {
-            // A case stopped by cancelling the run did not run: it is neither a result nor an error.
-            if record.errorKind == "cancelled" && Task.isCancelled { return }
-            if persist, let writer {
-                sequence += 1
-                var bytes: [UInt8] = []
-                record.json().write(to: &bytes, sortedKeys: true)
-                writer.enqueue(.caseResult(runID: runID, caseID: record.id, sequence: sequence, record: bytes))
-            }
-            accumulator.add(record.outcome)
-            try sink.write(record)
-            event.done += 1
-            switch record.status {
-            case .passed: event.passed += 1
-            case .failed: event.failed += 1
-            case .errored: event.errored += 1
-            }
-            event.retries += max(0, record.attempts - 1)
-            event.rateLimited += record.rateLimited
-            let e = clock.now - t0
-            event.elapsedSeconds = Double(e.components.seconds) + Double(e.components.attoseconds) * 1e-18
-            progress(event)
-        }
-
-        // Results an interrupted attempt of this run already persisted: reported, not re-sent.
-        var done = Set<String>()
-        if let store {
-            try store.forEachCaseResult(runID: runID) { caseID, bytes in
-                guard let json = try? JSONValue.parse(bytes: bytes), let record = CaseRecord(json: json) else { return }
-                done.insert(caseID)
-                sequence += 1
-                resumed += 1
-                try consume(record, persist: false)
-            }
-        }
-
-        try await withThrowingTaskGroup(of: Void.self) { background in
-            if let writer { background.addTask { await writer.run() } }
-            defer { writer?.finish() }
-            try await withThrowingTaskGroup(of: CaseRecord.self) { group in
-                var inFlight = 0
-                while !Task.isCancelled, let c = try reader.next() {
-                    if done.contains(c.id) || !(job.shard?.contains(c.id) ?? true) { continue }
-                    if inFlight >= job.concurrency, let r = try await group.next() {
-                        inFlight -= 1
-                        try consume(r, persist: true)
+        let outcome = try await core.run(
+            digest: digest, total: total, next: { try units.next() }, key: \.key,
+            makeWork: { context in
+                // One response source per target and sample: each repeat is a real sample in a
+                // cache namespace of its own (the first shares the namespace of unrepeated runs).
+                sources = targets.map { t in
+                    (0..<k).map { r in
+                        ResponseSource(client: t.client, store: memory.store, mode: memory.cacheMode, ttl: memory.cacheTTL, writer: context.writer,
+                                       namespace: r == 0 ? "" : "repeat-\(r)", warn: job.warn)
                     }
-                    let (prepared, request) = try EvalRunner.prepare(c, prompt: prompt, scorer: scorer)
-                    let embedder = job.embedder
-                    group.addTask { await self.runCase(prepared, request, source: source, embedder: embedder) }
-                    inFlight += 1
                 }
-                while let r = try await group.next() { try consume(r, persist: true) }
-                cancelled = Task.isCancelled
+                let sources = sources
+                let embedder = job.embedder
+                let labelled = targets.count > 1
+                return { unit in
+                    var record = await self.runCase(unit.prepared, unit.request, source: sources[unit.target][unit.sample], embedder: embedder)
+                    if labelled { record.target = targets[unit.target].label }
+                    return EvalRow(record: record, sample: unit.sample, unitKey: unit.key)
+                }
+            },
+            consume: { (row: EvalRow, _: Bool) throws in
+                let record = row.record
+                // A row of another target set or sample count is not this run's (the digest makes that unlikely).
+                let t: Int? = record.target.flatMap { labels[$0] } ?? (record.target == nil && targets.count == 1 ? 0 : nil)
+                guard let t, row.sample < k else { return }
+                overall.add(record.outcome)
+                if let finished = aggregates[t].add(record, sample: row.sample) { try sink.write(finished) }
+                event.done += 1
+                switch record.status {
+                case .passed: event.passed += 1
+                case .failed: event.failed += 1
+                case .errored: event.errored += 1
+                }
+                event.retries += max(0, record.attempts - 1)
+                event.rateLimited += record.rateLimited
+                event.elapsedSeconds = (clock.now - t0).seconds
+                progress(event)
+            })
+        for t in aggregates.indices { for row in aggregates[t].drainIncomplete() { try sink.write(row) } }
+
+        let seconds = (clock.now - t0).seconds
+        var results: [TargetResult] = []
+        for (t, target) in targets.enumerated() {
+            let summary = aggregates[t].finish(durationSeconds: seconds)
+            var gate = job.gate.evaluate(summary)
+            if outcome.cancelled {
+                gate.verdict = .inconclusive
+                gate.reasons.insert("the run was cancelled after \(summary.total) of \(total * k) \(k > 1 ? "samples" : "cases")", at: 0)
             }
+            results.append(TargetResult(label: target.label, endpoint: target.client.endpoint.name, model: target.client.endpoint.model,
+                                        prompt: job.prompts[target.promptIndex].name, summary: summary, gate: gate))
         }
-        writer?.flush()  // what finished after a cancel, too
-        if let error = writer?.error {
-            throw ReportError(message: "cannot persist results to \(store?.path ?? ""): \(error)")
-        }
-        let e = clock.now - t0
-        let seconds = Double(e.components.seconds) + Double(e.components.attoseconds) * 1e-18
-        let summary = accumulator.finish(durationSeconds: seconds)
-        var gate = job.gate.evaluate(summary)
-        if cancelled {
-            gate.verdict = .inconclusive
-            gate.reasons.insert("the run was cancelled after \(summary.total) of \(total) cases", at: 0)
-        }
-        if let store {
-            // A cancelled run stays 'running' so that the next run with the same inputs resumes it.
-            try? store.addCounters(hits: source.hits, misses: source.misses)
-            job.embedder?.recordLookups()
-            if !cancelled {
-                try store.finishRun(id: runID, state: "completed", summary: "{\"verdict\":\"\(gate.verdict.rawValue)\",\"total\":\(summary.total)}")
+        let summary: RunSummary
+        let gate: GateResult
+        if results.count == 1 {
+            summary = results[0].summary
+            gate = results[0].gate
+        } else {
+            var s = overall.finish(durationSeconds: seconds)
+            if k > 1 {
+                var all = RepeatSummary(k: k)
+                for r in results.compactMap(\.summary.repeats) {
+                    all.cases += r.cases; all.complete += r.complete; all.passAll += r.passAll; all.passAny += r.passAny; all.flaky += r.flaky
+                }
+                s.repeats = all
             }
+            summary = s
+            gate = EvalRunner.combinedGate(results)
         }
-        return EvalResult(runID: runID, inputDigest: digest, setDigest: setDigest, shard: job.shard, gateConfig: job.gate, seed: job.seed,
-                          resumedCases: resumed, startedAt: started, summary: summary, gate: gate, cancelled: cancelled)
+        let hits = sources.joined().reduce(0) { $0 + $1.hits }
+        let misses = sources.joined().reduce(0) { $0 + $1.misses }
+        if memory.store != nil { job.embedder?.recordLookups() }
+        try core.finish(outcome, summary: "{\"verdict\":\"\(gate.verdict.rawValue)\",\"total\":\(summary.total)}", cacheHits: hits, cacheMisses: misses)
+        var result = EvalResult(runID: outcome.runID, inputDigest: digest, setDigest: setDigest, shard: job.shard, gateConfig: job.gate, seed: job.seed,
+                                resumedCases: outcome.resumed, startedAt: started, summary: summary, gate: gate, cancelled: outcome.cancelled)
+        result.targets = results
+        result.repeats = k
+        result.filter = job.filter
+        return result
     }
 
-    /// Digest of what determines a run's results: golden-set bytes, prompt, endpoint identity and model.
-    static func inputDigest(_ job: EvalJob, endpoint: EndpointClient) -> String {
-        var identity: JSONValue = [
-            "golden_set": .string(SHA256Stream.fileHex(job.goldenSetPath) ?? job.goldenSetPath),
-            "prompt": job.prompt.canonicalJSON,
-            "endpoint": .string(endpoint.cacheIdentity), "model": .string(endpoint.endpoint.model), "api": .string(endpoint.endpoint.api.rawValue),
-        ]
-        // Only when sharded, so unsharded digests (and their resumable runs) stay what they were.
-        if let shard = job.shard, case .object(var o) = identity {
-            o["shard"] = shard.json
-            identity = .object(o)
-        }
-        return SHA256Digest.hex(identity.canonicalBytes)
-    }
-
-    /// The run to write into: the one asked for, an interrupted one with the same inputs, or a new one.
-    static func chooseRun(_ job: EvalJob, digest: String, total: Int) throws -> String {
-        try chooseRun(store: job.store, resumeRunID: job.resumeRunID, autoResume: job.autoResume, digest: digest, total: total)
-    }
-
-    static func chooseRun(store: Store?, resumeRunID: String?, autoResume: Bool, digest: String, total: Int) throws -> String {
-        guard let store else { return UUID().uuidString.lowercased() }
-        if let id = resumeRunID {
-            guard let run = try store.run(id: id) else { throw RunError(message: "no run '\(id)' in \(store.path)") }
-            guard run.inputDigest == digest else {
-                throw RunError(message: "run '\(id)' was made from other inputs (cases, prompts or endpoints changed); start a new run instead")
+    /// A matrix's verdict: fail when any target fails, else inconclusive when any is, else pass.
+    /// Checks and reasons carry their target's label.
+    static func combinedGate(_ targets: [TargetResult]) -> GateResult {
+        let verdicts = targets.map(\.gate.verdict)
+        let verdict: Verdict = verdicts.contains(.fail) ? .fail : verdicts.contains(.inconclusive) ? .inconclusive : .pass
+        var checks: [GateCheck] = []
+        var reasons: [String] = []
+        var notes: [String] = []
+        for t in targets {
+            for var c in t.gate.checks {
+                c.name = "\(t.label)/\(c.name)"
+                checks.append(c)
             }
-            return id
+            reasons += t.gate.reasons.map { "\(t.label): \($0)" }
+            notes += t.gate.notes.map { "\(t.label): \($0)" }
         }
-        if autoResume, let run = try store.unfinishedRun(inputDigest: digest) { return run.id }
-        let id = UUID().uuidString.lowercased()
-        try store.createRun(id: id, inputDigest: digest, total: total)
-        return id
+        let passing = targets.filter { $0.gate.verdict == .pass }.map(\.label)
+        notes.insert("targets passing: \(passing.isEmpty ? "none" : passing.joined(separator: ", ")) (\(passing.count) of \(targets.count))", at: 0)
+        return GateResult(verdict: verdict, checks: checks, reasons: reasons, notes: notes)
+    }
+
+    /// Digest of what determines a run's results: golden-set bytes, prompt, endpoint identity and
+    /// model (one target), or every target (a matrix); repeats, the filter and the shard when set.
+    func inputDigest(_ job: EvalJob) -> String {
+        var identity: [String: JSONValue] = ["golden_set": .string(SHA256Stream.fileHex(job.goldenSetPath) ?? job.goldenSetPath)]
+        let targets = self.targets(for: job)
+        func endpoint(_ c: EndpointClient) -> [String: JSONValue] {
+            ["endpoint": .string(c.cacheIdentity), "model": .string(c.endpoint.model), "api": .string(c.endpoint.api.rawValue)]
+        }
+        if targets.count == 1 {
+            // The one-target identity is what it always was, so its resumable runs stay resumable.
+            identity["prompt"] = job.prompt.canonicalJSON
+            identity.merge(endpoint(client)) { $1 }
+        } else {
+            identity["targets"] = .array(targets.map { t in .object(endpoint(t.client).merging(["prompt": job.prompts[t.promptIndex].config.canonicalJSON]) { $1 }) })
+        }
+        if job.repeats > 1 { identity["repeats"] = .number(Double(job.repeats)) }
+        if let filter = job.filter, !filter.isEmpty { identity["filter"] = filter.json }
+        if let shard = job.shard { identity["shard"] = shard.json }
+        return SHA256Digest.hex(JSONValue.object(identity).canonicalBytes)
     }
 
     /// Calls the endpoint for one case and scores the answer; never throws: failures become an
     /// errored record, so one bad call cannot stop the run.
     func runCase(_ prepared: PreparedCase, _ request: ModelRequest, source: ResponseSource, embedder: Embedder?) async -> CaseRecord {
+        let client = source.client
         let start = ContinuousClock.now
         let inFlight = CoreMetrics.Meter(label: "evalengine_cases_in_flight")
         inFlight.increment()

@@ -100,6 +100,8 @@ public struct ReportSink: CaseSink {
     private let jsonSpool: SpoolFile?
     private let junitSpool: SpoolFile?
     private var firstRow = true
+    /// Rows written (testcases: one per case and target, whatever the repeats), failed and errored ones.
+    private var rows = (tests: 0, failures: 0, errors: 0)
     /// Over the rows exactly as written (keys sorted), for the report's integrity digest.
     private let rowsDigest = SHA256Stream()
 
@@ -119,6 +121,9 @@ public struct ReportSink: CaseSink {
         }
         if let junitSpool { try junitSpool.append(ReportSink.junitCase(r)) }
         firstRow = false
+        rows.tests += 1
+        if r.status == .failed { rows.failures += 1 }
+        if r.status == .errored { rows.errors += 1 }
     }
 
     /// Writes the final files (summary first, then the spooled cases) and removes the spools.
@@ -139,9 +144,10 @@ public struct ReportSink: CaseSink {
         if let junitSpool, let path = targets.junitPath {
             let out = try SpoolFile(path: path)
             let s = result.summary
+            let counts = "tests=\"\(rows.tests)\" failures=\"\(rows.failures)\" errors=\"\(rows.errors)\" time=\"\(String(format: "%.3f", s.durationSeconds))\""
             try out.append("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
-            try out.append("<testsuites name=\"evalengine\" tests=\"\(s.total)\" failures=\"\(s.failed)\" errors=\"\(s.errored)\" time=\"\(String(format: "%.3f", s.durationSeconds))\">\n")
-            try out.append("<testsuite name=\"\(xmlEscape(info.goldenSet))\" tests=\"\(s.total)\" failures=\"\(s.failed)\" errors=\"\(s.errored)\" time=\"\(String(format: "%.3f", s.durationSeconds))\">\n")
+            try out.append("<testsuites name=\"evalengine\" \(counts)>\n")
+            try out.append("<testsuite name=\"\(xmlEscape(info.goldenSet))\" \(counts)>\n")
             try out.append("<properties><property name=\"verdict\" value=\"\(result.gate.verdict.rawValue)\"/><property name=\"endpoint\" value=\"\(xmlEscape(info.endpoint))\"/><property name=\"model\" value=\"\(xmlEscape(info.model))\"/></properties>\n")
             try junitSpool.copy(into: out)
             try out.append("</testsuite>\n</testsuites>\n")
@@ -151,15 +157,70 @@ public struct ReportSink: CaseSink {
         }
     }
 
-    /// The report without its cases: run, verdict, checks and summary.
+    /// The report without its cases: run, verdict, checks and summary; with a matrix, a summary
+    /// per target and the side-by-side table.
     public static func headerJSON(_ result: EvalResult, info: RunInfo) -> JSONValue {
-        let s = result.summary
         let iso = ISO8601DateFormatter()
+        var summary = summaryJSON(result.summary)
+        summary["resumed_cases"] = .number(Double(result.resumedCases))
+        var run: [String: JSONValue] = [
+            "id": .string(result.runID), "started_at": .string(iso.string(from: result.startedAt)),
+            "input_digest": .string(result.inputDigest),
+            "golden_set": .string(info.goldenSet), "endpoint": .string(info.endpoint), "model": .string(info.model),
+            "concurrency": .number(Double(info.concurrency)), "cases": .number(Double(info.totalCases)), "cancelled": .bool(result.cancelled),
+            "set_digest": .string(result.setDigest), "shard": result.shard?.json ?? .null, "seed": .string(String(result.seed)),
+        ]
+        if result.repeats > 1 { run["repeats"] = .number(Double(result.repeats)) }
+        if let f = result.filter, !f.isEmpty { run["filter"] = f.json }
+        var header: [String: JSONValue] = [
+            "schema": "evalengine.eval-report/v1",
+            "run": .object(run),
+            "gate": result.gateConfig.json,
+            "verdict": .string(result.gate.verdict.rawValue),
+            "reasons": .array(result.gate.reasons.map(JSONValue.string)),
+            "notes": .array(result.gate.notes.map(JSONValue.string)),
+            "checks": .array(result.gate.checks.map(\.json)),
+            "summary": .object(summary),
+        ]
+        if result.isMatrix {
+            header["targets"] = .array(result.targets.map { t in
+                [
+                    "label": .string(t.label), "endpoint": .string(t.endpoint), "model": .string(t.model), "prompt": .string(t.prompt),
+                    "verdict": .string(t.gate.verdict.rawValue), "reasons": .array(t.gate.reasons.map(JSONValue.string)),
+                    "notes": .array(t.gate.notes.map(JSONValue.string)), "checks": .array(t.gate.checks.map(\.json)),
+                    "summary": .object(summaryJSON(t.summary)),
+                ]
+            })
+            header["matrix"] = matrixTable(result)
+        }
+        return .object(header)
+    }
+
+    /// The side-by-side table: one row per target, the figures people compare.
+    static func matrixTable(_ result: EvalResult) -> JSONValue {
+        let columns = ["target", "verdict", "pass_rate", "pass_rate_ci95_low", "pass_rate_ci95_high", "mean_score", "errored", "p95_latency_ms", "cost_usd"]
+            + (result.repeats > 1 ? ["pass_all_rate", "flaky"] : [])
+        let rows: [JSONValue] = result.targets.map { t in
+            let s = t.summary
+            var row: [JSONValue] = [
+                .string(t.label), .string(t.gate.verdict.rawValue), s.passRate.map(JSONValue.number) ?? .null,
+                s.passRateInterval.map { .number($0.low) } ?? .null, s.passRateInterval.map { .number($0.high) } ?? .null,
+                s.meanScore.map(JSONValue.number) ?? .null, .number(Double(s.errored)), s.latency.map { .number(round3($0.p95)) } ?? .null,
+                s.costUSD.map(JSONValue.number) ?? .null,
+            ]
+            if result.repeats > 1 { row += [s.repeats?.passAllRate.map(JSONValue.number) ?? .null, .number(Double(s.repeats?.flaky ?? 0))] }
+            return .array(row)
+        }
+        return ["columns": .array(columns.map(JSONValue.string)), "rows": .array(rows)]
+    }
+
+    /// A summary's figures as the report shows them.
+    static func summaryJSON(_ s: RunSummary) -> [String: JSONValue] {
         var summary: [String: JSONValue] = [
             "total": .number(Double(s.total)), "passed": .number(Double(s.passed)), "failed": .number(Double(s.failed)),
             "errored": .number(Double(s.errored)), "scored": .number(Double(s.scored)),
             "retries": .number(Double(s.retries)), "rate_limited": .number(Double(s.rateLimited)),
-            "cache_hits": .number(Double(s.cacheHits)), "resumed_cases": .number(Double(result.resumedCases)),
+            "cache_hits": .number(Double(s.cacheHits)),
             "tokens": ["prompt": .number(Double(s.promptTokens)), "completion": .number(Double(s.completionTokens))],
             "duration_seconds": .number(round3(s.durationSeconds)),
             "cases_per_second": .number(s.durationSeconds > 0 ? round3(Double(s.total) / s.durationSeconds) : 0),
@@ -179,32 +240,31 @@ public struct ReportSink: CaseSink {
         }
         if !s.errorsByKind.isEmpty { summary["errors_by_kind"] = .object(s.errorsByKind.mapValues { .number(Double($0)) }) }
         if !s.firstErrorMessages.isEmpty { summary["first_error_messages"] = .object(s.firstErrorMessages.mapValues(JSONValue.string)) }
-        return [
-            "schema": "evalengine.eval-report/v1",
-            "run": [
-                "id": .string(result.runID), "started_at": .string(iso.string(from: result.startedAt)),
-                "input_digest": .string(result.inputDigest),
-                "golden_set": .string(info.goldenSet), "endpoint": .string(info.endpoint), "model": .string(info.model),
-                "concurrency": .number(Double(info.concurrency)), "cases": .number(Double(info.totalCases)), "cancelled": .bool(result.cancelled),
-                "set_digest": .string(result.setDigest), "shard": result.shard?.json ?? .null, "seed": .string(String(result.seed)),
-            ],
-            "gate": result.gateConfig.json,
-            "verdict": .string(result.gate.verdict.rawValue),
-            "reasons": .array(result.gate.reasons.map(JSONValue.string)),
-            "notes": .array(result.gate.notes.map(JSONValue.string)),
-            "checks": .array(result.gate.checks.map(\.json)),
-            "summary": .object(summary),
-        ]
+        if let r = s.repeats {
+            // pass@1 is the pass rate above (over samples); its interval is taken at the case count.
+            var o = r.json.objectValue ?? [:]
+            if let p = s.passRate { o["pass_at_1"] = .number(p) }
+            summary["repeats"] = .object(o)
+        }
+        return summary
     }
 
     static func junitCase(_ r: CaseRecord) -> String {
-        let name = xmlEscape(r.description.map { "\(r.id): \($0)" } ?? r.id)
-        let time = String(format: "%.3f", (r.latencyMs ?? 0) / 1000)
-        var s = "<testcase classname=\"evalengine.eval\" name=\"\(name)\" time=\"\(time)\">"
+        var title = r.description.map { "\(r.id): \($0)" } ?? r.id
+        // A repeated case is one testcase; a flaky one says so in its name, with its pass count.
+        if let s = r.samples, s.flaky { title += " [flaky: \(s.passed) of \(s.records.count) passed]" }
+        let name = xmlEscape(title)
+        let latency = r.samples.map { $0.records.compactMap(\.latencyMs).max() ?? 0 } ?? (r.latencyMs ?? 0)
+        let time = String(format: "%.3f", latency / 1000)
+        let classname = r.target.map { "evalengine.eval." + xmlEscape($0) } ?? "evalengine.eval"
+        var s = "<testcase classname=\"\(classname)\" name=\"\(name)\" time=\"\(time)\">"
         switch r.status {
         case .passed: break
         case .failed:
-            let failed = r.assertions.filter { !$0.pass }.map { "\($0.type): \($0.reason)" }.joined(separator: "\n")
+            var failing = r.assertions
+            if let samples = r.samples { failing = samples.records.first { $0.status == .failed }?.assertions ?? [] }
+            var failed = failing.filter { !$0.pass }.map { "\($0.type): \($0.reason)" }.joined(separator: "\n")
+            if let samples = r.samples { failed = "passed \(samples.passed) of \(samples.records.count) samples\n" + failed }
             s += "<failure message=\"\(xmlEscape(failed.split(separator: "\n").first.map(String.init) ?? "score below threshold"))\">\(xmlEscape(failed))</failure>"
         case .errored:
             s += "<error type=\"\(xmlEscape(r.errorKind ?? "error"))\" message=\"\(xmlEscape(r.errorMessage ?? ""))\"/>"

@@ -22,11 +22,8 @@ public struct ShadowJob: Sendable {
     public var concurrency: Int
     /// Seed of every bootstrap interval.
     public var seed: UInt64 = 0x5EED
-    public var store: Store?
-    public var cacheMode: CacheMode = .readWrite
-    public var cacheTTL: Double?
-    public var resumeRunID: String?
-    public var autoResume = true
+    /// Cache, persisted pairs and resume.
+    public var memory = RunMemory()
     /// Embeds outputs: agreement on traffic, `similar` assertions, output drift. Traffic needs one.
     public var embedder: Embedder?
     /// Rows of the worst-regressions and most-divergent tables.
@@ -154,75 +151,45 @@ public struct ShadowRunner: Sendable {
             job.warn(w)
         }
         let digest = inputDigest(job)
-        let store = job.store
-        let runID = try EvalRunner.chooseRun(store: store, resumeRunID: job.resumeRunID, autoResume: job.autoResume, digest: digest, total: cases.count)
-        let writer = store.map(StoreWriter.init)
-        let baseSource = ResponseSource(client: baseline, store: store, mode: job.cacheMode, ttl: job.cacheTTL, writer: writer, warn: job.warn)
-        let candSource = ResponseSource(client: candidate, store: store, mode: job.cacheMode, ttl: job.cacheTTL, writer: writer, warn: job.warn)
-        let baseEval = EvalRunner(client: baseline, scorer: scorer)
-        let candEval = EvalRunner(client: candidate, scorer: scorer)
-
-        // Pairs an interrupted attempt already persisted: kept, not re-sent.
+        let memory = job.memory
+        var sources: (baseline: ResponseSource, candidate: ResponseSource)?
         var pairs: [ShadowPair] = []
-        var done = Set<String>()
-        if let store {
-            try store.forEachCaseResult(runID: runID) { caseID, bytes in
-                guard let json = try? JSONValue.parse(bytes: bytes), let pair = ShadowPair(json: json) else { return }
-                if done.insert(caseID).inserted { pairs.append(pair) }
-            }
-        }
-        let resumed = pairs.count
-        var sequence = pairs.count
-        var event = ProgressEvent(done: resumed, total: cases.count, passed: 0, failed: 0, errored: 0, retries: 0, rateLimited: 0, elapsedSeconds: 0)
-        var cancelled = false
-        let embedder = job.embedder
-        try await withThrowingTaskGroup(of: Void.self) { background in
-            if let writer { background.addTask { await writer.run() } }
-            defer { writer?.finish() }
-            try await withThrowingTaskGroup(of: ShadowPair.self) { group in
-                func consume(_ p: ShadowPair) {
-                    // A case stopped by cancelling the run did not run.
-                    if Task.isCancelled && (p.baseline.errorKind == "cancelled" || p.candidate.errorKind == "cancelled") { return }
-                    if let writer {
-                        sequence += 1
-                        var bytes: [UInt8] = []
-                        p.json.write(to: &bytes, sortedKeys: true)
-                        writer.enqueue(.caseResult(runID: runID, caseID: p.id, sequence: sequence, record: bytes))
+        var event = ProgressEvent(done: 0, total: cases.count, passed: 0, failed: 0, errored: 0, retries: 0, rateLimited: 0, elapsedSeconds: 0)
+        var remaining = cases.makeIterator()
+        let core = RunCore(memory: memory, concurrency: job.concurrency)
+        let outcome = try await core.run(
+            digest: digest, total: cases.count, next: { remaining.next() }, key: \.id,
+            makeWork: { context in
+                let base = ResponseSource(client: baseline, store: memory.store, mode: memory.cacheMode, ttl: memory.cacheTTL, writer: context.writer, warn: job.warn)
+                let cand = ResponseSource(client: candidate, store: memory.store, mode: memory.cacheMode, ttl: memory.cacheTTL, writer: context.writer, warn: job.warn)
+                sources = (base, cand)
+                let baseEval = EvalRunner(client: baseline, scorer: scorer)
+                let candEval = EvalRunner(client: candidate, scorer: scorer)
+                let embedder = job.embedder
+                return { c in
+                    if let prepared = c.prepared {
+                        async let b = baseEval.runCase(prepared, c.baseline, source: base, embedder: embedder)
+                        async let k = candEval.runCase(prepared, c.candidate, source: cand, embedder: embedder)
+                        return ShadowPair(id: c.id, line: c.line, tags: c.tags, baseline: ShadowRunner.answer(await b), candidate: ShadowRunner.answer(await k))
                     }
-                    pairs.append(p)
-                    event.done = pairs.count
+                    async let b = ShadowRunner.call(c.baseline, base)
+                    async let k = ShadowRunner.call(c.candidate, cand)
+                    return ShadowPair(id: c.id, line: c.line, tags: c.tags, baseline: await b, candidate: await k, reference: c.production)
+                }
+            },
+            consume: { (p: ShadowPair, replayed: Bool) in
+                pairs.append(p)
+                event.done = pairs.count
+                // Progress counts the candidate's side of the pairs this attempt ran.
+                if !replayed {
                     if p.candidate.errorKind != nil { event.errored += 1 } else if p.candidate.pass { event.passed += 1 } else { event.failed += 1 }
-                    let e = clock.now - t0
-                    event.elapsedSeconds = Double(e.components.seconds) + Double(e.components.attoseconds) * 1e-18
+                    event.elapsedSeconds = (clock.now - t0).seconds
                     progress(event)
                 }
-                var inFlight = 0
-                for c in cases where !done.contains(c.id) {
-                    if Task.isCancelled { break }
-                    if inFlight >= job.concurrency, let p = try await group.next() {
-                        inFlight -= 1
-                        consume(p)
-                    }
-                    group.addTask {
-                        if let prepared = c.prepared {
-                            async let b = baseEval.runCase(prepared, c.baseline, source: baseSource, embedder: embedder)
-                            async let k = candEval.runCase(prepared, c.candidate, source: candSource, embedder: embedder)
-                            return ShadowPair(id: c.id, line: c.line, tags: c.tags, baseline: ShadowRunner.answer(await b), candidate: ShadowRunner.answer(await k))
-                        }
-                        async let b = ShadowRunner.call(c.baseline, baseSource)
-                        async let k = ShadowRunner.call(c.candidate, candSource)
-                        return ShadowPair(id: c.id, line: c.line, tags: c.tags, baseline: await b, candidate: await k, reference: c.production)
-                    }
-                    inFlight += 1
-                }
-                while let p = try await group.next() { consume(p) }
-                cancelled = Task.isCancelled
-            }
-        }
-        writer?.flush()
-        if let error = writer?.error {
-            throw ReportError(message: "cannot persist results to \(store?.path ?? ""): \(error)")
-        }
+            })
+        let resumed = outcome.resumed
+        let cancelled = outcome.cancelled
+        let runID = outcome.runID
         // Input order, whatever order the answers came back (and were resumed) in.
         let order = Dictionary(uniqueKeysWithValues: cases.enumerated().map { ($1.id, $0) })
         pairs.sort { (order[$0.id] ?? .max, $0.id) < (order[$1.id] ?? .max, $1.id) }
@@ -230,7 +197,7 @@ public struct ShadowRunner: Sendable {
         // Embeddings of every answered pair's outputs, in batches: traffic agreement and drift.
         var drift: Double?
         var divergent: [(pair: ShadowPair, cosine: Double)] = []
-        if let embedder, !cancelled {
+        if let embedder = job.embedder, !cancelled {
             let answered = pairs.indices.filter { pairs[$0].baseline.output != nil && pairs[$0].candidate.output != nil }
             do {
                 let b = try await embedder.embed(answered.map { pairs[$0].baseline.output! })
@@ -261,6 +228,7 @@ public struct ShadowRunner: Sendable {
             }
         }
         let comparison = ShadowComparison.compare(pairs, gate: job.gate, metric: job.metric, seed: job.seed)
+        let hits = (sources?.baseline.hits ?? 0) + (sources?.candidate.hits ?? 0)
         var gate = comparison.gate
         if cancelled {
             gate.verdict = .inconclusive
@@ -269,16 +237,11 @@ public struct ShadowRunner: Sendable {
         var result = ShadowResult(
             runID: runID, inputDigest: digest, resumedCases: resumed, startedAt: started, durationSeconds: 0, cancelled: cancelled, total: cases.count,
             pairs: pairs, comparison: comparison, drift: drift, divergent: divergent,
-            worstRegressions: ShadowRunner.worstRegressions(pairs, count: job.worstCount), warnings: warnings, cacheHits: baseSource.hits + candSource.hits)
+            worstRegressions: ShadowRunner.worstRegressions(pairs, count: job.worstCount), warnings: warnings, cacheHits: hits)
         result.comparison.gate = gate
-        if let store {
-            try? store.addCounters(hits: baseSource.hits + candSource.hits, misses: baseSource.misses + candSource.misses)
-            if !cancelled {
-                try store.finishRun(id: runID, state: "completed", summary: "{\"stage\":\"shadow-compare\",\"verdict\":\"\(gate.verdict.rawValue)\",\"total\":\(pairs.count)}")
-            }
-        }
-        let e = clock.now - t0
-        result.durationSeconds = Double(e.components.seconds) + Double(e.components.attoseconds) * 1e-18
+        try core.finish(outcome, summary: "{\"stage\":\"shadow-compare\",\"verdict\":\"\(gate.verdict.rawValue)\",\"total\":\(pairs.count)}",
+                        cacheHits: hits, cacheMisses: (sources?.baseline.misses ?? 0) + (sources?.candidate.misses ?? 0))
+        result.durationSeconds = (clock.now - t0).seconds
         return result
     }
 
@@ -379,5 +342,21 @@ extension ModelParams {
         if let v = other.responseFormat { p.responseFormat = v }
         for (k, v) in other.extraBody { p.extraBody[k] = v }
         return p
+    }
+}
+
+extension ShadowPair: RunRow {
+    public var unitKey: String { id }
+    public var isCancellation: Bool { baseline.errorKind == "cancelled" || candidate.errorKind == "cancelled" }
+
+    public func persistedBytes() -> [UInt8] {
+        var bytes: [UInt8] = []
+        json.write(to: &bytes, sortedKeys: true)
+        return bytes
+    }
+
+    public init?(persistedBytes bytes: [UInt8]) {
+        guard let json = try? JSONValue.parse(bytes: bytes) else { return nil }
+        self.init(json: json)
     }
 }

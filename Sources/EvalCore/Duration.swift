@@ -32,3 +32,8 @@ public func parseDuration(_ text: String) -> Double? {
     }
     return number.isEmpty ? total : nil
 }
+
+extension Duration {
+    /// The duration in seconds, as a Double (for reports and rates).
+    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}

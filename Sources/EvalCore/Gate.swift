@@ -24,6 +24,14 @@ public struct GateConfig: Sendable, Hashable {
     public var maxErrorRate: Double = 0.1
     /// Fewer scored cases than this makes the verdict inconclusive.
     public var minScoredCases: Int = 1
+    /// Samples per case (`repeat:`; `--repeat` overrides it). Nil: one.
+    public var repeats: Int?
+    /// With repeats: most fraction of complete cases that are flaky (some samples pass, some fail).
+    public var maxFlakyRate: Double?
+    /// With repeats: least fraction of complete cases whose every sample passes (pass^K).
+    public var minPassAllRate: Double?
+    /// Most samples per case a gate, request or flag may ask for.
+    public static let maxRepeats = 1000
 
     public init() {}
 
@@ -36,7 +44,7 @@ public struct GateConfig: Sendable, Hashable {
 
     static let knownFields: Set<String> = [
         "min_pass_rate", "min_pass_rate_lower_bound", "min_metrics", "max_p50_latency_ms", "max_p95_latency_ms",
-        "max_p99_latency_ms", "max_cost_usd", "max_error_rate", "min_scored_cases",
+        "max_p99_latency_ms", "max_cost_usd", "max_error_rate", "min_scored_cases", "repeat", "max_flaky_rate", "min_pass_all_rate",
     ]
 
     /// The gate as its file would say it (reports record it, so `evalengine merge` applies the
@@ -50,6 +58,9 @@ public struct GateConfig: Sendable, Hashable {
         if let v = maxP95LatencyMs { o["max_p95_latency_ms"] = .number(v) }
         if let v = maxP99LatencyMs { o["max_p99_latency_ms"] = .number(v) }
         if let v = maxCostUSD { o["max_cost_usd"] = .number(v) }
+        if let v = repeats { o["repeat"] = .number(Double(v)) }
+        if let v = maxFlakyRate { o["max_flaky_rate"] = .number(v) }
+        if let v = minPassAllRate { o["min_pass_all_rate"] = .number(v) }
         return .object(o)
     }
 
@@ -88,6 +99,12 @@ public struct GateConfig: Sendable, Hashable {
             guard v.rounded() == v, v < 1e12 else { throw FieldError(field: "min_scored_cases", message: "must be a whole number below 10^12") }
             g.minScoredCases = Int(v)
         }
+        if let v = o["repeat"], v != .null {
+            guard let k = v.wholeNumber(in: 1...maxRepeats) else { throw FieldError(field: "repeat", message: "must be a whole number from 1 to \(maxRepeats)") }
+            g.repeats = k
+        }
+        g.maxFlakyRate = try fraction("max_flaky_rate")
+        g.minPassAllRate = try fraction("min_pass_all_rate")
         return g
     }
 }
@@ -160,8 +177,12 @@ extension GateConfig {
             notes.append("latency checks skipped: all \(s.cacheHits) answers came from the cache, so none was measured in this run (use --cache-mode refresh to gate latency)")
         }
 
+        /// How errored samples are counted in the repeat checks: as measured, or every case with an
+        /// error as the best or the worst it could have been.
+        enum Bound { case measured, best, worst }
+
         /// The quality checks for a given count of passed and failed cases (metrics bounded the same way).
-        func qualityChecks(passed: Int, failed: Int, metricBound: Double?) -> [GateCheck] {
+        func qualityChecks(passed: Int, failed: Int, metricBound: Double?, bound: Bound = .measured) -> [GateCheck] {
             var checks: [GateCheck] = []
             func atLeast(_ name: String, _ threshold: Double, _ actual: Double?) {
                 checks.append(GateCheck(name: name, kind: .quality, comparison: ">=", threshold: threshold, actual: actual, pass: actual.map { $0 >= threshold } ?? false))
@@ -172,7 +193,19 @@ extension GateConfig {
             let scored = passed + failed
             let rate = scored > 0 ? Double(passed) / Double(scored) : nil
             if let t = minPassRate { atLeast("pass_rate", t, rate) }
-            if let t = minPassRateLowerBound { atLeast("pass_rate_lower_bound", t, scored > 0 ? Statistics.wilson(successes: passed, trials: scored).low : nil) }
+            if let t = minPassRateLowerBound { atLeast("pass_rate_lower_bound", t, s.passRateInterval(passed: passed, scored: scored)?.low) }
+            if let r = s.repeats {
+                let unknown = Double(r.withErrors)
+                let all = Double(r.cases)
+                func rate(_ count: Int, _ extra: Double) -> Double? {
+                    switch bound {
+                    case .measured: return r.complete > 0 ? Double(count) / Double(r.complete) : nil
+                    case .best, .worst: return all > 0 ? (Double(count) + extra) / all : nil
+                    }
+                }
+                if let t = minPassAllRate { atLeast("pass_all_rate", t, rate(r.passAll, bound == .best ? unknown : 0)) }
+                if let t = maxFlakyRate { atMost("flaky_rate", t, rate(r.flaky, bound == .worst ? unknown : 0)) }
+            }
             let extra = Double(passed + failed - s.scored)
             for (name, t) in minMetrics.sorted(by: { $0.key < $1.key }) {
                 var mean = s.metrics[name]?.mean
@@ -206,8 +239,8 @@ extension GateConfig {
         }
         // Could the errored cases change the verdict? Bound both ways (metrics of assertion scores lie in 0...1).
         let metricsBounded = minMetrics.keys.allSatisfy { name in s.metrics[name].map { $0.minValue >= 0 && $0.maxValue <= 1 } ?? false }
-        let best = qualityChecks(passed: s.passed + s.errored, failed: s.failed, metricBound: metricsBounded ? 1 : nil)
-        let worst = qualityChecks(passed: s.passed, failed: s.failed + s.errored, metricBound: metricsBounded ? 0 : nil)
+        let best = qualityChecks(passed: s.passed + s.errored, failed: s.failed, metricBound: metricsBounded ? 1 : nil, bound: .best)
+        let worst = qualityChecks(passed: s.passed, failed: s.failed + s.errored, metricBound: metricsBounded ? 0 : nil, bound: .worst)
         let whyErrors = tripped.map(describe).joined(separator: "; ")
         let enoughCases = s.total >= minScoredCases && s.errored < s.total
         if enoughCases, let failing = best.first(where: { !$0.pass }) {
@@ -227,6 +260,15 @@ extension GateConfig {
 }
 
 extension GateConfig {
+    /// A repeat check (`max_flaky_rate`, `min_pass_all_rate`) with one sample per case could only
+    /// ever read 0 flaky cases: refused as a configuration error.
+    public func repeatProblem(repeats k: Int) -> String? {
+        guard k < 2 else { return nil }
+        let named = [("max_flaky_rate", maxFlakyRate), ("min_pass_all_rate", minPassAllRate)].filter { $0.1 != nil }.map(\.0)
+        guard !named.isEmpty else { return nil }
+        return "\(named.joined(separator: " and ")) need repeats: run with --repeat K (K >= 2) or set repeat: in the gate"
+    }
+
     /// A check this gate names that the endpoint cannot measure: a cost limit where no pricing is
     /// configured would always read "not measured" and fail. Refused before the run, as a
     /// configuration error, never reported as a quality failure.

@@ -94,8 +94,20 @@ public struct RunSummary: Sendable {
     /// The first message seen for each error kind (what the server said), for people to act on.
     public var firstErrorMessages: [String: String] = [:]
     public var durationSeconds = 0.0
+    /// With `--repeat K`: flakiness, pass^K and pass@K. Counts above are then over samples.
+    public var repeats: RepeatSummary?
+    /// Scored samples per case (K with repeats, else 1): the pass-rate interval is taken at
+    /// `scored / clusterSize` trials, since repeats of one case are not independent samples.
+    public var clusterSize = 1.0
 
     public init() {}
+
+    /// Wilson interval of `passed` of `scored` samples, at the effective number of cases.
+    public func passRateInterval(passed: Int, scored: Int) -> (low: Double, high: Double)? {
+        guard scored > 0 else { return nil }
+        if clusterSize == 1 { return Statistics.wilson(successes: passed, trials: scored) }
+        return Statistics.wilson(proportion: Double(passed) / Double(scored), trials: Double(scored) / clusterSize)
+    }
 }
 
 /// Builds a `RunSummary` one case at a time. Memory is a few bytes per case (latencies and metric
@@ -108,6 +120,8 @@ public struct SummaryAccumulator: Sendable {
     private var costs: [Double] = []
     /// Seed of the bootstrap resampling, so the same run reports the same intervals.
     public var seed: UInt64 = 0x5EED
+    /// Samples per case (`--repeat K`): see `RunSummary.clusterSize`.
+    public var samplesPerCase = 1
 
     public init() {}
 
@@ -142,8 +156,9 @@ public struct SummaryAccumulator: Sendable {
     public func finish(durationSeconds: Double) -> RunSummary {
         var s = summary
         s.durationSeconds = durationSeconds
+        s.clusterSize = Double(max(1, samplesPerCase))
         s.costUSD = costs.isEmpty ? nil : costs.sorted().reduce(0, +)
-        if s.scored > 0 { s.passRateInterval = Statistics.wilson(successes: s.passed, trials: s.scored) }
+        s.passRateInterval = s.passRateInterval(passed: s.passed, scored: s.scored)
         s.meanScore = Statistics.mean(scores.sorted())
         for (name, unsorted) in metricValues {
             let values = unsorted.sorted()

@@ -4,8 +4,13 @@ public enum Statistics {
     /// Wilson score interval for a binomial proportion (z = 1.96 for 95%).
     public static func wilson(successes: Int, trials: Int, z: Double = 1.959963984540054) -> (low: Double, high: Double) {
         guard trials > 0 else { return (0, 1) }
-        let n = Double(trials)
-        let p = Double(successes) / n
+        return wilson(proportion: Double(successes) / Double(trials), trials: Double(trials), z: z)
+    }
+
+    /// Wilson interval of proportion `p` observed over `n` (possibly effective, non-whole) trials.
+    /// Repeats use it at n = cases: K samples of one case are not K independent trials.
+    public static func wilson(proportion p: Double, trials n: Double, z: Double = 1.959963984540054) -> (low: Double, high: Double) {
+        guard n > 0 else { return (0, 1) }
         let z2 = z * z
         let denom = 1 + z2 / n
         let centre = (p + z2 / (2 * n)) / denom

@@ -28,7 +28,7 @@ struct StageExecutor {
                 guard let client = clients[endpoint] else { return .errored(code: "unknown_endpoint", message: "endpoint '\(endpoint)' is not open", retryable: false) }
                 var job = EvalJob(goldenSetPath: golden, prompt: prompt, gate: gate, concurrency: concurrency)
                 job.seed = seed
-                job.store = store
+                job.memory.store = store
                 job.embedder = Embedder(client: client, store: store)
                 var sink = try ReportSink(targets: ReportTargets(jsonPath: reportPath))
                 let result = try await EvalRunner(client: client).run(job, total: total, sink: &sink)
@@ -42,7 +42,7 @@ struct StageExecutor {
                 }
                 var job = ShadowJob(cases: cases, gate: gate, concurrency: concurrency)
                 job.seed = seed
-                job.store = store
+                job.memory.store = store
                 job.embedder = Embedder(client: e, store: store)
                 let result = try await ShadowRunner(baseline: b, candidate: c).run(job)
                 if result.cancelled { return .cancelled }

@@ -31,11 +31,23 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Golden set: .jsonl, .csv, .yaml or .json.")
     var golden: String
 
-    @Option(name: .long, help: "Prompt config (YAML/JSON): messages or prompt, and params.")
-    var prompt: String
+    @Option(name: .long, help: "Prompt config (YAML/JSON): messages or prompt, and params. Give several for a matrix.")
+    var prompt: [String]
 
-    @Option(name: .long, help: "Endpoint name from the endpoints config.")
-    var endpoint: String
+    @Option(name: .long, help: "Endpoint name from the endpoints config. Give several for a matrix: every case runs on every prompt × endpoint, each endpoint under its own limiter.")
+    var endpoint: [String]
+
+    @Option(name: .customLong("repeat"), help: "Sample every case K times (1 to 1000; default: the gate's repeat:, else 1). Each repeat is cached apart, so a re-run of the same K is answered from the cache; the report shows passes of K, flaky cases, pass@1, pass^K and pass@K.")
+    var repeats: Int?
+
+    @Option(name: .long, help: "Run only the cases that failed or errored in this eval report (of the same golden set).")
+    var filterFailing: String?
+
+    @Option(name: .long, help: "Run only cases with this tag (repeat the flag for any of several).")
+    var filterTag: [String] = []
+
+    @Option(name: .long, help: "Run only cases whose id matches this regular expression (anchor with ^...$).")
+    var filterID: String?
 
     @Option(name: .long, help: "Endpoints config.")
     var config: String = "configs/endpoints.yaml"
@@ -77,6 +89,19 @@ struct EvalCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        guard !prompt.isEmpty else { throw ValidationError("--prompt: give at least one prompt config") }
+        guard !endpoint.isEmpty else { throw ValidationError("--endpoint: give at least one endpoint") }
+        if let dup = firstDuplicate(endpoint) { throw ValidationError("--endpoint '\(dup)' is given twice: a matrix runs each endpoint once") }
+        if let dup = firstDuplicate(prompt.map { URL(fileURLWithPath: $0).standardizedFileURL.path }) {
+            throw ValidationError("--prompt '\(dup)' is given twice: a matrix runs each prompt once")
+        }
+        if let repeats, !(1...GateConfig.maxRepeats).contains(repeats) {
+            throw ValidationError("--repeat must be a whole number from 1 to \(GateConfig.maxRepeats) (got \(repeats))")
+        }
+        if let filterID {
+            do { _ = try LinearRegex(filterID) } catch { throw ValidationError("--filter-id: not a usable regular expression: \(error.message)") }
+        }
+        if filterTag.contains(where: { $0.isEmpty }) { throw ValidationError("--filter-tag: a tag cannot be empty") }
         if let shard, case .failure(let e) = Shard.parse(shard) { throw ValidationError("--shard: \(e.message)") }
         guard ["shared", "full"].contains(shardBudget) else { throw ValidationError("--shard-budget must be 'shared' or 'full'") }
     }
@@ -88,26 +113,35 @@ struct EvalCommand: AsyncParsableCommand {
 
     var shardValue: Shard? { shard.flatMap { try? Shard.parse($0).get() } }
 
+    /// What each prompt is called in the report: its file name, or its path when two share one.
+    var promptNames: [String] {
+        let bases = prompt.map { (($0 as NSString).lastPathComponent as NSString).deletingPathExtension }
+        return Set(bases).count == bases.count ? bases : prompt
+    }
+
     func execute() async -> Int32 {
         // 1. Configuration and inputs, all checked before anything is sent.
-        var endpointConfig: EndpointConfig
+        var endpointConfigs: [EndpointConfig] = []
         var embeddingConfig: EndpointConfig?
-        let promptConfig: PromptConfig
+        var prompts: [NamedPrompt] = []
         var gateConfig = GateConfig.default
         let total: Int
         let needsEmbeddings: Bool
         do {
             let endpoints = try ConfigFiles.loadEndpoints(path: config)
-            guard let e = endpoints.first(where: { $0.name == endpoint }) else {
-                printError("\(config): field 'endpoints': no endpoint named '\(endpoint)' (defined: \(endpoints.map(\.name).joined(separator: ", ")))")
-                return ExitCodes.config
-            }
-            endpointConfig = e
-            if let s = shardValue, shardBudget == "shared", s.count > 1 {
-                endpointConfig = e.sharedAmong(s.count)
-                if e.requestsPerMinute != nil || e.tokensPerMinute != nil {
-                    printError("note: shard \(s): endpoint '\(e.name)' budgets divided by \(s.count) (requests_per_minute \(e.requestsPerMinute.map(format) ?? "-") -> \(endpointConfig.requestsPerMinute.map(format) ?? "-"), tokens_per_minute \(e.tokensPerMinute.map(format) ?? "-") -> \(endpointConfig.tokensPerMinute.map(format) ?? "-"), max_in_flight \(e.maxInFlight) -> \(endpointConfig.maxInFlight)); --shard-budget full to keep them")
+            for name in endpoint {
+                guard var e = endpoints.first(where: { $0.name == name }) else {
+                    printError("\(config): field 'endpoints': no endpoint named '\(name)' (defined: \(endpoints.map(\.name).joined(separator: ", ")))")
+                    return ExitCodes.config
                 }
+                if let s = shardValue, shardBudget == "shared", s.count > 1 {
+                    let shared = e.sharedAmong(s.count)
+                    if e.requestsPerMinute != nil || e.tokensPerMinute != nil {
+                        printError("note: shard \(s): endpoint '\(e.name)' budgets divided by \(s.count) (requests_per_minute \(e.requestsPerMinute.map(format) ?? "-") -> \(shared.requestsPerMinute.map(format) ?? "-"), tokens_per_minute \(e.tokensPerMinute.map(format) ?? "-") -> \(shared.tokensPerMinute.map(format) ?? "-"), max_in_flight \(e.maxInFlight) -> \(shared.maxInFlight)); --shard-budget full to keep them")
+                    }
+                    e = shared
+                }
+                endpointConfigs.append(e)
             }
             if let name = embeddingEndpoint {
                 guard let ee = endpoints.first(where: { $0.name == name }) else {
@@ -117,24 +151,49 @@ struct EvalCommand: AsyncParsableCommand {
                 embeddingConfig = ee
             }
             if let gate { gateConfig = try ConfigFiles.loadGate(path: gate) }
-            if let problem = gateConfig.unmeasurableCheck(endpoint: endpointConfig) {
-                printError("\(gate ?? "gate"): \(problem)")
-                return ExitCodes.config
+            for e in endpointConfigs {
+                if let problem = gateConfig.unmeasurableCheck(endpoint: e) {
+                    printError("\(gate ?? "gate"): \(problem)")
+                    return ExitCodes.config
+                }
             }
         } catch {
             printError(error.description)
             return error.location.line == 0 && !FileManager.default.fileExists(atPath: error.location.file) ? ExitCodes.noInput : ExitCodes.config
         }
+        let k = repeats ?? gateConfig.repeats ?? 1
+        if let problem = gateConfig.repeatProblem(repeats: k) {
+            printError("\(gate ?? "gate"): \(problem)")
+            return ExitCodes.usage
+        }
+        var filter = CaseFilter()
+        filter.tags = filterTag
+        filter.idPattern = filterID.flatMap { try? LinearRegex($0) }
+        if let filterFailing {
+            switch FailingCases.read(report: filterFailing, goldenSet: golden) {
+            case .success(let ids):
+                filter.failingIDs = ids
+                filter.failingReport = filterFailing
+            case .failure(let problem):
+                printError("evalengine eval: --filter-failing \(filterFailing): \(problem.message)")
+                return ExitCodes.usage
+            }
+        }
         do {
-            promptConfig = try ConfigFiles.loadPrompt(path: prompt)
-            (total, needsEmbeddings) = try EvalRunner.check(goldenSetPath: golden, prompt: promptConfig, shard: shardValue)
+            for (path, name) in zip(prompt, promptNames) { prompts.append(NamedPrompt(name: name, config: try ConfigFiles.loadPrompt(path: path))) }
+            (total, needsEmbeddings) = try EvalRunner.check(goldenSetPath: golden, prompts: prompts.map(\.config), shard: shardValue,
+                                                            filter: filter.isEmpty ? nil : filter)
         } catch {
             printError(error.description)
             return error.location.line == 0 && !FileManager.default.fileExists(atPath: error.location.file) ? ExitCodes.noInput : ExitCodes.dataError
         }
-        let apiKey: String?
+        if total == 0 && !filter.isEmpty {
+            printError("evalengine eval: no case of \(golden) is left by the filter (\(filterSummary)); nothing was sent")
+            return ExitCodes.usage
+        }
+        var apiKeys: [String: String] = [:]
         do {
-            apiKey = try EndpointClient.resolveAPIKey(endpointConfig)
+            for e in endpointConfigs + [embeddingConfig].compactMap({ $0 }) { apiKeys[e.name] = try EndpointClient.resolveAPIKey(e) }
         } catch {
             printError("\(config): \(error)")
             return ExitCodes.config
@@ -143,59 +202,51 @@ struct EvalCommand: AsyncParsableCommand {
         guard let store = memory.openStore(command: "eval") else { return ExitCodes.config }
 
         // 2. The run.
-        var job = EvalJob(goldenSetPath: golden, prompt: promptConfig, gate: gateConfig, concurrency: concurrency)
+        var job = EvalJob(goldenSetPath: golden, prompt: prompts[0].config, gate: gateConfig, concurrency: concurrency)
+        job.prompts = prompts
+        job.repeats = k
+        job.filter = filter.isEmpty ? nil : filter
         job.seed = seed
         job.shard = shardValue
-        job.store = store
-        job.cacheMode = memory.mode
-        job.cacheTTL = memory.ttl
-        job.resumeRunID = memory.resume
-        job.autoResume = !memory.noResume
+        job.memory = memory.runMemory(store: store)
         job.warn = { printError($0) }
         var targets = ReportTargets(jsonPath: report, junitPath: junit)
         targets.includeOutputs = !noOutputs
-        let info = RunInfo(goldenSet: golden, endpoint: endpointConfig.name, model: endpointConfig.model, concurrency: concurrency, totalCases: total)
-        let progress = ProgressPrinter(enabled: !quiet, total: total)
+        let info = RunInfo(goldenSet: golden, endpoint: endpointConfigs.map(\.name).joined(separator: ", "),
+                           model: endpointConfigs.map(\.model).joined(separator: ", "), concurrency: concurrency, totalCases: total)
+        let progress = ProgressPrinter(enabled: !quiet, total: total * k * prompts.count * endpointConfigs.count)
         let quietRun = quiet
         let runJob = job
         let runTargets = targets
-        let embeddingKey: String?
-        do {
-            embeddingKey = try embeddingConfig.flatMap { try EndpointClient.resolveAPIKey($0) }
-        } catch {
-            printError("\(config): \(error)")
-            return ExitCodes.config
-        }
         let batch = max(1, embeddingBatch)
-        let embedConfig = embeddingConfig
-        let registry = LimiterRegistry()
-        let runEndpoint = endpointConfig
+        // The embedding endpoint is its own session only when it is none of the run's.
+        let embedConfig = embeddingConfig.flatMap { e in endpointConfigs.contains { $0.name == e.name } ? nil : e }
+        let embedName = embeddingConfig?.name ?? endpointConfigs[0].name
+        let sessions = endpointConfigs + [embedConfig].compactMap { $0 }
+        let names = endpointConfigs.map(\.name)
+        let keys = apiKeys
         let runTask = Task { () throws -> EvalResult in
-            try await EndpointSession.with(runEndpoint, registry: registry, apiKey: apiKey) { client in
-                // The run itself, given the client that embeds for 'similar'.
-                let evaluate: @Sendable (EndpointClient) async throws -> EvalResult = { embedClient in
-                    var job = runJob
-                    job.embedder = Embedder(client: embedClient, batchSize: batch, store: job.store, mode: job.cacheMode)
-                    if needsEmbeddings {
-                        // One probe before any case is sent: an endpoint without /v1/embeddings
-                        // would otherwise error every `similar` case after its chat call was paid for.
-                        do throws(ModelCallError) {
-                            _ = try await job.embedder!.embed(["evalengine embedding probe"])
-                        } catch {
-                            // Down or failing is not "no embeddings": the run goes on and reports its errors.
-                            if EmbeddingProbeError.meansUnsupported(error.kind) {
-                                throw EmbeddingProbeError(message: "the golden set has 'similar' assertions, and endpoint '\(embedClient.endpoint.name)' does not answer embeddings (\(error.kind): \(error.message)); nothing was sent. Name one that does with --embedding-endpoint")
-                            }
+            try await EndpointSession.withClients(sessions, registry: LimiterRegistry(), apiKeys: keys) { clients in
+                var job = runJob
+                let embedClient = clients[embedName]!
+                job.embedder = Embedder(client: embedClient, batchSize: batch, store: job.memory.store, mode: job.memory.cacheMode)
+                if needsEmbeddings {
+                    // One probe before any case is sent: an endpoint without /v1/embeddings
+                    // would otherwise error every `similar` case after its chat call was paid for.
+                    do throws(ModelCallError) {
+                        _ = try await job.embedder!.embed(["evalengine embedding probe"])
+                    } catch {
+                        // Down or failing is not "no embeddings": the run goes on and reports its errors.
+                        if EmbeddingProbeError.meansUnsupported(error.kind) {
+                            throw EmbeddingProbeError(message: "the golden set has 'similar' assertions, and endpoint '\(embedClient.endpoint.name)' does not answer embeddings (\(error.kind): \(error.message)); nothing was sent. Name one that does with --embedding-endpoint")
                         }
                     }
-                    var sink = try ReportSink(targets: runTargets)
-                    let result = try await EvalRunner(client: client).run(job, total: total, sink: &sink) { progress.update($0) }
-                    progress.finish()
-                    try sink.finish(result, info: info)
-                    return result
                 }
-                guard let embedConfig, embedConfig.name != runEndpoint.name else { return try await evaluate(client) }
-                return try await EndpointSession.with(embedConfig, registry: registry, apiKey: embeddingKey) { try await evaluate($0) }
+                var sink = try ReportSink(targets: runTargets)
+                let result = try await EvalRunner(clients: names.map { clients[$0]! }).run(job, total: total, sink: &sink) { progress.update($0) }
+                progress.finish()
+                try sink.finish(result, info: info)
+                return result
             }
         }
         let interrupt = InterruptHandler { runTask.cancel() }
@@ -226,6 +277,20 @@ struct EvalCommand: AsyncParsableCommand {
         case .inconclusive: return ExitCodes.inconclusive
         }
     }
+
+    var filterSummary: String {
+        var parts: [String] = []
+        if let filterFailing { parts.append("--filter-failing \(filterFailing)") }
+        for t in filterTag { parts.append("--filter-tag \(t)") }
+        if let filterID { parts.append("--filter-id \(filterID)") }
+        return parts.joined(separator: ", ")
+    }
+}
+
+/// The first value that occurs twice, if any.
+func firstDuplicate(_ values: [String]) -> String? {
+    var seen = Set<String>()
+    return values.first { !seen.insert($0).inserted }
 }
 
 /// Cancels the run on SIGINT/SIGTERM so the report is still written.

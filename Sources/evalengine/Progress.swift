@@ -67,7 +67,8 @@ enum TerminalSummary {
         let s = r.summary
         var lines: [String] = []
         let rate = s.durationSeconds > 0 ? Double(s.total) / s.durationSeconds : 0
-        lines.append("eval: \(s.total) cases from \(info.goldenSet) against \(info.endpoint) (\(info.model)) in \(String(format: "%.2f", s.durationSeconds)) s, \(TerminalSummary.rate(rate)) cases/s")
+        let what = r.repeats > 1 || r.isMatrix ? "samples" : "cases"
+        lines.append("eval: \(s.total) \(what) from \(info.goldenSet) against \(info.endpoint) (\(info.model)) in \(String(format: "%.2f", s.durationSeconds)) s, \(TerminalSummary.rate(rate)) \(what)/s")
         var counts = "  passed \(s.passed)   failed \(s.failed)   errored \(s.errored)"
         if let p = s.passRate, let ci = s.passRateInterval {
             counts += String(format: "   pass rate %.1f%% (95%% CI %.1f–%.1f%%)", p * 100, ci.low * 100, ci.high * 100)
@@ -87,6 +88,15 @@ enum TerminalSummary {
         var memory = "  run \(r.runID): cache hits \(s.cacheHits) of \(s.total)"
         if r.resumedCases > 0 { memory += ", \(r.resumedCases) cases resumed from an interrupted attempt" }
         lines.append(memory)
+        if let rep = s.repeats {
+            func pct(_ v: Double?) -> String { v.map { String(format: "%.1f%%", $0 * 100) } ?? "n/a" }
+            lines.append("  repeats \(rep.k): pass@1 \(pct(s.passRate))   pass^\(rep.k) \(pct(rep.passAllRate))   pass@\(rep.k) \(pct(rep.passAnyRate))   flaky \(rep.flaky) of \(rep.complete) complete cases"
+                + (rep.withErrors > 0 ? " (\(rep.withErrors) with an errored sample)" : ""))
+            if !rep.flakiest.isEmpty {
+                lines.append("    flakiest: " + rep.flakiest.prefix(5).map { "\($0.id) \($0.passed)/\($0.scored)" }.joined(separator: ", "))
+            }
+        }
+        if r.isMatrix { lines += matrixTable(r) }
         if !s.errorsByKind.isEmpty {
             lines.append("  errors: " + s.errorsByKind.sorted(by: { $0.key < $1.key }).map { "\($0.key) \($0.value)" }.joined(separator: ", "))
             // What the server said, once per kind (redacted of secrets when it was received).
@@ -110,6 +120,23 @@ enum TerminalSummary {
         for reason in r.gate.reasons { lines.append("  - \(reason)") }
         for note in r.gate.notes { lines.append("  note: \(note)") }
         return lines.joined(separator: "\n")
+    }
+
+    /// The targets side by side.
+    static func matrixTable(_ r: EvalResult) -> [String] {
+        let width = max(6, r.targets.map(\.label.count).max() ?? 0)
+        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+        var out = ["  " + pad("target", width) + "  verdict        pass rate (95% CI)          errored  p95 ms     cost" + (r.repeats > 1 ? "       pass^K  flaky" : "")]
+        for t in r.targets {
+            let s = t.summary
+            let rate = s.passRate.map { p in String(format: "%5.1f%% (%.1f–%.1f%%)", p * 100, (s.passRateInterval?.low ?? 0) * 100, (s.passRateInterval?.high ?? 1) * 100) } ?? "n/a"
+            var row = "  " + pad(t.label, width) + "  " + pad(t.gate.verdict.rawValue.uppercased(), 13) + "  " + pad(rate, 26)
+            row += "  " + pad(String(s.errored), 7) + "  " + pad(s.latency.map { String(format: "%.1f", $0.p95) } ?? "n/a", 9)
+            row += "  " + pad(s.costUSD.map { String(format: "$%.4f", $0) } ?? "n/a", 9)
+            if let rep = s.repeats { row += "  " + pad(rep.passAllRate.map { String(format: "%5.1f%%", $0 * 100) } ?? "n/a", 6) + "  \(rep.flaky)" }
+            out.append(row)
+        }
+        return out
     }
 
     /// Cases per second as people read it: whole numbers from 10 up, two significant digits below

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Engine
 import EvalCore
 import ResultStore
 
@@ -32,6 +33,16 @@ struct RunMemoryOptions: ParsableArguments {
 
     var mode: CacheMode { noCache ? .off : CacheMode(rawValue: cacheMode)! }
     var ttl: Double? { cacheTTL.flatMap(parseDuration) }
+
+    /// The run memory these flags describe, over `store`.
+    func runMemory(store: Store?) -> RunMemory {
+        var m = RunMemory(store: store)
+        m.cacheMode = mode
+        m.cacheTTL = ttl
+        m.resumeRunID = resume
+        m.autoResume = !noResume
+        return m
+    }
 
     /// Opens the store, printing why it could not.
     func openStore(command: String) -> Store? {

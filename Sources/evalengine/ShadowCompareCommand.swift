@@ -164,17 +164,17 @@ struct ShadowCompareCommand: AsyncParsableCommand {
         // 2. The run.
         var job = ShadowJob(cases: jobCases, gate: gateConfig, concurrency: concurrency)
         job.seed = seed
-        job.store = store
-        job.cacheMode = memory.mode
+        job.memory.store = store
+        job.memory.cacheMode = memory.mode
         let wantsLive = liveLatency == "on" || (liveLatency == "auto" && gateConfig.maxP95LatencyRatio != nil)
-        if wantsLive && (job.cacheMode == .readWrite || job.cacheMode == .readOnly) {
+        if wantsLive && (job.memory.cacheMode == .readWrite || job.memory.cacheMode == .readOnly) {
             // Latency is compared only across pairs measured live in this run: measure them all.
-            job.cacheMode = job.cacheMode == .readWrite ? .refresh : .off
+            job.memory.cacheMode = job.memory.cacheMode == .readWrite ? .refresh : .off
             if !quiet { printError("note: the gate compares p95 latency, so both sides are called live (--live-latency off to answer from the cache)") }
         }
-        job.cacheTTL = memory.ttl
-        job.resumeRunID = memory.resume
-        job.autoResume = !memory.noResume
+        job.memory.cacheTTL = memory.ttl
+        job.memory.resumeRunID = memory.resume
+        job.memory.autoResume = !memory.noResume
         job.warn = { printError($0) }
         let runJob = job
         let progress = ProgressPrinter(enabled: !quiet, total: total)
@@ -186,7 +186,7 @@ struct ShadowCompareCommand: AsyncParsableCommand {
         let runTask = Task { () throws -> ShadowResult in
             try await EndpointSession.withClients(unique, registry: LimiterRegistry(), apiKeys: keys) { clients in
                 var job = runJob
-                job.embedder = Embedder(client: clients[names.2]!, batchSize: batch, store: job.store, mode: job.cacheMode)
+                job.embedder = Embedder(client: clients[names.2]!, batchSize: batch, store: job.memory.store, mode: job.memory.cacheMode)
                 let result = try await ShadowRunner(baseline: clients[names.0]!, candidate: clients[names.1]!).run(job) { progress.update($0) }
                 progress.finish()
                 return result

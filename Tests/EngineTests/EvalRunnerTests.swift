@@ -40,7 +40,7 @@ let qaGate: String = {
             let out = try await withClient(e, port: port) { client in
                 var sink = MemorySink()
                 var job = EvalJob(goldenSetPath: qaGolden, prompt: prompt, gate: gate, concurrency: 32)
-                job.store = try Store.open(path: NSTemporaryDirectory() + "evalengine-\(UUID().uuidString).sqlite")
+                job.memory.store = try Store.open(path: NSTemporaryDirectory() + "evalengine-\(UUID().uuidString).sqlite")
                 let r = try await EvalRunner(client: client).run(job, total: total, sink: &sink)
                 return (r, sink.records)
             }
@@ -164,9 +164,9 @@ let qaGate: String = {
                 let before = sim.currentStats.chat
                 let result = try await withClient(e, port: port) { client in
                     var job = EvalJob(goldenSetPath: qaGolden, prompt: prompt)
-                    job.store = try Store.open(path: storePath)
-                    job.cacheMode = mode
-                    job.cacheTTL = ttl
+                    job.memory.store = try Store.open(path: storePath)
+                    job.memory.cacheMode = mode
+                    job.memory.cacheTTL = ttl
                     var sink = MemorySink()
                     return try await EvalRunner(client: client).run(job, total: 250, sink: &sink)
                 }

@@ -94,7 +94,7 @@ let trafficFile = repoRoot + "/golden-sets/shadow/traffic.jsonl"
                 let b = EndpointConfig(name: "base", baseURL: "http://127.0.0.1:\(basePort)", model: "sim-small")
                 let c = EndpointConfig(name: "cand", baseURL: "http://127.0.0.1:\(candPort)", model: "sim-small")
                 var j = try golden()
-                j.store = store
+                j.memory.store = store
                 let job = j
                 try await withClient(b, port: basePort) { base in
                     try await withClient(c, port: candPort) { cand in

@@ -1,0 +1,85 @@
+import EvalCore
+
+/// The full result of one case: what the report and the JUnit file show.
+public struct CaseRecord: Sendable {
+    public var id: String
+    public var line: Int
+    public var description: String?
+    public var tags: [String]
+    public var status: CaseOutcome.Status
+    public var score: Double
+    public var namedScores: [String: Double]
+    public var output: String?
+    public var finishReason: String?
+    public var latencyMs: Double?
+    public var promptTokens: Int
+    public var completionTokens: Int
+    public var costUSD: Double?
+    public var attempts: Int
+    public var rateLimited: Int
+    public var assertions: [AssertionResult]
+    public var errorKind: String?
+    public var errorMessage: String?
+    /// Answered from the response cache.
+    public var cached = false
+    /// The case's own score threshold, when it has one (`merge` re-derives the status from it).
+    public var threshold: Double?
+    /// The matrix target that answered (nil in a run with one target).
+    public var target: String?
+    /// With `--repeat K`: the case's K samples, each a record of its own.
+    public var samples: RepeatedSamples?
+
+    var outcome: CaseOutcome {
+        var o = CaseOutcome(
+            status: status, score: score, namedScores: namedScores, latencyMs: latencyMs, promptTokens: promptTokens,
+            completionTokens: completionTokens, costUSD: costUSD, retries: max(0, attempts - 1), rateLimited: rateLimited, errorKind: errorKind)
+        o.errorMessage = errorMessage
+        o.cached = cached
+        return o
+    }
+}
+
+/// The K samples of one repeated case, in repeat order.
+public struct RepeatedSamples: Sendable {
+    public var k: Int
+    public var records: [CaseRecord]
+
+    public var passed: Int { records.count { $0.status == .passed } }
+    public var failed: Int { records.count { $0.status == .failed } }
+    public var errored: Int { records.count { $0.status == .errored } }
+    /// Some samples passed and some failed.
+    public var flaky: Bool { passed > 0 && failed > 0 }
+}
+
+extension CaseRecord {
+    /// One row for a case sampled `k` times: passed when every sample passed, failed when any
+    /// scored sample failed, else errored; the score is the mean over scored samples, tokens,
+    /// cost and attempts are sums. Each sample keeps its own row under `samples`.
+    static func combining(_ records: [CaseRecord], k: Int) -> CaseRecord {
+        let first = records[0]
+        let samples = RepeatedSamples(k: k, records: records)
+        var r = first
+        let scored = records.filter { $0.status != .errored }
+        r.status = samples.failed > 0 ? .failed : (samples.errored > 0 ? .errored : .passed)
+        r.score = scored.isEmpty ? 0 : scored.reduce(0) { $0 + $1.score } / Double(scored.count)
+        var named: [String: (sum: Double, n: Int)] = [:]
+        for s in scored { for (name, v) in s.namedScores { named[name, default: (0, 0)].sum += v; named[name, default: (0, 0)].n += 1 } }
+        r.namedScores = named.mapValues { $0.sum / Double($0.n) }
+        r.output = nil
+        r.finishReason = nil
+        r.latencyMs = nil
+        r.assertions = []
+        r.promptTokens = records.reduce(0) { $0 + $1.promptTokens }
+        r.completionTokens = records.reduce(0) { $0 + $1.completionTokens }
+        let costs = records.compactMap(\.costUSD)
+        r.costUSD = costs.isEmpty ? nil : costs.reduce(0, +)
+        r.attempts = records.reduce(0) { $0 + $1.attempts }
+        r.rateLimited = records.reduce(0) { $0 + $1.rateLimited }
+        r.cached = records.allSatisfy(\.cached)
+        let firstError = records.first { $0.status == .errored }
+        r.errorKind = r.status == .errored ? firstError?.errorKind : nil
+        r.errorMessage = r.status == .errored ? firstError?.errorMessage : nil
+        r.samples = samples
+        return r
+    }
+}
