@@ -66,6 +66,11 @@ public struct ModelParams: Sendable, Hashable {
 public struct MessageTemplate: Sendable, Hashable {
     public var role: String
     public var content: Template
+
+    public init(role: String, content: Template) {
+        self.role = role
+        self.content = content
+    }
 }
 
 /// A rendered chat message.

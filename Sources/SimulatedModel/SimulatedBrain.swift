@@ -27,8 +27,9 @@ public struct SimulatedBrain: Sendable {
         return rng.nextUnit()
     }
 
-    /// The answer to the last user message (the system message only sets the style).
-    public func answer(model: String, prompt: String, seed: Int?, temperature: Double?) -> String {
+    /// The answer to the last user message (the system message only sets the style). `sample`
+    /// tells apart repeated unseeded calls at temperature > 0 (0 for the first, as always).
+    public func answer(model: String, prompt: String, seed: Int?, temperature: Double?, sample: Int = 0) -> String {
         var key: [UInt8] = Array(model.utf8)
         key.append(0)
         key.append(contentsOf: prompt.utf8)
@@ -36,6 +37,7 @@ public struct SimulatedBrain: Sendable {
         if let t = temperature, t > 0 {
             // Sampling: the seed and the deployment's salt pick the sample.
             key.append(contentsOf: "|seed=\(seed ?? 0)|t=\(t)|salt=\(samplingSalt)".utf8)
+            if sample > 0 { key.append(contentsOf: "|sample=\(sample)".utf8) }
             var jitter = SplitMix64(seed: fnv1a(key))
             difficulty += 0.05 * min(t, 2) * (2 * jitter.nextUnit() - 1)
         }

@@ -15,6 +15,11 @@ import Synchronization
 public final class SimulatedEndpoint: Sendable {
     public let profile: SimulatorProfile
     private let stats = Mutex(SimulatorStats())
+    /// Unseeded sampling requests seen, per (model, prompt, temperature): the n-th identical one
+    /// is sample n, as a real model at temperature > 0 answers each call afresh (and a fresh
+    /// simulator replays the same sequence). Bounded: cleared when it reaches `maxSampledPrompts`.
+    private let samplesSeen = Mutex<[UInt64: Int]>([:])
+    static let maxSampledPrompts = 1 << 20
     private let bucket: Mutex<SimBucket?>
     private let window = Mutex(FixedWindow())
     private let requestCounter = Atomic<UInt64>(0)
@@ -154,8 +159,19 @@ public final class SimulatedEndpoint: Sendable {
         try await sleepLatency(&rng)
 
         let params = parsed
+        let seed = params["seed"]?.wholeNumber(in: Int.min...Int.max)
+        let temperature = params["temperature"]?.numberValue
+        var sample = 0
+        if seed == nil, let t = temperature, t > 0, !empty {
+            let key = fnv1a(Array("\(model)\u{0}\(prompt)\u{0}\(t)".utf8))
+            sample = samplesSeen.withLock { seen in
+                if seen.count >= SimulatedEndpoint.maxSampledPrompts { seen.removeAll() }
+                defer { seen[key, default: 0] += 1 }
+                return seen[key, default: 0]
+            }
+        }
         var text = empty ? "" : SimulatedBrain(accuracy: profile.accuracy(for: model), samplingSalt: profile.seed).answer(
-            model: model, prompt: prompt, seed: params["seed"]?.wholeNumber(in: Int.min...Int.max), temperature: params["temperature"]?.numberValue)
+            model: model, prompt: prompt, seed: seed, temperature: temperature, sample: sample)
         var finishReason = "stop"
         for stop in params["stop"]?.arrayValue?.compactMap(\.stringValue) ?? params["stop"]?.stringValue.map({ [$0] }) ?? [] {
             if let r = text.range(of: stop) { text = String(text[..<r.lowerBound]) }
