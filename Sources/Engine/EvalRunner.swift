@@ -242,6 +242,16 @@ struct TargetAggregate {
         return combined(arrived)
     }
 
+    /// Takes a finished row (from a report being merged): its samples, or the row itself.
+    mutating func add(row: CaseRecord) {
+        guard let samples = row.samples else {
+            accumulator.add(row.outcome)
+            return
+        }
+        for r in samples.records { accumulator.add(r.outcome) }
+        repeats.add(id: row.id, passed: samples.passed, failed: samples.failed, errored: samples.errored)
+    }
+
     /// Rows for cases a cancelled run left with only some of their samples, by id.
     mutating func drainIncomplete() -> [CaseRecord] {
         let rows = waiting.sorted { $0.key < $1.key }.map { combined($0.value.compactMap { $0 }) }
@@ -414,34 +424,12 @@ public struct EvalRunner: Sendable {
         for t in aggregates.indices { for row in aggregates[t].drainIncomplete() { try sink.write(row) } }
 
         let seconds = (clock.now - t0).seconds
-        var results: [TargetResult] = []
-        for (t, target) in targets.enumerated() {
-            let summary = aggregates[t].finish(durationSeconds: seconds)
-            var gate = job.gate.evaluate(summary)
-            if outcome.cancelled {
-                gate.verdict = .inconclusive
-                gate.reasons.insert("the run was cancelled after \(summary.total) of \(total * k) \(k > 1 ? "samples" : "cases")", at: 0)
-            }
-            results.append(TargetResult(label: target.label, endpoint: target.client.endpoint.name, model: target.client.endpoint.model,
-                                        prompt: job.prompts[target.promptIndex].name, summary: summary, gate: gate))
+        let metas = targets.map { t in
+            TargetResult(label: t.label, endpoint: t.client.endpoint.name, model: t.client.endpoint.model, prompt: job.prompts[t.promptIndex].name,
+                         summary: RunSummary(), gate: GateResult(verdict: .inconclusive, checks: [], reasons: []))
         }
-        let summary: RunSummary
-        let gate: GateResult
-        if results.count == 1 {
-            summary = results[0].summary
-            gate = results[0].gate
-        } else {
-            var s = overall.finish(durationSeconds: seconds)
-            if k > 1 {
-                var all = RepeatSummary(k: k)
-                for r in results.compactMap(\.summary.repeats) {
-                    all.cases += r.cases; all.complete += r.complete; all.passAll += r.passAll; all.passAny += r.passAny; all.flaky += r.flaky
-                }
-                s.repeats = all
-            }
-            summary = s
-            gate = EvalRunner.combinedGate(results)
-        }
+        let (summary, gate, results) = EvalRunner.conclude(metas, aggregates, overall: overall, gate: job.gate, durationSeconds: seconds,
+                                                           cancelledOf: outcome.cancelled ? total * k : nil)
         let hits = sources.joined().reduce(0) { $0 + $1.hits }
         let misses = sources.joined().reduce(0) { $0 + $1.misses }
         if memory.store != nil { job.embedder?.recordLookups() }
@@ -452,6 +440,38 @@ public struct EvalRunner: Sendable {
         result.repeats = k
         result.filter = job.filter
         return result
+    }
+
+    /// Every target's summary and gate, and the run's: the one target's, or over all of a matrix's
+    /// samples with the combined verdict. `cancelledOf` (the samples a target was to run) makes
+    /// every verdict inconclusive. `metas` name the targets; their summaries and gates are filled in.
+    static func conclude(_ metas: [TargetResult], _ aggregates: [TargetAggregate], overall: SummaryAccumulator, gate config: GateConfig,
+                         durationSeconds seconds: Double, cancelledOf planned: Int?) -> (RunSummary, GateResult, [TargetResult]) {
+        var results = metas
+        for t in results.indices {
+            let summary = aggregates[t].finish(durationSeconds: seconds)
+            var gate = config.evaluate(summary)
+            if let planned {
+                gate.verdict = .inconclusive
+                gate.reasons.insert("the run was cancelled after \(summary.total) of \(planned) \(aggregates[t].k > 1 ? "samples" : "cases")", at: 0)
+            }
+            results[t].summary = summary
+            results[t].gate = gate
+        }
+        if results.count == 1 { return (results[0].summary, results[0].gate, results) }
+        var summary = overall.finish(durationSeconds: seconds)
+        if let k = results.first?.summary.repeats?.k {
+            var all = RepeatSummary(k: k)
+            for r in results.compactMap(\.summary.repeats) {
+                all.cases += r.cases
+                all.complete += r.complete
+                all.passAll += r.passAll
+                all.passAny += r.passAny
+                all.flaky += r.flaky
+            }
+            summary.repeats = all
+        }
+        return (summary, combinedGate(results), results)
     }
 
     /// A matrix's verdict: fail when any target fails, else inconclusive when any is, else pass.

@@ -39,6 +39,10 @@ public enum ReportMerge {
         let first = reports[0]
         func field(_ r: ShardReport, _ key: String) -> JSONValue { r.json["run"]?[key] ?? .null }
         for r in reports.dropFirst() {
+            if (field(r, "filter") == .null) != (field(first, "filter") == .null) {
+                let (filtered, whole) = field(r, "filter") == .null ? (first.path, r.path) : (r.path, first.path)
+                throw MergeError(message: "\(filtered) ran a filtered part of the golden set (--filter-*) and \(whole) did not: a merge of them is neither run")
+            }
             if field(r, "set_digest") != field(first, "set_digest") {
                 throw MergeError(message: "\(r.path) and \(first.path) come from different golden sets, prompts or endpoints (set digests differ)")
             }
@@ -62,10 +66,27 @@ public enum ReportMerge {
         }
         let seed = UInt64(field(first, "seed").stringValue ?? "") ?? 0x5EED
 
-        var accumulator = SummaryAccumulator()
-        accumulator.seed = seed
+        let k = field(first, "repeats") == .null ? 1 : field(first, "repeats").wholeNumber(in: 1...GateConfig.maxRepeats) ?? 0
+        guard k >= 1 else { throw MergeError(message: "\(first.path): run.repeats is not a sample count") }
+        // The targets of a matrix, as its first shard names them (every shard's set digest is the same).
+        var metas: [TargetResult] = []
+        for t in first.json["targets"]?.arrayValue ?? [] {
+            guard let label = t["label"]?.stringValue else { throw MergeError(message: "\(first.path): a target has no label") }
+            metas.append(TargetResult(label: label, endpoint: t["endpoint"]?.stringValue ?? "", model: t["model"]?.stringValue ?? "", prompt: t["prompt"]?.stringValue ?? "",
+                                      summary: RunSummary(), gate: GateResult(verdict: .inconclusive, checks: [], reasons: [])))
+        }
+        if metas.isEmpty {
+            metas = [TargetResult(label: field(first, "endpoint").stringValue ?? "", endpoint: field(first, "endpoint").stringValue ?? "",
+                                  model: field(first, "model").stringValue ?? "", prompt: "", summary: RunSummary(), gate: GateResult(verdict: .inconclusive, checks: [], reasons: []))]
+        }
+        let targetIndex = Dictionary(metas.enumerated().map { ($1.label, $0) }) { a, _ in a }
+        var aggregates = metas.map { _ in TargetAggregate(k: k, seed: seed) }
+        var overall = SummaryAccumulator()
+        overall.seed = seed
+        overall.samplesPerCase = k
         var sink = try ReportSink(targets: targets)
         var seen = Set<String>()
+        var cases = Set<String>()
         var duration = 0.0
         var started = Date.distantFuture
         let iso = ISO8601DateFormatter()
@@ -73,9 +94,9 @@ public enum ReportMerge {
             let r = byIndex[index]!
             if field(r, "cancelled").boolValue == true { throw MergeError(message: "\(r.path): shard \(r.shard) was cancelled before it finished") }
             let rows = r.json["cases"]?.arrayValue ?? []
-            let expected = field(r, "cases").wholeNumber(in: 0...Int(Int32.max)) ?? -1
+            let expected = (field(r, "cases").wholeNumber(in: 0...Int(Int32.max)) ?? -1) * metas.count
             guard rows.count == expected else {
-                throw MergeError(message: "\(r.path): shard \(r.shard) has \(rows.count) case rows of its \(expected) cases")
+                throw MergeError(message: "\(r.path): shard \(r.shard) has \(rows.count) case rows of its \(expected)")
             }
             for row in rows {
                 guard let record = CaseRecord(json: row) else { throw MergeError(message: "\(r.path): a case row is not readable") }
@@ -83,20 +104,29 @@ public enum ReportMerge {
                 guard Shard.of(record.id, count: r.shard.count) == r.shard.index else {
                     throw MergeError(message: "\(r.path): case '\(record.id)' does not belong to shard \(r.shard)")
                 }
-                guard seen.insert(record.id).inserted else { throw MergeError(message: "\(r.path): case '\(record.id)' appears in two shards") }
-                accumulator.add(record.outcome)
+                guard let t = metas.count == 1 && record.target == nil ? 0 : record.target.flatMap({ targetIndex[$0] }) else {
+                    throw MergeError(message: "\(r.path): case '\(record.id)' names a target the run does not have")
+                }
+                guard (record.samples?.k ?? 1) == k else { throw MergeError(message: "\(r.path): case '\(record.id)' has other repeats than its run") }
+                guard seen.insert("\(record.id)\u{1F}\(t)").inserted else { throw MergeError(message: "\(r.path): case '\(record.id)' appears in two shards") }
+                cases.insert(record.id)
+                for sample in record.samples?.records ?? [record] { overall.add(sample.outcome) }
+                aggregates[t].add(row: record)
                 try sink.write(record)
             }
             duration = max(duration, r.json["summary"]?["duration_seconds"]?.numberValue ?? 0)
             if let s = field(r, "started_at").stringValue, let d = iso.date(from: s) { started = min(started, d) }
         }
-        let summary = accumulator.finish(durationSeconds: duration)
+        let (summary, verdict, results) = EvalRunner.conclude(metas, aggregates, overall: overall, gate: gate, durationSeconds: duration, cancelledOf: nil)
         let setDigest = field(first, "set_digest").stringValue ?? ""
-        let result = EvalResult(
+        var result = EvalResult(
             runID: "merged-" + setDigest.prefix(16), inputDigest: setDigest, setDigest: setDigest, shard: nil, gateConfig: gate, seed: seed,
-            resumedCases: 0, startedAt: started == .distantFuture ? Date() : started, summary: summary, gate: gate.evaluate(summary), cancelled: false)
+            resumedCases: 0, startedAt: started == .distantFuture ? Date() : started, summary: summary, gate: verdict, cancelled: false)
+        result.targets = results
+        result.repeats = k
+        if let f = first.json["run"]?["filter"], f != .null { result.filter = CaseFilter(json: f) }
         let info = RunInfo(goldenSet: field(first, "golden_set").stringValue ?? "", endpoint: field(first, "endpoint").stringValue ?? "",
-                           model: field(first, "model").stringValue ?? "", concurrency: field(first, "concurrency").wholeNumber(in: 0...1_000_000) ?? 0, totalCases: seen.count)
+                           model: field(first, "model").stringValue ?? "", concurrency: field(first, "concurrency").wholeNumber(in: 0...1_000_000) ?? 0, totalCases: cases.count)
         try sink.finish(result, info: info)
         return (result, info)
     }

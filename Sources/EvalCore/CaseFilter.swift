@@ -12,6 +12,17 @@ public struct CaseFilter: Sendable, Hashable {
 
     public init() {}
 
+    /// Reads `json` back (a merged report carries its shards' filter).
+    public init?(json: JSONValue) {
+        guard let o = json.objectValue else { return nil }
+        if let ids = o["failing_ids"]?.arrayValue {
+            failingIDs = Set(ids.compactMap(\.stringValue))
+            failingReport = o["failing_in"]?.stringValue
+        }
+        tags = o["tags"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        if let p = o["id_pattern"]?.stringValue { idPattern = try? LinearRegex(p) }
+    }
+
     public var isEmpty: Bool { failingIDs == nil && tags.isEmpty && idPattern == nil }
 
     public func contains(_ c: GoldenCase) -> Bool {
