@@ -54,7 +54,10 @@ public enum OpenAPI {
     ]
     static let options: JSONValue = [
         "type": "object", "additionalProperties": false,
-        "properties": ["concurrency": ["type": "integer", "minimum": 1], "seed": ["type": "integer", "minimum": 0]],
+        "properties": [
+            "concurrency": ["type": "integer", "minimum": 1], "seed": ["type": "integer", "minimum": 0],
+            "repeat": ["type": "integer", "minimum": 1, "maximum": .number(Double(GateConfig.maxRepeats)), "description": "eval: samples per case (default: the thresholds' repeat, else 1)."],
+        ],
     ]
 
     public static let document: JSONValue = {

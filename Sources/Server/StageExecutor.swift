@@ -24,10 +24,11 @@ struct StageExecutor {
         do {
             try FileManager.default.createDirectory(atPath: config.reportsDir, withIntermediateDirectories: true)
             switch request.plan {
-            case .eval(let golden, let prompt, let gate, let endpoint, let concurrency, let seed, let total):
+            case .eval(let golden, let prompt, let gate, let endpoint, let concurrency, let seed, let total, let repeats):
                 guard let client = clients[endpoint] else { return .errored(code: "unknown_endpoint", message: "endpoint '\(endpoint)' is not open", retryable: false) }
                 var job = EvalJob(goldenSetPath: golden, prompt: prompt, gate: gate, concurrency: concurrency)
                 job.seed = seed
+                job.repeats = repeats
                 job.memory.store = store
                 job.embedder = Embedder(client: client, store: store)
                 var sink = try ReportSink(targets: ReportTargets(jsonPath: reportPath))
@@ -112,6 +113,10 @@ struct StageExecutor {
         }
         if let l = s.latency { o["p95_latency_seconds"] = .number(l.p95 / 1000) }
         if let c = s.costUSD { o["cost_usd"] = .number(c) }
+        if let rep = s.repeats {
+            o["repeats"] = ["k": .number(Double(rep.k)), "flaky": .number(Double(rep.flaky)), "pass_all_rate": rep.passAllRate.map(JSONValue.number) ?? .null,
+                            "pass_any_rate": rep.passAnyRate.map(JSONValue.number) ?? .null]
+        }
         return .object(o)
     }
 

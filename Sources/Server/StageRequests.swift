@@ -33,7 +33,7 @@ public struct RequestError: Error, Sendable, CustomStringConvertible {
 /// A validated stage request: what to run, and the digest that identifies it.
 public struct StageRequest: Sendable {
     public enum Plan: Sendable {
-        case eval(goldenSet: String, prompt: PromptConfig, gate: GateConfig, endpoint: String, concurrency: Int, seed: UInt64, total: Int)
+        case eval(goldenSet: String, prompt: PromptConfig, gate: GateConfig, endpoint: String, concurrency: Int, seed: UInt64, total: Int, repeats: Int)
         case shadow(cases: ShadowJob.Cases, input: String, gate: ShadowGate, baseline: String, candidate: String, embedding: String, concurrency: Int, seed: UInt64)
         case indexTest(IndexTestJob, endpoints: [String])
     }
@@ -88,7 +88,10 @@ public struct StageRequest: Sendable {
             }
             let prompt = try loadInput { () throws(InputError) in try ConfigFiles.loadPrompt(path: promptPath) }
             let total = try loadInput { () throws(InputError) in try EvalRunner.validate(goldenSetPath: golden, prompt: prompt) }
-            plan = .eval(goldenSet: golden, prompt: prompt, gate: gate, endpoint: endpoint, concurrency: options.concurrency, seed: options.seed, total: total)
+            let repeats = options.repeats ?? gate.repeats ?? 1
+            if let problem = gate.repeatProblem(repeats: repeats) { throw RequestError.semantic("needs_repeats", "options.repeat", problem) }
+            plan = .eval(goldenSet: golden, prompt: prompt, gate: gate, endpoint: endpoint, concurrency: options.concurrency, seed: options.seed, total: total,
+                         repeats: repeats)
         case .shadowCompare:
             let casesPath = try resolver.path(json, "cases")
             let baseline = try endpointName(json["baseline"] ?? .null, "endpoint", config, prefix: "baseline.")
@@ -157,14 +160,22 @@ public struct StageRequest: Sendable {
     struct Options {
         var concurrency: Int
         var seed: UInt64
+        /// Samples per case (eval); nil: the gate's `repeat`, else one.
+        var repeats: Int?
 
         init(_ json: JSONValue?, maxConcurrency: Int) throws(RequestError) {
             concurrency = maxConcurrency
             seed = 0x5EED
             guard let json, json != .null else { return }
             guard let o = json.objectValue else { throw RequestError.schema("options", "must be an object") }
-            for key in o.keys.sorted() where !["concurrency", "seed"].contains(key) {
-                throw RequestError.schema("options.\(key)", "unknown option (expected concurrency, seed)")
+            for key in o.keys.sorted() where !["concurrency", "seed", "repeat"].contains(key) {
+                throw RequestError.schema("options.\(key)", "unknown option (expected concurrency, seed, repeat)")
+            }
+            if let v = o["repeat"], v != .null {
+                guard let k = v.wholeNumber(in: 1...GateConfig.maxRepeats) else {
+                    throw RequestError.schema("options.repeat", "must be a whole number from 1 to \(GateConfig.maxRepeats)")
+                }
+                repeats = k
             }
             if let c = try StageRequest.number(json, "concurrency", prefix: "options.") {
                 guard c >= 1, c == c.rounded() else { throw RequestError.schema("options.concurrency", "must be a whole number >= 1") }

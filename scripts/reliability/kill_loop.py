@@ -15,22 +15,41 @@ SIM = "latency: {distribution: fixed, ms: 5}\n"
 LIMIT = ", requests_per_minute: 1200, burst_seconds: 0.1"
 
 
-def lost_or_duplicated(ids, store_path, sim, cases):
-    """(True when every case is in the report once and the store is intact, the figures as text)."""
+def lost_or_duplicated(rows, store_path, sim, cases, targets=1, repeats=1):
+    """(True when every case is in the report once per target with all its samples and the store
+    is intact, the figures as text)."""
     integrity, dups = store_check(store_path)
     chat = sim.stats()["chat"]
-    ok = len(ids) == cases and len(set(ids)) == cases and integrity == "ok" and dups == 0
-    return ok, (f"report {len(set(ids))}/{cases} distinct cases, {len(ids) - len(set(ids))} duplicated; store integrity_check {integrity}, "
-                f"duplicate case rows {dups}; the endpoint answered {chat} requests for {cases} cases "
-                f"({chat - cases} lost in flight at kills and sent again)")
+    keys = [(r.get("target"), r["id"]) for r in rows]
+    samples = sum(len(r.get("samples", [r])) for r in rows)
+    want = cases * targets
+    ok = (len(keys) == want and len(set(keys)) == want and samples == want * repeats and integrity == "ok" and dups == 0)
+    shape = f"{targets} targets x " if targets > 1 else ""
+    shape += f"{repeats} samples x " if repeats > 1 else ""
+    return ok, (f"report {len(set(keys))}/{want} distinct rows ({shape}{cases} cases), {len(keys) - len(set(keys))} duplicated, "
+                f"{samples}/{want * repeats} samples; store integrity_check {integrity}, duplicate case rows {dups}; "
+                f"the endpoint answered {chat} requests for {want * repeats} samples ({chat - want * repeats} lost in flight at kills and sent again)")
 
 
-def cli_loop(binary, kills, rng, cases):
+def cli_loop(binary, kills, rng, cases, variant="plain"):
+    """variant: plain (one prompt, one endpoint), matrix (2 prompts x 2 endpoints) or repeat (--repeat 3)."""
     s = Scratch(cases)
     sim = Simulator(binary, s, SIM)
     endpoints = s.endpoints(sim.port, LIMIT)
     cmd = [binary, "eval", "--golden", s.path("data/g.jsonl"), "--prompt", s.path("data/prompt.yaml"), "--config", endpoints,
            "--endpoint", "sim", "--cache-path", s.path("store.sqlite"), "--report", s.path("report.json"), "--quiet"]
+    targets, repeats = 1, 1
+    if variant == "matrix":
+        with open(endpoints) as f:
+            text = f.read()
+        s.write("endpoints.yaml", text + text.split("\n", 1)[1].replace("name: sim,", "name: sim-b,").replace("model: sim-small", "model: sim-b"))
+        with open(s.path("data/prompt.yaml")) as f:
+            s.write("data/prompt-b.yaml", f.read().replace("max_tokens: 32", "max_tokens: 33"))
+        cmd += ["--endpoint", "sim-b", "--prompt", s.path("data/prompt-b.yaml")]
+        targets = 4
+    elif variant == "repeat":
+        cmd += ["--repeat", "3"]
+        repeats = 3
     done, killed, rounds = None, 0, 0
     try:
         while done is None:
@@ -46,22 +65,24 @@ def cli_loop(binary, kills, rng, cases):
             rc = p.wait(timeout=300)
             done = rc
         report = json.load(open(s.path("report.json")))
-        intact, figures = lost_or_duplicated([c["id"] for c in report["cases"]], s.path("store.sqlite"), sim, cases)
-        ok = done in (0, 1) and report["summary"]["total"] == cases and intact
-        print(f"kill-loop cli: {killed} kills in {rounds} runs; final exit {done}; {figures} -> {'ok' if ok else 'FAILED'}")
+        intact, figures = lost_or_duplicated(report["cases"], s.path("store.sqlite"), sim, cases, targets, repeats)
+        ok = done in (0, 1) and report["summary"]["total"] == cases * targets * repeats and intact
+        print(f"kill-loop cli ({variant}): {killed} kills in {rounds} runs; final exit {done}; {figures} -> {'ok' if ok else 'FAILED'}")
         return ok, killed
     finally:
         sim.stop()
 
 
-def server_loop(binary, kills, rng, cases):
+def server_loop(binary, kills, rng, cases, repeats=1):
     s = Scratch(cases)
     sim = Simulator(binary, s, SIM)
     s.endpoints(sim.port, LIMIT)
     config = s.write("service.yaml", "endpoints: endpoints.yaml\ndata_dir: data\nstore: state/service.sqlite\n"
                      "reports_dir: state/reports\ndrain_grace_seconds: 1\n")
     body = {"golden_set": {"ref": "g.jsonl"}, "prompt": {"ref": "prompt.yaml"}, "endpoint": "sim", "thresholds": {"min_pass_rate": 0.5}}
-    key = {"Idempotency-Key": "wf-kill-loop-eval"}
+    if repeats > 1:
+        body["options"] = {"repeat": repeats}
+    key = {"Idempotency-Key": f"wf-kill-loop-eval-r{repeats}"}
     killed, job, final = 0, None, None
     try:
         while final is None:
@@ -83,9 +104,9 @@ def server_loop(binary, kills, rng, cases):
                 status, _, report = http("GET", server.base + f"/v1/jobs/{env['job_id']}/report")
             finally:
                 server.stop()
-        intact, figures = lost_or_duplicated([c["id"] for c in report["cases"]], s.path("state/service.sqlite"), sim, cases)
+        intact, figures = lost_or_duplicated(report["cases"], s.path("state/service.sqlite"), sim, cases, 1, repeats)
         ok = final["state"] == "completed" and final["terminal"] and final["job_id"] == (job or final["job_id"]) and intact
-        print(f"kill-loop server: {killed} kills; job {final['job_id']} {final['state']} verdict {final.get('verdict')} "
+        print(f"kill-loop server{' (repeat %d)' % repeats if repeats > 1 else ''}: {killed} kills; job {final['job_id']} {final['state']} verdict {final.get('verdict')} "
               f"(attempt {final.get('attempt')}, reused {final.get('reused')}); {figures} -> {'ok' if ok else 'FAILED'}")
         return ok, killed
     finally:
@@ -97,5 +118,10 @@ def run(binary, kills, seed):
     cases = max(CASES, 6 * kills)
     ok1, k1 = cli_loop(binary, kills // 2, rng, cases)
     ok2, k2 = server_loop(binary, kills - kills // 2, rng, cases)
-    print(f"kill-loop: {k1 + k2} kills in all (seed {seed})")
-    return ok1 and ok2
+    # Matrices and repeats on the same core: fewer kills, a smaller set (each case is 4 or 3 calls).
+    extra = max(4, kills // 5)
+    ok3, k3 = cli_loop(binary, extra, rng, cases // 2, "matrix")
+    ok4, k4 = cli_loop(binary, extra, rng, cases // 2, "repeat")
+    ok5, k5 = server_loop(binary, extra, rng, cases // 2, repeats=3)
+    print(f"kill-loop: {k1 + k2 + k3 + k4 + k5} kills in all (seed {seed})")
+    return ok1 and ok2 and ok3 and ok4 and ok5
