@@ -1,7 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Dependencies point down this list only: EvalCore <- GoldenSets, ModelClient <- Engine <- Server <- evalengine.
+// Dependencies point down this list only: EvalCore <- GoldenSets, ModelClient <- Engine <- Server <- evalengine;
+// EndpointSessions (ModelClient + SimulatedModel) beside Engine, for the CLI, the service and the tests.
 // package-benchmark lives in Benchmarks/ (its own package) so `swift build` never builds it.
 let package = Package(
     name: "evalengine",
@@ -61,17 +62,23 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: [
-                "EvalCore", "GoldenSets", "ModelClient", "ResultStore", "SimulatedModel", "VectorSearch",
+                "EvalCore", "GoldenSets", "ModelClient", "ResultStore", "VectorSearch",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ]
         ),
+        // Opens configured endpoints: real ones, or the built-in simulator in-process. Kept out of Engine
+        // so the engine library does not pull in the simulator's Hummingbird.
+        .target(
+            name: "EndpointSessions",
+            dependencies: ["EvalCore", "GoldenSets", "ModelClient", "SimulatedModel", .product(name: "NIOPosix", package: "swift-nio")]
+        ),
         // The HTTP service for Argo: routes, jobs, auth, metrics, lifecycle. Nothing imports it but the CLI.
         .target(
             name: "Server",
             dependencies: [
-                "Engine", "EvalCore", "GoldenSets", "ModelClient", "ResultStore",
+                "Engine", "EndpointSessions", "EvalCore", "GoldenSets", "ModelClient", "ResultStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -96,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "evalengine",
             dependencies: [
-                "Engine", "Server", "SimulatedModel", "GoldenSets", "ModelClient", "ResultStore", "VectorSearch",
+                "Engine", "EndpointSessions", "Server", "SimulatedModel", "GoldenSets", "ModelClient", "ResultStore", "VectorSearch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -114,7 +121,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "EvalCore", "ModelClient", "SimulatedModel", .product(name: "NIOPosix", package: "swift-nio"),
+                "EndpointSessions", "EvalCore", "ModelClient", "SimulatedModel", .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

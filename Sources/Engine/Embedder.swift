@@ -26,13 +26,13 @@ public final class Embedder: Sendable {
 
     /// Adds the cache lookups made so far to the store's lifetime counters (`cache stats`), once
     /// per run rather than a write per lookup.
-    public func recordLookups() {
+    public func recordLookups() async {
         let (hits, misses) = lookups.withLock { c -> (Int, Int) in
             defer { c = (0, 0) }
             return c
         }
         guard let store, hits + misses > 0 else { return }
-        try? store.addCounters(hits: 0, misses: 0, embeddingHits: hits, embeddingMisses: misses)
+        _ = try? await store.writing { store throws(SQLiteError) in try store.addCounters(hits: 0, misses: 0, embeddingHits: hits, embeddingMisses: misses) }
     }
 
     /// One vector per input text, in order. All vectors have the same dimension.
@@ -58,13 +58,13 @@ public final class Embedder: Sendable {
         let writes = mode.writes ? store : nil
         /// Caches one batch's vectors as soon as it arrives: when a later batch fails, a rerun pays
         /// only for what failed.
-        func keep(_ b: Int, _ batchVectors: [[Float]]) {
+        func keep(_ b: Int, _ batchVectors: [[Float]]) async {
             for (j, index) in batches[b].enumerated() { vectors[index] = batchVectors[j] }
             guard let writes else { return }
             let rows = batches[b].enumerated().map { j, index in
                 StoreWrite.embedding(key: CacheKeys.embedding(endpointIdentity: identity, model: model, text: order[index]), vector: batchVectors[j])
             }
-            try? writes.write(rows)
+            _ = try? await writes.writing { store throws(SQLiteError) in try store.write(rows) }
         }
         do {
             try await withThrowingTaskGroup(of: (Int, [[Float]]).self) { group in
@@ -77,18 +77,18 @@ public final class Embedder: Sendable {
                 }
                 while next < min(parallelBatches, batches.count) { add() }
                 while let (b, batchVectors) = try await group.next() {
-                    keep(b, batchVectors)
+                    await keep(b, batchVectors)
                     if next < batches.count { add() }
                 }
             }
         } catch let error as ModelCallError {
             throw error
         } catch {
-            throw ModelCallError(kind: "cancelled", message: "\(error)", retryable: false, attempts: 0, rateLimited: 0)
+            throw ModelCallError(code: .cancelled, message: "\(error)", retryable: false, attempts: 0, rateLimited: 0)
         }
         let dimension = vectors.first??.count ?? 0
         if let bad = vectors.firstIndex(where: { $0?.count != dimension }) {
-            throw ModelCallError(kind: "bad_dimensions", message: "embedding of text \(bad) has \(vectors[bad]?.count ?? 0) dimensions, others \(dimension)", retryable: false, attempts: 0, rateLimited: 0)
+            throw ModelCallError(code: .badDimensions, message: "embedding of text \(bad) has \(vectors[bad]?.count ?? 0) dimensions, others \(dimension)", retryable: false, attempts: 0, rateLimited: 0)
         }
         return texts.map { vectors[unique[$0]!]! }
     }

@@ -106,14 +106,6 @@ public struct EvalResult: Sendable {
     public var isMatrix: Bool { targets.count > 1 }
 }
 
-/// A run that cannot start or be resumed as asked.
-public struct RunError: Error, CustomStringConvertible {
-    public var message: String
-    public var description: String { message }
-
-    public init(message: String) { self.message = message }
-}
-
 /// Receives every case result as it finishes (reports stream to disk through this).
 public protocol CaseSink {
     mutating func write(_ record: CaseRecord) throws
@@ -141,7 +133,7 @@ struct EvalRow: RunRow {
     var sample: Int
     let unitKey: String
 
-    var isCancellation: Bool { record.errorKind == "cancelled" }
+    var isCancellation: Bool { record.errorKind == ModelCallError.Code.cancelled.shortDescription }
 
     func persistedBytes() -> [UInt8] {
         var json = record.json()
@@ -432,8 +424,8 @@ public struct EvalRunner: Sendable {
                                                            cancelledOf: outcome.cancelled ? total * k : nil)
         let hits = sources.joined().reduce(0) { $0 + $1.hits }
         let misses = sources.joined().reduce(0) { $0 + $1.misses }
-        if memory.store != nil { job.embedder?.recordLookups() }
-        try core.finish(outcome, summary: "{\"verdict\":\"\(gate.verdict.rawValue)\",\"total\":\(summary.total)}", cacheHits: hits, cacheMisses: misses)
+        if memory.store != nil { await job.embedder?.recordLookups() }
+        try await core.finish(outcome, summary: "{\"verdict\":\"\(gate.verdict.rawValue)\",\"total\":\(summary.total)}", cacheHits: hits, cacheMisses: misses)
         var result = EvalResult(runID: outcome.runID, inputDigest: digest, setDigest: setDigest, shard: job.shard, gateConfig: job.gate, seed: job.seed,
                                 resumedCases: outcome.resumed, startedAt: started, summary: summary, gate: gate, cancelled: outcome.cancelled)
         result.targets = results

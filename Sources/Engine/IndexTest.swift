@@ -93,7 +93,7 @@ public struct IndexTestRunner: Sendable {
 
     func side(_ config: RAGConfig, _ job: IndexTestJob) async throws -> IndexSide {
         guard let embedder = embedders[config.embeddingEndpoint] else {
-            throw RunError(message: "RAG config '\(config.name)': no embedding endpoint named '\(config.embeddingEndpoint)'")
+            throw RunError(.needsEmbeddings, "RAG config '\(config.name)': no embedding endpoint named '\(config.embeddingEndpoint)'")
         }
         var chunkTexts: [String] = []
         var chunkDoc: [Int] = []
@@ -103,17 +103,17 @@ public struct IndexTestRunner: Sendable {
                 chunkDoc.append(d)
             }
         }
-        guard !chunkTexts.isEmpty else { throw RunError(message: "RAG config '\(config.name)': the corpus produced no chunks") }
+        guard !chunkTexts.isEmpty else { throw RunError(.noChunks, "RAG config '\(config.name)': the corpus produced no chunks") }
         let chunkVectors: [[Float]]
         let queryVectors: [[Float]]
         do {
             chunkVectors = try await embedder.embed(chunkTexts, model: config.embeddingModel)
             queryVectors = try await embedder.embed(job.queries.map { config.queryPrefix + $0.text }, model: config.embeddingModel)
         } catch {
-            throw RunError(message: "RAG config '\(config.name)': embedding failed: \(error.kind): \(error.message)")
+            throw RunError(.embeddingFailed, "RAG config '\(config.name)': embedding failed: \(error.kind): \(error.message)")
         }
         guard chunkVectors[0].count == queryVectors[0].count else {
-            throw RunError(message: "RAG config '\(config.name)': query embeddings have \(queryVectors[0].count) dimensions, chunk embeddings \(chunkVectors[0].count)")
+            throw RunError(.embeddingFailed, "RAG config '\(config.name)': query embeddings have \(queryVectors[0].count) dimensions, chunk embeddings \(chunkVectors[0].count)")
         }
         var corpusMatrix = try Matrix(vectors: chunkVectors, name: "\(config.name) chunk embeddings")
         var queryMatrix = try Matrix(vectors: queryVectors, name: "\(config.name) query embeddings")

@@ -142,7 +142,7 @@ public struct ShadowRunner: Sendable {
         let scorer = Scorer()
         let cases = try ShadowRunner.load(job.cases, scorer: scorer)
         if case .traffic = job.cases, job.embedder == nil {
-            throw RunError(message: "traffic has no expectations: its quality is agreement by embedding similarity, which needs an embedding endpoint")
+            throw RunError(.needsEmbeddings, "traffic has no expectations: its quality is agreement by embedding similarity, which needs an embedding endpoint")
         }
         var warnings: [String] = []
         if sameTarget(job) {
@@ -239,7 +239,7 @@ public struct ShadowRunner: Sendable {
             pairs: pairs, comparison: comparison, drift: drift, divergent: divergent,
             worstRegressions: ShadowRunner.worstRegressions(pairs, count: job.worstCount), warnings: warnings, cacheHits: hits)
         result.comparison.gate = gate
-        try core.finish(outcome, summary: "{\"stage\":\"shadow-compare\",\"verdict\":\"\(gate.verdict.rawValue)\",\"total\":\(pairs.count)}",
+        try await core.finish(outcome, summary: "{\"stage\":\"shadow-compare\",\"verdict\":\"\(gate.verdict.rawValue)\",\"total\":\(pairs.count)}",
                         cacheHits: hits, cacheMisses: (sources?.baseline.misses ?? 0) + (sources?.candidate.misses ?? 0))
         result.durationSeconds = (clock.now - t0).seconds
         return result
@@ -347,7 +347,10 @@ extension ModelParams {
 
 extension ShadowPair: RunRow {
     public var unitKey: String { id }
-    public var isCancellation: Bool { baseline.errorKind == "cancelled" || candidate.errorKind == "cancelled" }
+    public var isCancellation: Bool {
+        let cancelled = ModelCallError.Code.cancelled.shortDescription
+        return baseline.errorKind == cancelled || candidate.errorKind == cancelled
+    }
 
     public func persistedBytes() -> [UInt8] {
         var bytes: [UInt8] = []

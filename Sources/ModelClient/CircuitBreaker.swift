@@ -51,13 +51,13 @@ public final class CircuitBreaker: Sendable {
     }
 
     /// Whether an error kind is an answer that retrying or waiting cannot change.
-    static func isFatal(_ kind: String) -> Bool {
-        ["http_401", "http_403", "http_404", "http_405", "redirected"].contains(kind)
+    static func isFatal(_ code: ModelCallError.Code) -> Bool {
+        code == .redirected || [401, 403, 404, 405].contains(code.httpStatus ?? 0)
     }
 
     /// Whether an error says something about the endpoint (not about one case or about us).
-    static func countsAsFailure(_ kind: String) -> Bool {
-        !["empty_output", "cancelled", "scorer_timeout"].contains(kind)
+    static func countsAsFailure(_ code: ModelCallError.Code) -> Bool {
+        code != .emptyOutput && code != .cancelled
     }
 
     /// Waits while slow start holds another call in flight, then says whether this call may go.
@@ -87,7 +87,7 @@ public final class CircuitBreaker: Sendable {
                 c?.resume()
             }
             if Task.isCancelled {
-                return .refused(ModelCallError(kind: "cancelled", message: "cancelled while waiting for the endpoint's first answer", retryable: false,
+                return .refused(ModelCallError(code: .cancelled, message: "cancelled while waiting for the endpoint's first answer", retryable: false,
                                                attempts: 0, rateLimited: 0))
             }
         }
@@ -102,7 +102,7 @@ public final class CircuitBreaker: Sendable {
                 e.attempts = 0
                 e.rateLimited = 0
                 e.retryable = false
-                e.message = "not sent: the circuit breaker opened after \(describeThreshold(opened.kind)) (first: \(opened.message))"
+                e.message = "not sent: the circuit breaker opened after \(describeThreshold(opened.code)) (first: \(opened.message))"
                 return .refused(e)
             }
             if s.slowStart {
@@ -119,9 +119,9 @@ public final class CircuitBreaker: Sendable {
             if slowStart { s.slowStartInFlight -= 1 }
             s.probing = false
             if let error {
-                if CircuitBreaker.countsAsFailure(error.kind) {
+                if CircuitBreaker.countsAsFailure(error.code) {
                     s.consecutiveFailures += 1
-                    let fatal = CircuitBreaker.isFatal(error.kind)
+                    let fatal = CircuitBreaker.isFatal(error.code)
                     s.consecutiveFatal = fatal ? s.consecutiveFatal + 1 : 0
                     // Only an answer no retry changes keeps (or puts back) one call at a time.
                     s.slowStart = fatal
@@ -153,7 +153,7 @@ public final class CircuitBreaker: Sendable {
     /// The error that opened the breaker, while it is open.
     public var openError: ModelCallError? { state.withLock { $0.openedBy } }
 
-    private func describeThreshold(_ kind: String) -> String {
-        CircuitBreaker.isFatal(kind) ? "\(policy.fatalThreshold) consecutive \(kind) answers" : "\(policy.failureThreshold) consecutive failed calls"
+    private func describeThreshold(_ code: ModelCallError.Code) -> String {
+        CircuitBreaker.isFatal(code) ? "\(policy.fatalThreshold) consecutive \(code) answers" : "\(policy.failureThreshold) consecutive failed calls"
     }
 }

@@ -71,30 +71,6 @@ public struct ModelResponse: Sendable {
     }
 }
 
-/// Why a call failed, after retries.
-public struct ModelCallError: Error, Sendable, CustomStringConvertible {
-    /// `timeout`, `connection`, `rate_limited`, `http_NNN`, `redirected`, `malformed_response`,
-    /// `response_too_large`, `empty_output`, `cancelled`.
-    public var kind: String
-    public var message: String
-    public var retryable: Bool
-    public var attempts: Int
-    public var rateLimited: Int
-    /// Seconds the endpoint asked us to wait (`Retry-After`), if it said.
-    var retryAfter: Double?
-
-    public init(kind: String, message: String, retryable: Bool, attempts: Int, rateLimited: Int, retryAfter: Double? = nil) {
-        self.kind = kind
-        self.message = message
-        self.retryable = retryable
-        self.attempts = attempts
-        self.rateLimited = rateLimited
-        self.retryAfter = retryAfter
-    }
-
-    public var description: String { "\(kind): \(message)" }
-}
-
 /// Calls one OpenAI-compatible endpoint: renders the request body, admits it through the
 /// endpoint's limiter, retries what is worth retrying with backoff (holding no slot while it
 /// sleeps), and parses `choices`, `usage` and `finish_reason`.
@@ -265,7 +241,7 @@ public final class EndpointClient: Sendable {
                 try await limiter.acquire(estimatedTokens: estimate)
                 CoreMetrics.Timer(label: "evalengine_limiter_wait_seconds", dimensions: [("endpoint", endpoint.name)]).recordInterval(since: waitStart)
             } catch {
-                throw ModelCallError(kind: "cancelled", message: "cancelled while waiting for the rate limiter", retryable: false, attempts: attempts - 1, rateLimited: rateLimited)
+                throw ModelCallError(code: .cancelled, message: "cancelled while waiting for the rate limiter", retryable: false, attempts: attempts - 1, rateLimited: rateLimited)
             }
             var outcome: Result<(T, usedTokens: Int?), ModelCallError>
             var pause: Double?
@@ -295,7 +271,7 @@ public final class EndpointClient: Sendable {
                 return (value, attempts, rateLimited)
             case .failure(var error):
                 await limiter.release(estimatedTokens: estimate, actualTokens: nil)
-                if error.kind == "rate_limited" { rateLimited += 1 }
+                if error.code == .rateLimited { rateLimited += 1 }
                 error.attempts = attempts
                 error.rateLimited = rateLimited
                 // Cap before pausing anyone: a Retry-After above the cap fails only this call.
@@ -304,7 +280,7 @@ public final class EndpointClient: Sendable {
                     error.retryable = false
                     throw error
                 }
-                if error.kind == "rate_limited", let ra = error.retryAfter { await limiter.pause(seconds: ra) }
+                if error.code == .rateLimited, let ra = error.retryAfter { await limiter.pause(seconds: ra) }
                 guard error.retryable, attempts < policy.maxAttempts, !Task.isCancelled else { throw error }
                 var delay: Double
                 if let ra = error.retryAfter {
@@ -317,7 +293,7 @@ public final class EndpointClient: Sendable {
                 do {
                     try await Task.sleep(for: .clampedSeconds(delay))
                 } catch {
-                    throw ModelCallError(kind: "cancelled", message: "cancelled during retry backoff", retryable: false, attempts: attempts, rateLimited: rateLimited)
+                    throw ModelCallError(code: .cancelled, message: "cancelled during retry backoff", retryable: false, attempts: attempts, rateLimited: rateLimited)
                 }
             }
         }
@@ -360,18 +336,18 @@ public final class EndpointClient: Sendable {
             switch status {
             case 300...399:
                 let target = redactor.redact(response.headers.first(name: "location") ?? "no Location")
-                return .failure(ModelCallError(kind: "redirected", message: "HTTP \(status) to \(target): not followed (a model API does not redirect)",
+                return .failure(ModelCallError(code: .redirected, message: "HTTP \(status) to \(target): not followed (a model API does not redirect)",
                     retryable: false, attempts: 0, rateLimited: 0))
             case 429:
                 // A spent quota is not a rate limit: waiting will not help (as inspect_ai treats it).
                 let quota = snippet.contains("insufficient_quota")
-                return .failure(ModelCallError(kind: "rate_limited", message: "HTTP 429: \(snippet)", retryable: !quota, attempts: 0, rateLimited: 0,
+                return .failure(ModelCallError(code: .rateLimited, message: "HTTP 429: \(snippet)", retryable: !quota, attempts: 0, rateLimited: 0,
                     retryAfter: limits.retryAfter ?? limits.reset))
             case 408, 409, 500...599:
-                return .failure(ModelCallError(kind: "http_\(status)", message: "HTTP \(status): \(snippet)", retryable: true, attempts: 0, rateLimited: 0,
+                return .failure(ModelCallError(code: .http(status), message: "HTTP \(status): \(snippet)", retryable: true, attempts: 0, rateLimited: 0,
                     retryAfter: limits.retryAfter))
             default:
-                return .failure(ModelCallError(kind: "http_\(status)", message: "HTTP \(status): \(snippet)", retryable: false, attempts: 0, rateLimited: 0))
+                return .failure(ModelCallError(code: .http(status), message: "HTTP \(status): \(snippet)", retryable: false, attempts: 0, rateLimited: 0))
             }
         }
         let json: JSONValue
@@ -380,7 +356,7 @@ public final class EndpointClient: Sendable {
                 try JSONValue.parse(bytes: UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count))
             }
         } catch {
-            return .failure(ModelCallError(kind: "malformed_response", message: "the endpoint answered 200 with \(error)", retryable: true, attempts: 0, rateLimited: 0))
+            return .failure(ModelCallError(code: .malformedResponse, message: "the endpoint answered 200 with \(error)", retryable: true, attempts: 0, rateLimited: 0))
         }
         // Proactively stop when the endpoint says its window is spent.
         return .success(json, latencyMs: latencyMs, limits: limits)
@@ -406,14 +382,14 @@ public final class EndpointClient: Sendable {
     /// `choices[0]`, `usage` and `finish_reason` of a chat or completions answer.
     static func decodeCompletion(_ json: JSONValue, latencyMs: Double) -> Result<(ModelResponse, usedTokens: Int?), ModelCallError> {
         guard let choice = json["choices"]?.arrayValue?.first else {
-            return .failure(ModelCallError(kind: "malformed_response", message: "the response has no choices", retryable: true, attempts: 0, rateLimited: 0))
+            return .failure(ModelCallError(code: .malformedResponse, message: "the response has no choices", retryable: true, attempts: 0, rateLimited: 0))
         }
         let text: String? = choice["message"]?["content"]?.stringValue ?? choice["text"]?.stringValue
         guard let text, !text.isEmpty else {
-            return .failure(ModelCallError(kind: "empty_output", message: "the model answered with empty content", retryable: false, attempts: 0, rateLimited: 0))
+            return .failure(ModelCallError(code: .emptyOutput, message: "the model answered with empty content", retryable: false, attempts: 0, rateLimited: 0))
         }
         guard let (prompt, completion, used) = decodeUsage(json["usage"]) else {
-            return .failure(ModelCallError(kind: "malformed_response", message: "the usage token counts are not whole numbers from 0 to \(OutsideNumber.maxTokens)",
+            return .failure(ModelCallError(code: .malformedResponse, message: "the usage token counts are not whole numbers from 0 to \(OutsideNumber.maxTokens)",
                 retryable: false, attempts: 0, rateLimited: 0))
         }
         let r = ModelResponse(text: text, finishReason: choice["finish_reason"]?.stringValue, promptTokens: prompt, completionTokens: completion, latencyMs: latencyMs)
@@ -438,7 +414,7 @@ public final class EndpointClient: Sendable {
     /// `data[i].embedding` in `index` order; every vector must have the same, non-zero dimension.
     static func decodeEmbeddings(_ json: JSONValue, count: Int) -> Result<([[Float]], usedTokens: Int?), ModelCallError> {
         guard let data = json["data"]?.arrayValue, data.count == count else {
-            return .failure(ModelCallError(kind: "malformed_response", message: "expected \(count) embeddings in 'data'", retryable: true, attempts: 0, rateLimited: 0))
+            return .failure(ModelCallError(code: .malformedResponse, message: "expected \(count) embeddings in 'data'", retryable: true, attempts: 0, rateLimited: 0))
         }
         var vectors = [[Float]](repeating: [], count: count)
         var dimension: Int?
@@ -446,24 +422,24 @@ public final class EndpointClient: Sendable {
             let index = item["index"]
             let i = index == nil || index == .null ? position : (index?.wholeNumber(in: 0...(count - 1)) ?? -1)
             guard (0..<count).contains(i), let values = item["embedding"]?.arrayValue else {
-                return .failure(ModelCallError(kind: "malformed_response", message: "embedding \(position) has no index/embedding", retryable: true, attempts: 0, rateLimited: 0))
+                return .failure(ModelCallError(code: .malformedResponse, message: "embedding \(position) has no index/embedding", retryable: true, attempts: 0, rateLimited: 0))
             }
             var v = [Float]()
             v.reserveCapacity(values.count)
             for x in values {
                 guard let n = x.numberValue, n.isFinite else {
-                    return .failure(ModelCallError(kind: "malformed_response", message: "embedding \(i) holds a non-number", retryable: false, attempts: 0, rateLimited: 0))
+                    return .failure(ModelCallError(code: .malformedResponse, message: "embedding \(i) holds a non-number", retryable: false, attempts: 0, rateLimited: 0))
                 }
                 v.append(Float(n))
             }
             if dimension == nil { dimension = v.count }
             guard !v.isEmpty, v.count == dimension else {
-                return .failure(ModelCallError(kind: "bad_dimensions", message: "embedding \(i) has \(v.count) dimensions, expected \(dimension ?? 0)", retryable: false, attempts: 0, rateLimited: 0))
+                return .failure(ModelCallError(code: .badDimensions, message: "embedding \(i) has \(v.count) dimensions, expected \(dimension ?? 0)", retryable: false, attempts: 0, rateLimited: 0))
             }
             vectors[i] = v
         }
         guard let usage = decodeUsage(json["usage"]) else {
-            return .failure(ModelCallError(kind: "malformed_response", message: "the usage token counts are not whole numbers from 0 to \(OutsideNumber.maxTokens)",
+            return .failure(ModelCallError(code: .malformedResponse, message: "the usage token counts are not whole numbers from 0 to \(OutsideNumber.maxTokens)",
                 retryable: false, attempts: 0, rateLimited: 0))
         }
         return .success((vectors, usage.total))
@@ -472,25 +448,25 @@ public final class EndpointClient: Sendable {
     private func classify(_ error: any Error) -> ModelCallError {
         // A decompression bomb or an oversize body: waiting or retrying gets the same answer.
         if error is NIOTooManyBytesError || (error as? NIOHTTPDecompression.DecompressionError) == .limit {
-            return ModelCallError(kind: "response_too_large", message: "the response body is larger than \(EndpointClient.maxResponseBytes / (1024 * 1024)) MiB (decompressed)",
+            return ModelCallError(code: .responseTooLarge, message: "the response body is larger than \(EndpointClient.maxResponseBytes / (1024 * 1024)) MiB (decompressed)",
                 retryable: false, attempts: 0, rateLimited: 0)
         }
         if let e = error as? HTTPClientError {
             switch e {
             case .deadlineExceeded, .readTimeout, .writeTimeout:
-                return ModelCallError(kind: "timeout", message: "no answer within \(format(endpoint.requestTimeoutSeconds)) s", retryable: true, attempts: 0, rateLimited: 0)
+                return ModelCallError(code: .timeout, message: "no answer within \(format(endpoint.requestTimeoutSeconds)) s", retryable: true, attempts: 0, rateLimited: 0)
             case .connectTimeout, .getConnectionFromPoolTimeout:
-                return ModelCallError(kind: "connection", message: "connect timed out", retryable: true, attempts: 0, rateLimited: 0)
+                return ModelCallError(code: .connection, message: "connect timed out", retryable: true, attempts: 0, rateLimited: 0)
             case .cancelled:
-                return ModelCallError(kind: "cancelled", message: "cancelled", retryable: false, attempts: 0, rateLimited: 0)
+                return ModelCallError(code: .cancelled, message: "cancelled", retryable: false, attempts: 0, rateLimited: 0)
             default:
-                return ModelCallError(kind: "connection", message: redactor.redact("\(e)"), retryable: true, attempts: 0, rateLimited: 0)
+                return ModelCallError(code: .connection, message: redactor.redact("\(e)"), retryable: true, attempts: 0, rateLimited: 0)
             }
         }
         if error is CancellationError {
-            return ModelCallError(kind: "cancelled", message: "cancelled", retryable: false, attempts: 0, rateLimited: 0)
+            return ModelCallError(code: .cancelled, message: "cancelled", retryable: false, attempts: 0, rateLimited: 0)
         }
-        return ModelCallError(kind: "connection", message: redactor.redact("\(error)"), retryable: true, attempts: 0, rateLimited: 0)
+        return ModelCallError(code: .connection, message: redactor.redact("\(error)"), retryable: true, attempts: 0, rateLimited: 0)
     }
 }
 

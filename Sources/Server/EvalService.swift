@@ -1,4 +1,5 @@
 import CoreMetrics
+import EndpointSessions
 import Engine
 import EvalCore
 import Foundation

@@ -69,8 +69,8 @@ struct StageExecutor {
         } catch is CancellationError {
             return .cancelled
         } catch let e as RunError {
-            // Embedding trouble in index-test and the like: the endpoint, not the request.
-            return Task.isCancelled ? .cancelled : .errored(code: "run_failed", message: e.message, retryable: true)
+            // Embedding trouble in index-test and the like is the endpoint's (retryable); the rest is the request's.
+            return Task.isCancelled ? .cancelled : .errored(code: "run_failed", message: e.message, retryable: e.code.retryable)
         } catch {
             return Task.isCancelled ? .cancelled : .errored(code: "engine_error", message: "\(error)", retryable: true)
         }
@@ -83,7 +83,7 @@ struct StageExecutor {
         let tmp = path + ".tmp"
         try Data(bytes).write(to: URL(fileURLWithPath: tmp))
         // rename(2) replaces atomically: a reader sees the old report or the new one, never half.
-        guard rename(tmp, path) == 0 else { throw RunError(message: "cannot write \(path): \(String(cString: strerror(errno)))") }
+        guard rename(tmp, path) == 0 else { throw RunError(.writeFailed, "cannot write \(path): \(String(cString: strerror(errno)))") }
     }
 
     /// The part of the envelope a stage fills: small, whatever the job's size (Argo stores it).

@@ -491,3 +491,41 @@ public enum SimulatedEmbedding {
         return v
     }
 }
+
+extension SimulatedEndpoint {
+    /// Serves a simulator on a loopback port (chosen by the system) for the length of `body`,
+    /// then stops it gracefully (not by cancelling: see `run`) on every path.
+    public static func serving<T: Sendable>(
+        _ profile: SimulatorProfile, _ body: @Sendable (SimulatedEndpoint, Int) async throws -> T
+    ) async throws -> T {
+        let sim = SimulatedEndpoint(profile: profile)
+        let (ports, sink) = AsyncStream.makeStream(of: Int.self)
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                try await sim.run(port: 0) { sink.yield($0) }
+                sink.finish()
+                return nil
+            }
+            var it = ports.makeAsyncIterator()
+            guard let port = await it.next() else {
+                try await group.waitForAll()
+                throw SimulatorStartError()
+            }
+            do {
+                let result = try await body(sim, port)
+                await sim.stop()
+                try await group.waitForAll()
+                return result
+            } catch {
+                await sim.stop()
+                try? await group.waitForAll()
+                throw error
+            }
+        }
+    }
+}
+
+/// The simulator stopped before it listened.
+public struct SimulatorStartError: Error, CustomStringConvertible {
+    public var description: String { "the simulated endpoint did not start" }
+}

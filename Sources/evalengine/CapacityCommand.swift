@@ -1,5 +1,6 @@
 import ArgumentParser
 import AsyncHTTPClient
+import EndpointSessions
 import Engine
 import EvalCore
 import Foundation

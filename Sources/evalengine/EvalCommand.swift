@@ -1,4 +1,5 @@
 import ArgumentParser
+import EndpointSessions
 import Engine
 import EvalCore
 import Foundation
@@ -237,7 +238,7 @@ struct EvalCommand: AsyncParsableCommand {
                         _ = try await job.embedder!.embed(["evalengine embedding probe"])
                     } catch {
                         // Down or failing is not "no embeddings": the run goes on and reports its errors.
-                        if EmbeddingProbeError.meansUnsupported(error.kind) {
+                        if EmbeddingProbeError.meansUnsupported(error.code) {
                             throw EmbeddingProbeError(message: "the golden set has 'similar' assertions, and endpoint '\(embedClient.endpoint.name)' does not answer embeddings (\(error.kind): \(error.message)); nothing was sent. Name one that does with --embedding-endpoint")
                         }
                     }
@@ -328,7 +329,7 @@ func printError(_ message: String) {
 struct EmbeddingProbeError: Error {
     var message: String
 
-    static func meansUnsupported(_ kind: String) -> Bool {
-        ["http_400", "http_404", "http_405", "http_501", "malformed_response", "bad_dimensions", "redirected"].contains(kind)
+    static func meansUnsupported(_ code: ModelCallError.Code) -> Bool {
+        [.malformedResponse, .badDimensions, .redirected].contains(code) || [400, 404, 405, 501].contains(code.httpStatus ?? 0)
     }
 }

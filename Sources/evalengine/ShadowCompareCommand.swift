@@ -1,4 +1,5 @@
 import ArgumentParser
+import EndpointSessions
 import Engine
 import EvalCore
 import Foundation

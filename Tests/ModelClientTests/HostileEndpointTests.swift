@@ -183,7 +183,7 @@ import TestSupport
             if case .refused(let e) = a { return e.kind }
             return nil
         }
-        let e = ModelCallError(kind: "connection", message: "refused", retryable: true, attempts: 1, rateLimited: 0)
+        let e = ModelCallError(code: .connection, message: "refused", retryable: true, attempts: 1, rateLimited: 0)
         for _ in 0..<10 { b.record(e) }
         #expect(b.openError != nil)
         #expect(refused(await b.admit()) == nil)  // the probe

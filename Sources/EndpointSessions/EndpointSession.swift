@@ -5,7 +5,9 @@ import NIOCore
 import NIOPosix
 import SimulatedModel
 
-/// Opens a client for a configured endpoint for the length of `body`. An endpoint marked
+/// Opens a client for a configured endpoint for the length of `body`. Its own module so that the
+/// engine library does not pull in the simulator (and Hummingbird): the CLI, the service and the
+/// tests open endpoints through it. An endpoint marked
 /// `simulated` gets the built-in simulator, started in-process on a loopback port and spoken to over
 /// real HTTP, and stopped when `body` returns.
 public enum EndpointSession {
@@ -15,44 +17,30 @@ public enum EndpointSession {
     ) async throws -> T {
         let group = MultiThreadedEventLoopGroup.singleton
         guard let profilePath = endpoint.simulatedProfile else {
-            let client = EndpointClient(endpoint: endpoint, limiter: registry.limiter(for: endpoint), apiKey: apiKey, eventLoopGroup: group)
-            do {
-                let result = try await body(client)
-                await client.shutdown()
-                return result
-            } catch {
-                await client.shutdown()
-                throw error
-            }
+            return try await withClient(endpoint, limiter: registry.limiter(for: endpoint), apiKey: apiKey, baseURL: nil, eventLoopGroup: group, body)
         }
         var profile = SimulatorProfile()
         if !profilePath.isEmpty {
             profile = try loadSimulatorProfile(profilePath)
         }
-        let simulator = SimulatedEndpoint(profile: profile)
-        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
-        return try await withThrowingTaskGroup(of: T?.self) { tasks in
-            tasks.addTask {
-                try await simulator.run(port: 0) { port in portSink.yield(port) }
-                return nil
-            }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw ReportError(message: "the simulated endpoint did not start") }
-            let client = EndpointClient(
-                endpoint: endpoint, limiter: registry.limiter(for: endpoint), apiKey: apiKey, baseURL: "http://127.0.0.1:\(port)", eventLoopGroup: group)
-            // Stop gracefully, not by cancelling (see SimulatedEndpoint.run).
-            do {
-                let result = try await body(client)
-                await client.shutdown()
-                await simulator.stop()
-                try await tasks.waitForAll()
-                return result
-            } catch {
-                await client.shutdown()
-                await simulator.stop()
-                try? await tasks.waitForAll()
-                throw error
-            }
+        return try await SimulatedEndpoint.serving(profile) { _, port in
+            try await withClient(endpoint, limiter: registry.limiter(for: endpoint), apiKey: apiKey, baseURL: "http://127.0.0.1:\(port)", eventLoopGroup: group, body)
+        }
+    }
+
+    /// A client for the length of `body`, shut down on every path (`baseURL` overrides the endpoint's).
+    public static func withClient<T: Sendable>(
+        _ endpoint: EndpointConfig, limiter: EndpointLimiter, apiKey: String?, baseURL: String?,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, _ body: @Sendable (EndpointClient) async throws -> T
+    ) async throws -> T {
+        let client = EndpointClient(endpoint: endpoint, limiter: limiter, apiKey: apiKey, baseURL: baseURL, eventLoopGroup: eventLoopGroup)
+        do {
+            let result = try await body(client)
+            await client.shutdown()
+            return result
+        } catch {
+            await client.shutdown()
+            throw error
         }
     }
 
