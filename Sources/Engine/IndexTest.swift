@@ -67,9 +67,16 @@ public struct IndexTestRunner: Sendable {
         let clock = ContinuousClock()
         let start = clock.now
         // Lookups are counted whether the run ends well or not (a failed batch's neighbours were cached).
-        defer { for e in embedders.values { e.recordLookups() } }
-        let baseline = try await side(job.baseline, job)
-        let candidate = try await side(job.candidate, job)
+        let baseline: IndexSide
+        let candidate: IndexSide
+        do {
+            baseline = try await side(job.baseline, job)
+            candidate = try await side(job.candidate, job)
+            for e in embedders.values { await e.recordLookups() }
+        } catch {
+            for e in embedders.values { await e.recordLookups() }
+            throw error
+        }
         // Compare over the judged queries both runs evaluated (every query is run, so these are
         // the queries with judgments), in the same order.
         let queries = baseline.evaluation.queries

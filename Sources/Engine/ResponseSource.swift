@@ -172,15 +172,16 @@ final class StoreWriter: Sendable {
 
     /// Commits batches until `finish()`; then commits what is left.
     func run() async {
-        for await _ in signals { flush() }
-        flush()
+        for await _ in signals { await flush() }
+        await flush()
     }
 
     /// Stops `run()` after a last commit.
     func finish() { signal.finish() }
 
-    /// Commits everything queued now.
-    func flush() {
+    /// Commits everything queued now, on the store's own thread (a write may wait for another
+    /// process's lock: never on a thread of the cooperative pool).
+    func flush() async {
         let batch = pending.withLock { p -> [StoreWrite] in
             let b = p
             p.removeAll(keepingCapacity: true)
@@ -188,7 +189,7 @@ final class StoreWriter: Sendable {
         }
         guard !batch.isEmpty else { return }
         do {
-            try store.write(batch)
+            try await store.writing { store throws(SQLiteError) in try store.write(batch) }
             uncommitted.remove(batch.compactMap { if case .response(let key, _) = $0 { return key } else { return nil } })
         } catch {
             failure.withLock { if $0 == nil { $0 = error } }

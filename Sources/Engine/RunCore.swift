@@ -19,18 +19,18 @@ public struct RunMemory: Sendable {
     public init(store: Store? = nil) { self.store = store }
 
     /// The run to write into: the one asked for, an interrupted one with the same inputs, or a new one.
-    func chooseRun(digest: String, total: Int) throws -> String {
+    func chooseRun(digest: String, total: Int) async throws -> String {
         guard let store else { return UUID().uuidString.lowercased() }
         if let id = resumeRunID {
-            guard let run = try store.run(id: id) else { throw RunError(message: "no run '\(id)' in \(store.path)") }
+            guard let run = try store.run(id: id) else { throw RunError(.unknownRun, "no run '\(id)' in \(store.path)") }
             guard run.inputDigest == digest else {
-                throw RunError(message: "run '\(id)' was made from other inputs (cases, prompts or endpoints changed); start a new run instead")
+                throw RunError(.inputsChanged, "run '\(id)' was made from other inputs (cases, prompts or endpoints changed); start a new run instead")
             }
             return id
         }
         if autoResume, let run = try store.unfinishedRun(inputDigest: digest) { return run.id }
         let id = UUID().uuidString.lowercased()
-        try store.createRun(id: id, inputDigest: digest, total: total)
+        try await store.writing { store throws(SQLiteError) in try store.createRun(id: id, inputDigest: digest, total: total) }
         return id
     }
 }
@@ -84,7 +84,7 @@ struct RunCore {
         let clock = ContinuousClock()
         let t0 = clock.now
         let store = memory.store
-        let runID = try memory.chooseRun(digest: digest, total: total)
+        let runID = try await memory.chooseRun(digest: digest, total: total)
         let writer = store.map(StoreWriter.init)
         let work = try makeWork(Context(runID: runID, writer: writer))
         var sequence = 0
@@ -128,7 +128,7 @@ struct RunCore {
                 cancelled = Task.isCancelled
             }
         }
-        writer?.flush()  // what finished after a cancel, too
+        await writer?.flush()  // what finished after a cancel, too
         if let error = writer?.error {
             throw ReportError(message: "cannot persist results to \(store?.path ?? ""): \(error)")
         }
@@ -137,9 +137,11 @@ struct RunCore {
 
     /// Marks the run completed with its summary, and adds the run's cache counters to the store's.
     /// A cancelled run stays 'running', so the next run with the same inputs resumes it.
-    func finish(_ outcome: Outcome, summary: @autoclosure () -> String, cacheHits: Int, cacheMisses: Int) throws {
+    func finish(_ outcome: Outcome, summary: String, cacheHits: Int, cacheMisses: Int) async throws {
         guard let store = memory.store else { return }
-        try? store.addCounters(hits: cacheHits, misses: cacheMisses)
-        if !outcome.cancelled { try store.finishRun(id: outcome.runID, state: "completed", summary: summary()) }
+        try await store.writing { store throws(SQLiteError) in
+            try? store.addCounters(hits: cacheHits, misses: cacheMisses)
+            if !outcome.cancelled { try store.finishRun(id: outcome.runID, state: "completed", summary: summary) }
+        }
     }
 }

@@ -85,7 +85,7 @@ extension Store {
 
     /// The job with `id`, if any.
     public func job(id: String) throws(SQLiteError) -> StoredJob? {
-        try connection.withLock { c throws(SQLiteError) in
+        try reader.withLock { c throws(SQLiteError) in
             try c.withStatement("SELECT \(Store.jobColumns) FROM jobs WHERE id = ?1") { s throws(SQLiteError) in
                 s.bind(1, id)
                 return try s.step() ? Store.job(s) : nil
@@ -95,7 +95,7 @@ extension Store {
 
     /// Jobs in any of `states`, oldest first.
     public func jobs(in states: [StoredJob.State]) throws(SQLiteError) -> [StoredJob] {
-        try connection.withLock { c throws(SQLiteError) in
+        try reader.withLock { c throws(SQLiteError) in
             let list = states.map { "'\($0.rawValue)'" }.joined(separator: ",")
             return try c.withStatement("SELECT \(Store.jobColumns) FROM jobs WHERE state IN (\(list)) ORDER BY created_at, rowid") { s throws(SQLiteError) in
                 var out: [StoredJob] = []
@@ -107,7 +107,7 @@ extension Store {
 
     /// Job counts by state.
     public func jobCounts() throws(SQLiteError) -> [StoredJob.State: Int] {
-        try connection.withLock { c throws(SQLiteError) in
+        try reader.withLock { c throws(SQLiteError) in
             try c.withStatement("SELECT state, COUNT(*) FROM jobs GROUP BY state") { s throws(SQLiteError) in
                 var out: [StoredJob.State: Int] = [:]
                 while try s.step() { if let st = StoredJob.State(rawValue: s.text(0)) { out[st] = Int(s.int(1)) } }

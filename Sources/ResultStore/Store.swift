@@ -55,7 +55,13 @@ public struct StoreStats: Sendable {
 /// never a wrong answer.
 public final class Store: Sendable {
     public let path: String
+    /// Writes (and reads inside write transactions).
     let connection: Mutex<SQLiteConnection>
+    /// Reads: a connection of their own, so that (WAL) a lookup never waits behind a write that
+    /// waits for another process's lock.
+    let reader: Mutex<SQLiteConnection>
+    /// The thread `writing(_:)` runs on.
+    private let executor: StoreExecutor
     /// Device and inode of the file opened, to notice it being deleted or replaced underneath.
     private let identity: (device: UInt64, inode: UInt64)?
     /// Cached rows whose checksum did not match (treated as misses).
@@ -106,7 +112,17 @@ public final class Store: Sendable {
         try c.execute("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; " + tuning.pragmas)
         try Store.migrate(c)
         connection = Mutex(c)
+        let r = try SQLiteConnection(path: path)
+        try r.execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = OFF; " + tuning.pragmas)
+        reader = Mutex(r)
         identity = Store.fileIdentity(path)
+        executor = StoreExecutor(name: "evalengine-store")
+    }
+
+    /// Runs `body` (writes to this store) on the store's own thread: an async caller's thread is
+    /// never the one that waits while another process holds the write lock.
+    public func writing<T: Sendable>(_ body: @escaping @Sendable (Store) throws(SQLiteError) -> T) async throws(SQLiteError) -> T {
+        try await executor.run { () throws(SQLiteError) in try body(self) }
     }
 
     static func fileIdentity(_ path: String) -> (device: UInt64, inode: UInt64)? {
@@ -223,7 +239,7 @@ public final class Store: Sendable {
     }
 
     private func lookup(_ sql: String, _ key: [UInt8], maxAge: Double?) throws(SQLiteError) -> [UInt8]? {
-        let row: ([UInt8], Int64, Int64)? = try connection.withLock { c throws(SQLiteError) in
+        let row: ([UInt8], Int64, Int64)? = try reader.withLock { c throws(SQLiteError) in
             try c.withStatement(sql) { s throws(SQLiteError) in
                 s.bind(1, key)
                 guard try s.step() else { return nil }
@@ -318,7 +334,7 @@ public final class Store: Sendable {
     }
 
     private func firstRun(where condition: String, _ argument: String?) throws(SQLiteError) -> StoredRun? {
-        try connection.withLock { c throws(SQLiteError) in
+        try reader.withLock { c throws(SQLiteError) in
             let sql = "SELECT id, input_digest, state, total, created_at FROM runs WHERE \(condition) ORDER BY created_at DESC, rowid DESC LIMIT 1"
             return try c.withStatement(sql) { s throws(SQLiteError) in
                 if let argument { s.bind(1, argument) }
@@ -338,7 +354,7 @@ public final class Store: Sendable {
         // Read in pages so a 100,000-case run is never one array in memory.
         var after: Int64 = -1
         while true {
-            let page: [(Int64, String, [UInt8])] = try connection.withLock { c throws(SQLiteError) in
+            let page: [(Int64, String, [UInt8])] = try reader.withLock { c throws(SQLiteError) in
                 try c.withStatement("SELECT seq, case_id, record FROM case_results WHERE run_id = ?1 AND seq > ?2 ORDER BY seq LIMIT 1000") { s throws(SQLiteError) in
                     s.bind(1, runID)
                     s.bind(2, after)

@@ -52,7 +52,7 @@ public actor JobManager: Service {
     // MARK: Submission
 
     /// Attaches to the job for `key` or creates it. Returns the job and whether it was reused.
-    public func submit(_ request: StageRequest, key: String?) throws(SubmitError) -> (StoredJob, reused: Bool) {
+    public func submit(_ request: StageRequest, key: String?) async throws(SubmitError) -> (StoredJob, reused: Bool) {
         if draining { throw .draining }
         let key = key ?? request.digest
         // The job's own copies of its inputs, so that it runs what its digest names even if the
@@ -65,9 +65,11 @@ public actor JobManager: Service {
         }
         let admission: JobAdmission
         do {
-            admission = try store.attachOrCreateJob(kind: request.kind.rawValue, key: key, digest: request.digest,
-                                                    request: InputSnapshots.storedBody(request, snapshots: snapshots),
-                                                    purpose: request.purpose, newID: JobManager.newID())
+            let body = InputSnapshots.storedBody(request, snapshots: snapshots)
+            admission = try await store.writing { store throws(SQLiteError) in
+                try store.attachOrCreateJob(kind: request.kind.rawValue, key: key, digest: request.digest, request: body,
+                                            purpose: request.purpose, newID: JobManager.newID())
+            }
         } catch {
             throw .store("\(error)")
         }
@@ -80,8 +82,10 @@ public actor JobManager: Service {
             throw .keyMismatch(existing: existing)
         case .created(let job):
             if queue.count >= config.maxQueuedJobs {
-                try? store.finishJob(id: job.id, state: .cancelled, verdict: nil, result: nil,
-                                     error: JobManager.errorJSON(code: "queue_full", message: "the queue was full", retryable: true), reportPath: nil)
+                let error = JobManager.errorJSON(code: "queue_full", message: "the queue was full", retryable: true)
+                _ = try? await store.writing { store throws(SQLiteError) in
+                    try store.finishJob(id: job.id, state: .cancelled, verdict: nil, result: nil, error: error, reportPath: nil)
+                }
                 throw .queueFull
             }
             enqueue(job.id)
@@ -94,29 +98,31 @@ public actor JobManager: Service {
     }
 
     private func enqueue(_ id: String) {
+        // Submissions await the store: two for one key may both find the job to queue.
+        guard running[id] == nil, !queue.contains(id) else { return }
         queue.append(id)
         updateJobGauges()
         wake.yield()
     }
 
     /// Cancels a queued or running job; returns it (nil when unknown).
-    public func cancel(_ id: String) -> StoredJob? {
+    public func cancel(_ id: String) async -> StoredJob? {
         guard let job = try? job(id: id) else { return nil }
         if job.state.terminal { return job }
         userCancelled.insert(id)
         if let i = queue.firstIndex(of: id) {
             queue.remove(at: i)
-            markCancelled(id)
+            await markCancelled(id)
         } else if let t = running[id] {
             t.cancel()
         } else {
-            markCancelled(id)
+            await markCancelled(id)
         }
         return try? self.job(id: id)
     }
 
-    private func markCancelled(_ id: String) {
-        try? store.finishJob(id: id, state: .cancelled, verdict: nil, result: nil, error: nil, reportPath: nil)
+    private func markCancelled(_ id: String) async {
+        _ = try? await store.writing { store throws(SQLiteError) in try store.finishJob(id: id, state: .cancelled, verdict: nil, result: nil, error: nil, reportPath: nil) }
         updateJobGauges()
         notify(id)
     }
@@ -219,28 +225,36 @@ public actor JobManager: Service {
     private func execute(_ id: String) async {
         guard let job = try? job(id: id), !job.state.terminal else { return }
         let request: StageRequest
-        do {
+        // Re-reading and re-hashing the inputs (whole golden sets) happens off the actor, which
+        // answers submissions and long-polls meanwhile.
+        let config = self.config
+        let decoded = await Task.detached { () -> Result<StageRequest, RequestError> in
             let (body, snapshots) = InputSnapshots.split(job.request)
-            request = try StageRequest.decode(kind: StageKind(rawValue: job.kind) ?? .eval, body: body, config: config, snapshots: snapshots)
-        } catch {
-            finish(id, state: .errored, verdict: nil, result: nil, error: JobManager.errorJSON(code: error.code, message: error.message, retryable: false), report: nil)
+            return Result { () throws(RequestError) in
+                try StageRequest.decode(kind: StageKind(rawValue: job.kind) ?? .eval, body: body, config: config, snapshots: snapshots)
+            }
+        }.value
+        switch decoded {
+        case .success(let r): request = r
+        case .failure(let error):
+            await finish(id, state: .errored, verdict: nil, result: nil, error: JobManager.errorJSON(code: error.code, message: error.message, retryable: false), report: nil)
             return
         }
         // What runs must be what was admitted (jobs stored before snapshots read the data directory).
         guard request.digest == job.requestDigest else {
             let message = "the job's inputs changed since it was admitted (digest \(job.requestDigest), now \(request.digest)); submit it again"
-            finish(id, state: .errored, verdict: nil, result: nil, error: JobManager.errorJSON(code: "input_changed", message: message, retryable: false), report: nil)
+            await finish(id, state: .errored, verdict: nil, result: nil, error: JobManager.errorJSON(code: "input_changed", message: message, retryable: false), report: nil)
             return
         }
         // A job the process died in, several starts in a row without persisting anything, is what
         // crashes it: resuming it blindly would crash the service on every restart, forever.
-        if let idle = try? store.recordJobStart(id: id), idle >= JobManager.maxStartsWithoutProgress {
+        if let idle = try? await store.writing({ store throws(SQLiteError) in try store.recordJobStart(id: id) }), idle >= JobManager.maxStartsWithoutProgress {
             let message = "the service stopped during this job on its last \(idle) starts without persisting any progress (a crash?); not resumed again. Its cases so far are kept: submit it again to retry"
-            finish(id, state: .errored, verdict: nil, result: nil, error: JobManager.errorJSON(code: "crash_loop", message: message, retryable: false), report: nil)
+            await finish(id, state: .errored, verdict: nil, result: nil, error: JobManager.errorJSON(code: "crash_loop", message: message, retryable: false), report: nil)
             logger.error("job not resumed", metadata: ["job_id": .string(id), "reason": .string(message)])
             return
         }
-        try? store.markJobRunning(id: id)
+        _ = try? await store.writing { store throws(SQLiteError) in try store.markJobRunning(id: id) }
         updateJobGauges()
         logger.info("job started", metadata: ["job_id": .string(id), "kind": .string(job.kind), "attempt": .stringConvertible(job.attempt)])
         let start = ContinuousClock.now
@@ -249,26 +263,28 @@ public actor JobManager: Service {
         switch outcome {
         case .completed(let verdict, let result, let report):
             CoreMetrics.Counter(label: "evalengine_gate_results_total", dimensions: [("stage", job.kind), ("purpose", job.purpose), ("result", verdict.rawValue)]).increment()
-            finish(id, state: .completed, verdict: verdict.rawValue, result: result, error: nil, report: report)
+            await finish(id, state: .completed, verdict: verdict.rawValue, result: result, error: nil, report: report)
             logger.info("job completed", metadata: ["job_id": .string(id), "verdict": .string(verdict.rawValue)])
         case .cancelled:
             if userCancelled.contains(id) {
-                finish(id, state: .cancelled, verdict: nil, result: nil, error: nil, report: nil)
+                await finish(id, state: .cancelled, verdict: nil, result: nil, error: nil, report: nil)
             } else {
                 // Stopped by shutdown: stays `running` in the store and resumes on the next start.
                 // A drain is not a crash: its start does not count against the job.
-                try? store.resetJobStarts(id: id)
+                _ = try? await store.writing { store throws(SQLiteError) in try store.resetJobStarts(id: id) }
                 logger.info("job checkpointed for the next start", metadata: ["job_id": .string(id)])
             }
         case .errored(let code, let message, let retryable):
-            finish(id, state: .errored, verdict: nil, result: nil, error: JobManager.errorJSON(code: code, message: message, retryable: retryable), report: nil)
+            await finish(id, state: .errored, verdict: nil, result: nil, error: JobManager.errorJSON(code: code, message: message, retryable: retryable), report: nil)
             logger.warning("job errored", metadata: ["job_id": .string(id), "code": .string(code), "message": .string(message)])
         }
     }
 
-    private func finish(_ id: String, state: StoredJob.State, verdict: String?, result: [UInt8]?, error: String?, report: String?) {
+    private func finish(_ id: String, state: StoredJob.State, verdict: String?, result: [UInt8]?, error: String?, report: String?) async {
         do {
-            try store.finishJob(id: id, state: state, verdict: verdict, result: result, error: error, reportPath: report)
+            try await store.writing { store throws(SQLiteError) in
+                try store.finishJob(id: id, state: state, verdict: verdict, result: result, error: error, reportPath: report)
+            }
         } catch let storeError {
             // The job must not look `running` forever to the pipeline that waits on it: keep its
             // end in memory (it is what every read answers) and record it once the store can.

@@ -29,12 +29,12 @@ import TestSupport
             try await withClient(e, port: port) { client in
                 let embedder = Embedder(client: client, batchSize: 5, store: store, parallelBatches: 1)
                 await #expect(throws: ModelCallError.self) { _ = try await embedder.embed(texts) }
-                embedder.recordLookups()
+                await embedder.recordLookups()
                 #expect(try store.stats().embeddings == 10)  // batches 1 and 2 kept; batch 3 failed
                 failing.withLock { $0 = false }
                 let before = server.requests.count
                 let vectors = try await embedder.embed(texts)
-                embedder.recordLookups()
+                await embedder.recordLookups()
                 #expect(vectors.count == 11)
                 #expect(server.requests.count == before + 1)  // only the failed batch is sent again
                 let stats = try store.stats()
