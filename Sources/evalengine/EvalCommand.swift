@@ -250,33 +250,15 @@ struct EvalCommand: AsyncParsableCommand {
                 return result
             }
         }
-        let interrupt = InterruptHandler { runTask.cancel() }
-        defer { interrupt.cancel() }
         let result: EvalResult
-        do {
-            result = try await runTask.value
-        } catch let error as EmbeddingProbeError {
-            progress.finish()
-            printError("evalengine eval: \(error.message)")
-            return ExitCodes.config
-        } catch let error as RunError {
-            progress.finish()
-            printError("evalengine eval: \(error)")
-            return ExitCodes.usage
-        } catch {
-            progress.finish()
-            printError("evalengine eval: \(error)")
-            return ExitCodes.software
+        switch await StageRun.value(of: runTask, command: "eval", progress: progress) {
+        case .success(let r): result = r
+        case .failure(let exit): return exit.code
         }
         print(TerminalSummary.render(result, info: info, color: !quietRun && isatty(1) != 0))
         if let report { print("report: \(report)") }
         if let junit { print("junit: \(junit)") }
-        if result.cancelled { return ExitCodes.interrupted }
-        switch result.gate.verdict {
-        case .pass: return ExitCodes.pass
-        case .fail: return ExitCodes.fail
-        case .inconclusive: return ExitCodes.inconclusive
-        }
+        return StageRun.exitCode(result.gate.verdict, cancelled: result.cancelled)
     }
 
     var filterSummary: String {

@@ -107,11 +107,7 @@ struct IndexTestCommand: AsyncParsableCommand {
             return ExitCodes.software
         }
         print(summary(result, job))
-        switch result.gate.verdict {
-        case .pass: return ExitCodes.pass
-        case .fail: return ExitCodes.fail
-        case .inconclusive: return ExitCodes.inconclusive
-        }
+        return StageRun.exitCode(result.gate.verdict, cancelled: false)
     }
 
     func summary(_ r: IndexTestResult, _ job: IndexTestJob) -> String {

@@ -27,10 +27,6 @@ struct MergeCommand: ParsableCommand {
         }
         print(TerminalSummary.render(merged.0, info: merged.1, color: false))
         print("report: \(report)")
-        switch merged.0.gate.verdict {
-        case .pass: throw ExitCode(ExitCodes.pass)
-        case .fail: throw ExitCode(ExitCodes.fail)
-        case .inconclusive: throw ExitCode(ExitCodes.inconclusive)
-        }
+        throw ExitCode(StageRun.exitCode(merged.0.gate.verdict, cancelled: false))
     }
 }

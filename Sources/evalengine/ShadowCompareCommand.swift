@@ -193,19 +193,10 @@ struct ShadowCompareCommand: AsyncParsableCommand {
                 return result
             }
         }
-        let interrupt = InterruptHandler { runTask.cancel() }
-        defer { interrupt.cancel() }
         let result: ShadowResult
-        do {
-            result = try await runTask.value
-        } catch let error as RunError {
-            progress.finish()
-            printError("evalengine shadow-compare: \(error)")
-            return ExitCodes.usage
-        } catch {
-            progress.finish()
-            printError("evalengine shadow-compare: \(error)")
-            return ExitCodes.software
+        switch await StageRun.value(of: runTask, command: "shadow-compare", progress: progress) {
+        case .success(let r): result = r
+        case .failure(let exit): return exit.code
         }
 
         // 3. Reports, each written whole.
@@ -226,12 +217,7 @@ struct ShadowCompareCommand: AsyncParsableCommand {
         print(summary(result, info))
         if let report { print("report: \(report)") }
         if let html { print("html: \(html)") }
-        if result.cancelled { return ExitCodes.interrupted }
-        switch result.gate.verdict {
-        case .pass: return ExitCodes.pass
-        case .fail: return ExitCodes.fail
-        case .inconclusive: return ExitCodes.inconclusive
-        }
+        return StageRun.exitCode(result.gate.verdict, cancelled: result.cancelled)
     }
 
     func summary(_ r: ShadowResult, _ info: ShadowReportInfo) -> String {
