@@ -6,7 +6,7 @@
 #   scripts/bench-eval.sh faults       # 2,000 cases, 10% 429 (Retry-After: 1) + 5% 500: all complete
 #   scripts/bench-eval.sh memory       # 100,000 cases: peak RSS
 #   scripts/bench-eval.sh warm         # 10,000 cases twice: the warm re-run's wall time, zero endpoint calls
-#   scripts/bench-eval.sh vs-python    # 20,000 equals cases: evalengine vs a plain Python asyncio runner, same endpoint, 3 rounds
+#   scripts/bench-eval.sh vs-python    # 20,000 equals cases: evalengine vs a plain Python asyncio runner, same endpoint, 3 rounds (BIN_BEFORE=old build adds it)
 # BIN defaults to the release build (swift build -c release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -78,19 +78,35 @@ case "${1:-}" in
     echo "warm run: simulator $(stats 18091)"
     ;;
   vs-python)
-    # Same simulated endpoint, same cases, same connection count (128), alternating, one run.
+    # Same simulated endpoint, same cases, alternating, one run: wall-clock cases/s and CPU seconds
+    # per case (user + sys of the runner's process, what moves less than wall time on a noisy host).
+    # BIN_BEFORE=another/build/evalengine adds that build to every round (e.g. the code before a change).
     start_sim 18091 profiles/sim-fast.yaml
     g=$(arith_golden 20000)
+    cpu_ms() { python3 -c "u, s = open('$1').read().split()[-2:]; print(f'{(float(u) + float(s)) / 20000 * 1e3:.4f}')"; }
     for round in 1 2 3; do
       t0=$(now)
-      "$BIN" eval --golden "$g" --prompt golden-sets/qa/prompt.yaml --endpoint bench-fast --gate configs/gates/bench.yaml \
+      /usr/bin/time -o "$WORK/ee.time" -f "%U %S" "$BIN" eval --golden "$g" --prompt golden-sets/qa/prompt.yaml --endpoint bench-fast --gate configs/gates/bench.yaml \
         --quiet --concurrency 512 --cache-path "$WORK/vs-$round.sqlite" > "$WORK/ee.out" || true
       t1=$(now)
-      python3 scripts/python-asyncio-runner.py --golden "$g" --port 18091 --concurrency 128 > "$WORK/py.out"
+      /usr/bin/time -o "$WORK/py.time" -f "%U %S" python3 scripts/python-asyncio-runner.py --golden "$g" --port 18091 --concurrency 128 > "$WORK/py.out"
       t2=$(now)
+      before=""
+      if [ -n "${BIN_BEFORE:-}" ]; then
+        t3=$(now)
+        /usr/bin/time -o "$WORK/old.time" -f "%U %S" "$BIN_BEFORE" eval --golden "$g" --prompt golden-sets/qa/prompt.yaml --endpoint bench-fast \
+          --gate configs/gates/bench.yaml --quiet --concurrency 512 --cache-path "$WORK/old-$round.sqlite" > /dev/null || true
+        t4=$(now)
+        before="$(cpu_ms "$WORK/old.time") $t3 $t4"
+      fi
       python3 -c "
 ee, py = 20000 / ($t1 - $t0), 20000 / ($t2 - $t1)
-print(f'round $round: evalengine {ee:,.0f} cases/s (cold cache, every case persisted), python asyncio {py:,.0f} cases/s: ratio {ee / py:.2f}x')"
+ee_cpu, py_cpu = $(cpu_ms "$WORK/ee.time"), $(cpu_ms "$WORK/py.time")
+print(f'round $round: evalengine {ee:,.0f} cases/s, {ee_cpu:.3f} ms CPU/case (cold cache, every case persisted); python asyncio {py:,.0f} cases/s, {py_cpu:.3f} ms CPU/case: ratio {ee / py:.2f}x wall, {py_cpu / ee_cpu:.2f}x less CPU per case')
+b = '$before'.split()
+if b:
+    cpu, t3, t4 = float(b[0]), float(b[1]), float(b[2])
+    print(f'         before: {20000 / (t4 - t3):,.0f} cases/s, {cpu:.3f} ms CPU/case: this build uses {ee_cpu / cpu:.3f}x the CPU per case of BIN_BEFORE')"
       grep -E "passed" "$WORK/py.out" | sed 's/^/         /'
     done
     echo "simulator: $(stats 18091)"

@@ -372,7 +372,7 @@ public struct EvalRunner: Sendable {
         let reader = try GoldenSetReader(path: job.goldenSetPath, expectedCases: job.shard == nil && job.filter == nil ? total : 0)
         var units = EvalUnits(reader: reader, job: job, targets: targets, scorer: scorer)
         var sources: [[ResponseSource]] = []
-        let core = RunCore(memory: job.memory, concurrency: job.concurrency)
+        let core = RunCore(memory: job.memory, concurrency: job.concurrency, warn: job.warn)
         let memory = job.memory
 
         let outcome = try await core.run(
@@ -380,17 +380,12 @@ public struct EvalRunner: Sendable {
             makeWork: { context in
                 // One response source per target and sample: each repeat is a real sample in a
                 // cache namespace of its own (the first shares the namespace of unrepeated runs).
-                sources = targets.map { t in
-                    (0..<k).map { r in
-                        ResponseSource(client: t.client, store: memory.store, mode: memory.cacheMode, ttl: memory.cacheTTL, writer: context.writer,
-                                       namespace: r == 0 ? "" : "repeat-\(r)", warn: job.warn)
-                    }
-                }
+                sources = targets.map { t in (0..<k).map { r in context.responseSource(for: t.client, namespace: r == 0 ? "" : "repeat-\(r)") } }
                 let sources = sources
-                let embedder = job.embedder
+                let steps = SimilarityStep.steps(job.embedder)
                 let labelled = targets.count > 1
                 return { unit in
-                    var record = await self.runCase(unit.prepared, unit.request, source: sources[unit.target][unit.sample], embedder: embedder)
+                    var record = await self.runCase(unit.prepared, unit.request, source: sources[unit.target][unit.sample], steps: steps)
                     if labelled { record.target = targets[unit.target].label }
                     return EvalRow(record: record, sample: unit.sample, unitKey: unit.key)
                 }
@@ -510,7 +505,7 @@ public struct EvalRunner: Sendable {
 
     /// Calls the endpoint for one case and scores the answer; never throws: failures become an
     /// errored record, so one bad call cannot stop the run.
-    func runCase(_ prepared: PreparedCase, _ request: ModelRequest, source: ResponseSource, embedder: Embedder?) async -> CaseRecord {
+    func runCase(_ prepared: PreparedCase, _ request: ModelRequest, source: ResponseSource, steps: [any CaseStep]) async -> CaseRecord {
         let client = source.client
         let start = ContinuousClock.now
         let inFlight = CoreMetrics.Meter(label: "evalengine_cases_in_flight")
@@ -539,21 +534,7 @@ public struct EvalRunner: Sendable {
             record.attempts = response.attempts
             record.rateLimited = response.rateLimited
             var output = CaseOutput(text: response.text, latencyMs: response.latencyMs, costUSD: cost, finishReason: response.finishReason)
-            let references = prepared.similarityTexts
-            if !references.isEmpty, let embedder {
-                // One embedding request for the output and every reference, one batched cosine.
-                do {
-                    let vectors = try await embedder.embed([response.text] + references)
-                    let outputs = Matrix(rows: references.count, cols: vectors[0].count, storage: Array(repeating: vectors[0], count: references.count).flatMap { $0 })
-                    let refs = Matrix(rows: references.count, cols: vectors[0].count, storage: vectors.dropFirst().flatMap { $0 })
-                    let cosines = try Similarity.cosinePairs(outputs, refs)
-                    for (i, t) in references.enumerated() { output.similarities[t] = Double(cosines[i]) }
-                } catch let e as ModelCallError {
-                    output.similarityError = ("embedding_" + e.kind, "embedding for 'similar' failed: \(e.message)")
-                } catch {
-                    output.similarityError = ("embedding_bad_dimensions", "embedding for 'similar' failed: \(error)")
-                }
-            }
+            for step in steps where step.applies(to: prepared) { await step.run(prepared, output: &output) }
             let score = await ScoringExecutor.shared.score(prepared, output: output, scorer: scorer)
             record.score = score.score
             record.namedScores = score.namedScores

@@ -1,5 +1,6 @@
 import EvalCore
 import Foundation
+import ModelClient
 import ResultStore
 
 /// A run's durable memory: where responses are cached and results persisted, and how an
@@ -55,12 +56,22 @@ struct RunCore {
     let memory: RunMemory
     /// Most units in progress at once.
     let concurrency: Int
+    /// Told about damaged caches and the like.
+    var warn: @Sendable (String) -> Void = { _ in }
 
     /// Handed to the stage before any unit runs: what its response sources need.
     struct Context {
         let runID: String
         /// Nil without a store.
         let writer: StoreWriter?
+        let memory: RunMemory
+        let warn: @Sendable (String) -> Void
+
+        /// Answers for requests to `client` through the run's cache (written with the run's
+        /// group commit). Targets, repeats (`namespace`) and steps that call endpoints each get one.
+        func responseSource(for client: EndpointClient, namespace: String = "") -> ResponseSource {
+            ResponseSource(client: client, store: memory.store, mode: memory.cacheMode, ttl: memory.cacheTTL, writer: writer, namespace: namespace, warn: warn)
+        }
     }
 
     struct Outcome {
@@ -86,7 +97,7 @@ struct RunCore {
         let store = memory.store
         let runID = try await memory.chooseRun(digest: digest, total: total)
         let writer = store.map(StoreWriter.init)
-        let work = try makeWork(Context(runID: runID, writer: writer))
+        let work = try makeWork(Context(runID: runID, writer: writer, memory: memory, warn: warn))
         var sequence = 0
         var done = Set<String>()
 

@@ -156,20 +156,20 @@ public struct ShadowRunner: Sendable {
         var pairs: [ShadowPair] = []
         var event = ProgressEvent(done: 0, total: cases.count, passed: 0, failed: 0, errored: 0, retries: 0, rateLimited: 0, elapsedSeconds: 0)
         var remaining = cases.makeIterator()
-        let core = RunCore(memory: memory, concurrency: job.concurrency)
+        let core = RunCore(memory: memory, concurrency: job.concurrency, warn: job.warn)
         let outcome = try await core.run(
             digest: digest, total: cases.count, next: { remaining.next() }, key: \.id,
             makeWork: { context in
-                let base = ResponseSource(client: baseline, store: memory.store, mode: memory.cacheMode, ttl: memory.cacheTTL, writer: context.writer, warn: job.warn)
-                let cand = ResponseSource(client: candidate, store: memory.store, mode: memory.cacheMode, ttl: memory.cacheTTL, writer: context.writer, warn: job.warn)
+                let base = context.responseSource(for: baseline)
+                let cand = context.responseSource(for: candidate)
                 sources = (base, cand)
                 let baseEval = EvalRunner(client: baseline, scorer: scorer)
                 let candEval = EvalRunner(client: candidate, scorer: scorer)
-                let embedder = job.embedder
+                let steps = SimilarityStep.steps(job.embedder)
                 return { c in
                     if let prepared = c.prepared {
-                        async let b = baseEval.runCase(prepared, c.baseline, source: base, embedder: embedder)
-                        async let k = candEval.runCase(prepared, c.candidate, source: cand, embedder: embedder)
+                        async let b = baseEval.runCase(prepared, c.baseline, source: base, steps: steps)
+                        async let k = candEval.runCase(prepared, c.candidate, source: cand, steps: steps)
                         return ShadowPair(id: c.id, line: c.line, tags: c.tags, baseline: ShadowRunner.answer(await b), candidate: ShadowRunner.answer(await k))
                     }
                     async let b = ShadowRunner.call(c.baseline, base)
