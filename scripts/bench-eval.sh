@@ -102,7 +102,7 @@ case "${1:-}" in
       python3 -c "
 ee, py = 20000 / ($t1 - $t0), 20000 / ($t2 - $t1)
 ee_cpu, py_cpu = $(cpu_ms "$WORK/ee.time"), $(cpu_ms "$WORK/py.time")
-print(f'round $round: evalengine {ee:,.0f} cases/s, {ee_cpu:.3f} ms CPU/case (cold cache, every case persisted); python asyncio {py:,.0f} cases/s, {py_cpu:.3f} ms CPU/case: ratio {ee / py:.2f}x wall, {py_cpu / ee_cpu:.2f}x less CPU per case')
+print(f'round $round: evalengine {ee:,.0f} cases/s, {ee_cpu:.3f} ms CPU/case (cold cache, every case persisted); python asyncio {py:,.0f} cases/s, {py_cpu:.3f} ms CPU/case: ratio {ee / py:.2f}x wall; evalengine uses {ee_cpu / py_cpu:.2f}x python\'s CPU per case')
 b = '$before'.split()
 if b:
     cpu, t3, t4 = float(b[0]), float(b[1]), float(b[2])
