@@ -305,17 +305,22 @@ public actor JobManager: Service {
     }
 
     /// A job as the service answers for it: the store's row, unless its end could not be recorded.
-    /// Each read tries to record such ends again, so they reach the store once it has room.
+    /// Each read tries to record such ends again (on the store's thread, one attempt at a time), so
+    /// they reach the store once it has room; until then the kept end is the answer.
     nonisolated func job(id: String) throws -> StoredJob? {
-        if let pending = unrecorded.take(id) {
-            do {
-                try store.finishJob(id: pending.id, state: pending.state, verdict: pending.verdict, result: pending.result, error: pending.error, reportPath: pending.reportPath)
-            } catch {
-                unrecorded.keep(pending)
-                return pending
+        if let pending = unrecorded.claimRetry(id) {
+            let store = self.store
+            let unrecorded = self.unrecorded
+            Task {
+                let recorded = (try? await store.writing { store throws(SQLiteError) in
+                    try store.finishJob(id: pending.id, state: pending.state, verdict: pending.verdict, result: pending.result, error: pending.error,
+                                        reportPath: pending.reportPath)
+                }) != nil
+                unrecorded.retried(pending.id, recorded: recorded)
             }
+            return pending
         }
-        return try store.job(id: id)
+        return try unrecorded.kept(id) ?? store.job(id: id)
     }
 
     static func errorJSON(code: String, message: String, retryable: Bool) -> String {
@@ -332,9 +337,22 @@ public actor JobManager: Service {
 
 /// Job ends held in memory while the store cannot take them.
 final class UnrecordedJobEnds: Sendable {
-    private let jobs = Mutex<[String: StoredJob]>([:])
-    func keep(_ job: StoredJob) { jobs.withLock { $0[job.id] = job } }
-    func take(_ id: String) -> StoredJob? {
-        jobs.withLock { $0.isEmpty ? nil : $0.removeValue(forKey: id) }
+    private let jobs = Mutex<(ends: [String: StoredJob], retrying: Set<String>)>(([:], []))
+    func keep(_ job: StoredJob) { jobs.withLock { $0.ends[job.id] = job } }
+    /// The kept end of `id`, if any.
+    func kept(_ id: String) -> StoredJob? { jobs.withLock { $0.ends.isEmpty ? nil : $0.ends[id] } }
+    /// The kept end, when no attempt to record it is under way (the caller makes one).
+    func claimRetry(_ id: String) -> StoredJob? {
+        jobs.withLock { j in
+            guard !j.ends.isEmpty, let job = j.ends[id], j.retrying.insert(id).inserted else { return nil }
+            return job
+        }
+    }
+    /// An attempt ended: recorded ends are forgotten, the others kept for the next read.
+    func retried(_ id: String, recorded: Bool) {
+        jobs.withLock { j in
+            j.retrying.remove(id)
+            if recorded { j.ends.removeValue(forKey: id) }
+        }
     }
 }
