@@ -28,6 +28,8 @@ public struct CaseRecord: Sendable {
     public var target: String?
     /// With `--repeat K`: the case's K samples, each a record of its own.
     public var samples: RepeatedSamples?
+    /// What the case's judge calls cost (model-graded assertions), apart from the target's.
+    public var judgeUsage = JudgeUsage()
 
     var outcome: CaseOutcome {
         var o = CaseOutcome(
@@ -35,6 +37,7 @@ public struct CaseRecord: Sendable {
             completionTokens: completionTokens, costUSD: costUSD, retries: max(0, attempts - 1), rateLimited: rateLimited, errorKind: errorKind)
         o.errorMessage = errorMessage
         o.cached = cached
+        o.judgeUsage = judgeUsage
         return o
     }
 }
@@ -76,6 +79,7 @@ extension CaseRecord {
         r.attempts = records.reduce(0) { $0 + $1.attempts }
         r.rateLimited = records.reduce(0) { $0 + $1.rateLimited }
         r.cached = records.allSatisfy(\.cached)
+        r.judgeUsage = records.reduce(into: JudgeUsage()) { $0.add($1.judgeUsage) }
         let firstError = records.first { $0.status == .errored }
         r.errorKind = r.status == .errored ? firstError?.errorKind : nil
         r.errorMessage = r.status == .errored ? firstError?.errorMessage : nil

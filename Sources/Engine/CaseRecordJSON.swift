@@ -28,6 +28,7 @@ extension CaseRecord {
         if let k = r.errorKind { o["error"] = ["kind": .string(k), "message": .string(r.errorMessage ?? "")] }
         if let t = r.threshold { o["threshold"] = .number(t) }
         if let t = r.target { o["target"] = .string(t) }
+        if !r.judgeUsage.isEmpty { o["judge"] = r.judgeUsage.json }
         if let s = r.samples {
             o["repeats"] = [
                 "k": .number(Double(s.k)), "passed": .number(Double(s.passed)), "failed": .number(Double(s.failed)),
@@ -67,6 +68,10 @@ extension CaseRecord {
         cached = j["cached"]?.boolValue ?? false
         threshold = j["threshold"]?.numberValue
         target = j["target"]?.stringValue
+        if let u = j["judge"] {
+            guard let usage = JudgeUsage(json: u) else { return nil }
+            judgeUsage = usage
+        }
         if let rows = j["samples"]?.arrayValue {
             guard let k = j["repeats"]?["k"]?.wholeNumber(in: 1...GateConfig.maxRepeats), rows.count <= k else { return nil }
             var records: [CaseRecord] = []

@@ -40,3 +40,54 @@ struct SimilarityStep: CaseStep {
         }
     }
 }
+
+/// Asks the judge of each model-graded assertion of a case, through the judge endpoint's own
+/// limiter and the run's response cache (namespace `judge`: the key covers the judge's whole
+/// prompt, so a changed rubric is a new key and a re-run makes no judge call), and reads its
+/// verdict. A failed call is `judge_error`, an answer without a verdict `judge_unparseable` with
+/// the judge's text: both error the assertion, never fail it.
+struct JudgeStep: CaseStep {
+    /// Judge endpoints by name.
+    let sources: [String: ResponseSource]
+    /// The run's judge (`--judge-endpoint`); an assertion's `provider:` overrides it.
+    let defaultJudge: String?
+    /// Temperature 0 unless configured: a judge should not sample.
+    let params: ModelParams
+
+    static var defaultParams: ModelParams {
+        var p = ModelParams()
+        p.temperature = 0
+        p.maxTokens = 512
+        return p
+    }
+
+    func applies(to prepared: PreparedCase) -> Bool { !prepared.judgeRequests.isEmpty }
+
+    func run(_ prepared: PreparedCase, output: inout CaseOutput) async {
+        for spec in prepared.judgeRequests {
+            guard let name = spec.provider ?? defaultJudge, let source = sources[name] else {
+                output.judgements[spec.assertionIndex] = .failed(
+                    kind: "judge_error", message: "no judge endpoint" + (spec.provider.map { " named '\($0)'" } ?? " (give --judge-endpoint)"))
+                continue
+            }
+            let request = ModelRequest(messages: spec.messages(output: output.text, input: output.input), params: params)
+            do {
+                let (answer, cached) = try await source.response(for: request)
+                if cached { output.judgeUsage.cacheHits += 1 } else { output.judgeUsage.calls += 1 }
+                output.judgeUsage.promptTokens += answer.promptTokens
+                output.judgeUsage.completionTokens += answer.completionTokens
+                if let cost = source.client.endpoint.pricing?.cost(promptTokens: answer.promptTokens, completionTokens: answer.completionTokens) {
+                    output.judgeUsage.costUSD = (output.judgeUsage.costUSD ?? 0) + cost
+                }
+                if let verdict = JudgeVerdictParser.parse(answer.text, format: spec.format) {
+                    output.judgements[spec.assertionIndex] = .verdict(verdict)
+                } else {
+                    output.judgements[spec.assertionIndex] = .failed(
+                        kind: "judge_unparseable", message: "judge '\(name)' answered no \(spec.format) verdict: \(String(answer.text.prefix(1000)).debugDescription)")
+                }
+            } catch {
+                output.judgements[spec.assertionIndex] = .failed(kind: "judge_error", message: "judge '\(name)': \(error.kind): \(error.message)")
+            }
+        }
+    }
+}

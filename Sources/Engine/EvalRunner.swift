@@ -272,6 +272,9 @@ public struct EvalRunner: Sendable {
     /// The endpoints of the run: one, or several for a matrix.
     public let clients: [EndpointClient]
     public let scorer: Scorer
+    /// Judge endpoints of model-graded assertions, and the run's default among them.
+    public var judges: [EndpointClient] = []
+    public var defaultJudge: String?
 
     public var client: EndpointClient { clients[0] }
 
@@ -315,21 +318,48 @@ public struct EvalRunner: Sendable {
     public static func check(goldenSetPath: String, prompts: [PromptConfig], scorer: Scorer = Scorer(), shard: Shard? = nil,
                              filter: CaseFilter? = nil) throws(InputError) -> (cases: Int, needsEmbeddings: Bool)
     {
+        let found = try inspect(goldenSetPath: goldenSetPath, prompts: prompts, scorer: scorer, shard: shard, filter: filter)
+        return (found.cases, found.needsEmbeddings)
+    }
+
+    /// What a golden set asks of a run, found without calling anything.
+    public struct SetNeeds: Sendable {
+        public var cases = 0
+        public var needsEmbeddings = false
+        /// A model-graded assertion without `provider:` (needs the run's judge).
+        public var needsDefaultJudge = false
+        /// Judge endpoints named by `provider:`, with the first place each is named.
+        public var judgeProviders: [String: SourceLocation] = [:]
+
+        public init() {}
+    }
+
+    /// Reads and checks every case for every prompt; counts and needs are over the cases in the
+    /// shard and admitted by `filter`.
+    public static func inspect(goldenSetPath: String, prompts: [PromptConfig], scorer: Scorer = Scorer(), shard: Shard? = nil,
+                               filter: CaseFilter? = nil) throws(InputError) -> SetNeeds
+    {
         let reader = try GoldenSetReader(path: goldenSetPath)
-        var inShard = 0
-        var needsEmbeddings = false
+        var needs = SetNeeds()
         while let c = try reader.next() {
             var prepared: PreparedCase?
             for p in prompts { prepared = try prepare(c, prompt: p, scorer: scorer).0 }
             if shard?.contains(c.id) ?? true, filter?.contains(c) ?? true, let prepared {
-                inShard += 1
-                needsEmbeddings = needsEmbeddings || !prepared.similarityTexts.isEmpty
+                needs.cases += 1
+                needs.needsEmbeddings = needs.needsEmbeddings || !prepared.similarityTexts.isEmpty
+                for j in prepared.judgeRequests {
+                    if let p = j.provider {
+                        if needs.judgeProviders[p] == nil { needs.judgeProviders[p] = c.location }
+                    } else {
+                        needs.needsDefaultJudge = true
+                    }
+                }
             }
         }
         if reader.count == 0 {
             throw InputError(location: SourceLocation(file: goldenSetPath, line: 0), message: "the golden set has no cases")
         }
-        return (inShard, needsEmbeddings)
+        return needs
     }
 
     static func prepare(_ c: GoldenCase, prompt: PromptConfig, scorer: Scorer) throws(InputError) -> (PreparedCase, ModelRequest) {
@@ -380,12 +410,20 @@ public struct EvalRunner: Sendable {
             makeWork: { context in
                 // One response source per target and sample: each repeat is a real sample in a
                 // cache namespace of its own (the first shares the namespace of unrepeated runs).
-                sources = targets.map { t in (0..<k).map { r in context.responseSource(for: t.client, namespace: r == 0 ? "" : "repeat-\(r)") } }
-                let sources = sources
-                let steps = SimilarityStep.steps(job.embedder)
+                let targetSources = targets.map { t in (0..<k).map { r in context.responseSource(for: t.client, namespace: r == 0 ? "" : "repeat-\(r)") } }
+                sources = targetSources
+                var steps = SimilarityStep.steps(job.embedder)
+                if !judges.isEmpty {
+                    // Each judge endpoint answers through its own limiter and the run's cache, apart from the targets'.
+                    let judgeSources = Dictionary(judges.map { ($0.endpoint.name, context.responseSource(for: $0, namespace: "judge")) }) { a, _ in a }
+                    sources.append(Array(judgeSources.values))
+                    steps.append(JudgeStep(sources: judgeSources, defaultJudge: defaultJudge, params: JudgeStep.defaultParams))
+                }
+                let lookup = targetSources
+                let allSteps = steps
                 let labelled = targets.count > 1
                 return { unit in
-                    var record = await self.runCase(unit.prepared, unit.request, source: sources[unit.target][unit.sample], steps: steps)
+                    var record = await self.runCase(unit.prepared, unit.request, source: lookup[unit.target][unit.sample], steps: allSteps)
                     if labelled { record.target = targets[unit.target].label }
                     return EvalRow(record: record, sample: unit.sample, unitKey: unit.key)
                 }
@@ -534,7 +572,11 @@ public struct EvalRunner: Sendable {
             record.attempts = response.attempts
             record.rateLimited = response.rateLimited
             var output = CaseOutput(text: response.text, latencyMs: response.latencyMs, costUSD: cost, finishReason: response.finishReason)
-            for step in steps where step.applies(to: prepared) { await step.run(prepared, output: &output) }
+            if !steps.isEmpty {
+                output.input = request.prompt ?? request.messages.last { $0.role == "user" }?.content ?? ""
+                for step in steps where step.applies(to: prepared) { await step.run(prepared, output: &output) }
+                record.judgeUsage = output.judgeUsage
+            }
             let score = await ScoringExecutor.shared.score(prepared, output: output, scorer: scorer)
             record.score = score.score
             record.namedScores = score.namedScores

@@ -240,6 +240,7 @@ public struct ReportSink: CaseSink {
         }
         if !s.errorsByKind.isEmpty { summary["errors_by_kind"] = .object(s.errorsByKind.mapValues { .number(Double($0)) }) }
         if !s.firstErrorMessages.isEmpty { summary["first_error_messages"] = .object(s.firstErrorMessages.mapValues(JSONValue.string)) }
+        if !s.judge.isEmpty { summary["judge"] = s.judge.json }
         if let r = s.repeats {
             // pass@1 is the pass rate above (over samples); its interval is taken at the case count.
             var o = r.json.objectValue ?? [:]

@@ -19,12 +19,20 @@ public enum AssertionType: String, Sendable, CaseIterable, Hashable {
     case finishReason = "finish-reason"
     /// Cosine similarity of the output's and the expected value's embeddings (promptfoo's `similar`).
     case similar
+    /// A judge model grades the output against the rubric in `value`: `{reason, score, pass}`.
+    case llmRubric = "llm-rubric"
+    /// A judge model says whether the output meets the criterion in `value`: Y or N.
+    case modelGradedClosedQA = "model-graded-closedqa"
+    /// A judge model compares the output's facts with the reference (`value` or `expected`): A–E.
+    case factuality
+
+    /// Graded by a judge model (a call to the judge endpoint per assertion).
+    public var isJudged: Bool { self == .llmRubric || self == .modelGradedClosedQA || self == .factuality }
 
     /// Types that exist in promptfoo but need a model, a script or the vector engine; named so the
     /// error can say "not supported yet" rather than "unknown".
     static let recognisedButUnsupported: Set<String> = [
-        "similar:dot", "similar:euclidean", "llm-rubric", "g-eval", "factuality",
-        "model-graded-closedqa", "model-graded-factuality", "answer-relevance", "context-faithfulness",
+        "similar:dot", "similar:euclidean", "g-eval", "answer-relevance", "context-faithfulness",
         "context-recall", "context-relevance", "javascript", "python", "ruby", "webhook", "assert-set",
         "select-best", "max-score", "moderation", "classifier", "perplexity", "perplexity-score",
     ]
@@ -53,6 +61,11 @@ public struct AssertionSpec: Sendable, Hashable {
     public var weight: Double
     /// Name of the metric this assertion's score is reported under.
     public var metric: String?
+    /// Judged types: the judge endpoint (a name from the endpoints config); nil is the run's judge.
+    public var provider: String?
+    /// Judged types: the judge's user message instead of the type's own, a `{{var}}` template
+    /// reading `output`, `input`, `rubric`, `expected`, `context` and the case's vars.
+    public var rubricPrompt: String?
 
     public init(
         type: AssertionType, negated: Bool = false, value: JSONValue? = nil, threshold: Double? = nil,
@@ -69,7 +82,7 @@ public struct AssertionSpec: Sendable, Hashable {
     /// The type as written, with its `not-` prefix.
     public var displayType: String { (negated ? "not-" : "") + type.rawValue }
 
-    static let knownFields: Set<String> = ["type", "value", "threshold", "weight", "metric"]
+    static let knownFields: Set<String> = ["type", "value", "threshold", "weight", "metric", "provider", "rubric_prompt"]
 
     /// Resolves `not-TYPE` and checks the type is one we run.
     public static func resolveType(_ raw: String) throws(FieldError) -> (AssertionType, Bool) {
@@ -80,6 +93,7 @@ public struct AssertionSpec: Sendable, Hashable {
             name.removeFirst(4)
         }
         if name == "similar:cosine" { return (.similar, negated) }
+        if name == "model-graded-factuality" { return (.factuality, negated) }
         if let t = AssertionType(rawValue: name) { return (t, negated) }
         if AssertionType.recognisedButUnsupported.contains(name) {
             throw FieldError(field: "type", message: "assertion type '\(raw)' is not supported by this version")
@@ -119,6 +133,21 @@ public struct AssertionSpec: Sendable, Hashable {
         case .string(let s)? where !s.isEmpty: spec.metric = s
         default: throw FieldError(field: "metric", message: "must be a non-empty string")
         }
+        switch object["provider"] {
+        case nil, .null?: break
+        case .string(let s)? where !s.isEmpty: spec.provider = s
+        // promptfoo's object form names its provider under `id`.
+        case .object(let o)? where o["id"]?.stringValue?.isEmpty == false: spec.provider = o["id"]!.stringValue
+        default: throw FieldError(field: "provider", message: "must be the name of a judge endpoint")
+        }
+        switch object["rubric_prompt"] {
+        case nil, .null?: break
+        case .string(let s)? where !s.trimmingSpaces.isEmpty: spec.rubricPrompt = s
+        default: throw FieldError(field: "rubric_prompt", message: "must be a non-empty string")
+        }
+        if !type.isJudged, spec.provider != nil || spec.rubricPrompt != nil {
+            throw FieldError(field: spec.provider != nil ? "provider" : "rubric_prompt", message: "only model-graded assertion types take a judge")
+        }
         try spec.checkShape()
         return spec
     }
@@ -144,7 +173,7 @@ public struct AssertionSpec: Sendable, Hashable {
         else {
             return AssertionSpec(type: .equals, value: .string(text))
         }
-        if bare == "grade" { throw FieldError(field: "type", message: "assertion type 'llm-rubric' is not supported by this version") }
+        if bare == "grade" { return AssertionSpec(type: .llmRubric, negated: head.hasPrefix("not-"), value: .string(rest.trimmingSpaces), threshold: threshold) }
         if bare == "fn" { throw FieldError(field: "type", message: "assertion type 'javascript' is not supported by this version") }
         let (type, negated) = try resolveType(head)
         var spec = AssertionSpec(type: type, negated: negated, threshold: threshold)
@@ -183,7 +212,7 @@ public struct AssertionSpec: Sendable, Hashable {
     /// The range a threshold of this type means something in.
     var thresholdRange: ClosedRange<Double> {
         switch type {
-        case .rougeN, .bleu: return 0...1
+        case .rougeN, .bleu, .llmRubric, .modelGradedClosedQA, .factuality: return 0...1
         case .similar: return -1...1
         case .levenshtein: return 0...1e6
         case .latency: return 0...1e9  // milliseconds
@@ -221,6 +250,10 @@ public struct AssertionSpec: Sendable, Hashable {
             }
         case .finishReason:
             if value == nil || value?.stringValue == nil { throw FieldError(field: "value", message: "finish-reason needs a string value") }
+        case .llmRubric, .modelGradedClosedQA:
+            if value?.stringValue?.trimmingSpaces.isEmpty != false { throw FieldError(field: "value", message: "\(type.rawValue) needs the rubric as a string value") }
+        case .factuality:
+            if let v = value, v.stringValue == nil { throw FieldError(field: "value", message: "factuality needs the reference answer as a string value") }
         case .isJSON, .containsJSON:
             if let v = value {
                 switch v {

@@ -224,3 +224,59 @@ public enum JudgeVerdictParser {
         String(text.trimmingSpaces.prefix(500))
     }
 }
+
+/// A judged assertion's outcome: a verdict, or why there is none (`judge_error`: the call failed;
+/// `judge_unparseable`: the judge answered nothing readable, its text in the message).
+public enum JudgeOutcome: Sendable, Hashable {
+    case verdict(JudgeVerdict)
+    case failed(kind: String, message: String)
+}
+
+/// What a case's judge calls cost, apart from the target's.
+public struct JudgeUsage: Sendable, Hashable {
+    /// Calls sent (not answered from the cache).
+    public var calls = 0
+    public var cacheHits = 0
+    public var promptTokens = 0
+    public var completionTokens = 0
+    /// Nil when no judge endpoint of the case has pricing.
+    public var costUSD: Double?
+
+    public init() {}
+
+    public mutating func add(_ other: JudgeUsage) {
+        calls += other.calls
+        cacheHits += other.cacheHits
+        promptTokens += other.promptTokens
+        completionTokens += other.completionTokens
+        if let c = other.costUSD { costUSD = (costUSD ?? 0) + c }
+    }
+
+    public var isEmpty: Bool { calls == 0 && cacheHits == 0 }
+}
+
+extension JudgeUsage {
+    /// As reports show it: `{calls, cache_hits, tokens: {prompt, completion}, cost_usd}`.
+    public var json: JSONValue {
+        var o: [String: JSONValue] = [
+            "calls": .number(Double(calls)), "cache_hits": .number(Double(cacheHits)),
+            "tokens": ["prompt": .number(Double(promptTokens)), "completion": .number(Double(completionTokens))],
+        ]
+        if let c = costUSD { o["cost_usd"] = .number(c) }
+        return .object(o)
+    }
+
+    /// Reads `json` back, every count range-checked (rows come back from stores and reports).
+    public init?(json j: JSONValue) {
+        let counts = 0...OutsideNumber.maxTokens
+        guard let calls = j["calls"]?.wholeNumber(in: counts), let hits = j["cache_hits"]?.wholeNumber(in: counts),
+            let p = j["tokens"]?["prompt"]?.wholeNumber(in: counts), let c = j["tokens"]?["completion"]?.wholeNumber(in: counts)
+        else { return nil }
+        self.init()
+        self.calls = calls
+        cacheHits = hits
+        promptTokens = p
+        completionTokens = c
+        if let cost = j["cost_usd"]?.numberValue, cost.isFinite, cost >= 0 { costUSD = cost }
+    }
+}

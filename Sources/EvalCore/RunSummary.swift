@@ -19,6 +19,8 @@ public struct CaseOutcome: Sendable {
     public var errorMessage: String?
     /// The answer came from the response cache (no endpoint call).
     public var cached = false
+    /// The case's judge calls, apart from the target's tokens and cost.
+    public var judgeUsage = JudgeUsage()
 
     public init(
         status: Status, score: Double = 0, namedScores: [String: Double] = [:], latencyMs: Double? = nil,
@@ -94,6 +96,8 @@ public struct RunSummary: Sendable {
     /// The first message seen for each error kind (what the server said), for people to act on.
     public var firstErrorMessages: [String: String] = [:]
     public var durationSeconds = 0.0
+    /// Judge calls of model-graded assertions: counted apart from the target's tokens and cost.
+    public var judge = JudgeUsage()
     /// With `--repeat K`: flakiness, pass^K and pass@K. Counts above are then over samples.
     public var repeats: RepeatSummary?
     /// Scored samples per case (K with repeats, else 1): the pass-rate interval is taken at
@@ -128,6 +132,7 @@ public struct SummaryAccumulator: Sendable {
     public mutating func add(_ o: CaseOutcome) {
         summary.total += 1
         if o.cached { summary.cacheHits += 1 }
+        if !o.judgeUsage.isEmpty { summary.judge.add(o.judgeUsage) }
         summary.retries += o.retries
         summary.rateLimited += o.rateLimited
         summary.promptTokens += o.promptTokens

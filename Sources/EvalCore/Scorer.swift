@@ -13,6 +13,12 @@ public struct CaseOutput: Sendable {
     /// Why no similarity could be computed (the embedding call failed): `similar` assertions are
     /// then errored with this kind, the case's other assertions still run.
     public var similarityError: (kind: String, message: String)?
+    /// The input the target was given (its last user message): judge prompts show it.
+    public var input = ""
+    /// Judged assertions' outcomes, by the assertion's position in the case.
+    public var judgements: [Int: JudgeOutcome] = [:]
+    /// What the judge calls of this case cost.
+    public var judgeUsage = JudgeUsage()
 
     public init(text: String, latencyMs: Double? = nil, costUSD: Double? = nil, finishReason: String? = nil) {
         self.text = text
@@ -77,6 +83,9 @@ public struct PreparedCase: Sendable {
         }
     }
 
+    /// What the case's judged assertions ask their judges.
+    public var judgeRequests: [JudgeRequestSpec] { assertions.compactMap(\.judge) }
+
     /// Texts whose embeddings the `similar` assertions compare the output with.
     public var similarityTexts: [String] {
         var out: [String] = []
@@ -93,6 +102,7 @@ struct PreparedAssertion: Sendable {
     let regex: LinearRegex?
     let schema: JSONSchemaValidator?
     let list: [String]
+    var judge: JudgeRequestSpec?
 }
 
 /// Prepares and scores cases. Compiled regular expressions and schemas are shared across cases.
@@ -117,7 +127,9 @@ public final class Scorer: Sendable {
         prepared.reserveCapacity(c.assertions.count)
         for (i, spec) in c.assertions.enumerated() {
             do {
-                prepared.append(try prepare(spec, in: c))
+                var a = try prepare(spec, in: c)
+                if spec.type.isJudged { a.judge = try judgeRequest(spec, index: i, value: a.value, in: c) }
+                prepared.append(a)
             } catch {
                 throw error.nested(in: "assert[\(i)]")
             }
@@ -172,6 +184,40 @@ public final class Scorer: Sendable {
         default: break
         }
         return PreparedAssertion(spec: spec, value: value, regex: regex, schema: schema, list: list)
+    }
+
+    /// The judge request of a judged assertion; a `rubric_prompt` reading a var that neither the
+    /// case nor the judge defines is an error here, before anything is sent.
+    private func judgeRequest(_ spec: AssertionSpec, index: Int, value: JSONValue?, in c: GoldenCase) throws(FieldError) -> JudgeRequestSpec {
+        var vars = c.vars
+        let format: JudgeVerdictParser.Format
+        let system: String
+        var user: String
+        switch spec.type {
+        case .llmRubric, .modelGradedClosedQA:
+            guard let rubric = spec.value.flatMap({ _ in value?.textForm }), !rubric.trimmingSpaces.isEmpty else {
+                throw FieldError(field: "value", message: "\(spec.displayType) needs the rubric as its value")
+            }
+            vars["rubric"] = .string(rubric)
+            (format, system, user) = spec.type == .llmRubric
+                ? (.rubricJSON, JudgePrompts.rubricSystem, JudgePrompts.rubricUser) : (.yesNo, JudgePrompts.closedQASystem, JudgePrompts.closedQAUser)
+        default:
+            guard let reference = value?.textForm, !reference.trimmingSpaces.isEmpty else {
+                throw FieldError(field: "value", message: "factuality needs the reference answer as its value (or the case's 'expected')")
+            }
+            format = .category(scores: JudgeVerdictParser.factualityScores, passing: JudgeVerdictParser.factualityPassing)
+            (system, user) = (JudgePrompts.factualitySystem, JudgePrompts.factualityUser)
+        }
+        vars["expected"] = .string(c.expected?.textForm ?? (spec.type == .factuality ? value?.textForm ?? "" : ""))
+        if let context = c.vars["context"] {
+            vars["context"] = .string(context.arrayValue.map { $0.map(\.textForm).joined(separator: "\n\n") } ?? context.textForm)
+        }
+        if let custom = spec.rubricPrompt { user = custom }
+        let template = Template(user)
+        for name in template.variableNames where vars[name.split(separator: ".").first.map(String.init) ?? name] == nil && !["output", "input"].contains(name) {
+            throw FieldError(field: "rubric_prompt", message: "the judge prompt reads var '\(name)', which neither the case nor the judge defines (the judge gives \(JudgePrompts.variables.sorted().joined(separator: ", ")))")
+        }
+        return JudgeRequestSpec(assertionIndex: index, provider: spec.provider, format: format, system: spec.rubricPrompt == nil ? system : nil, user: template, vars: vars)
     }
 
     private func render(_ value: JSONValue, vars: [String: JSONValue]) throws(FieldError) -> JSONValue {
@@ -373,6 +419,24 @@ public final class Scorer: Sendable {
             pass = best >= t - 1e-9
             score = best
             reason = "cosine similarity \(format(best)) (threshold \(format(t)))"
+        case .llmRubric, .modelGradedClosedQA, .factuality:
+            guard let index = a.judge?.assertionIndex, let outcome = output.judgements[index] else {
+                return AssertionResult(type: spec.displayType, pass: false, score: 0, weight: spec.weight, metric: spec.metric,
+                                       reason: "no judge verdict (is a judge endpoint configured?)", errorKind: "judge_error")
+            }
+            switch outcome {
+            case .failed(let kind, let message):
+                // A judge that failed or answered nothing readable is not a verdict on the output.
+                return AssertionResult(type: spec.displayType, pass: false, score: 0, weight: spec.weight, metric: spec.metric, reason: message, errorKind: kind)
+            case .verdict(let v):
+                pass = v.pass
+                score = v.score
+                // With a threshold, a pass needs the judge's pass and a score that reaches it (promptfoo).
+                if let t = spec.threshold { pass = pass && v.score >= t - 1e-12 }
+                reason = "judge: " + (v.reason.isEmpty ? (v.pass ? "pass" : "fail") : v.reason)
+                if let t = spec.threshold { reason += " (score \(format(v.score)), threshold \(format(t)))" }
+                if v.contradiction { reason += " [the judge's pass and score disagreed: the score decided]" }
+            }
         case .finishReason:
             let want = a.value!.textForm.lowercased()
             let got = output.finishReason?.lowercased() ?? "(none)"

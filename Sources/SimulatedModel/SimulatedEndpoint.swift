@@ -170,7 +170,8 @@ public final class SimulatedEndpoint: Sendable {
                 return seen[key, default: 0]
             }
         }
-        var text = empty ? "" : SimulatedBrain(accuracy: profile.accuracy(for: model), samplingSalt: profile.seed).answer(
+        let judge = SimulatedJudge(accuracy: profile.judgeAccuracy, formatNoise: profile.judgeFormatNoise, unparseableRate: profile.judgeUnparseableRate, salt: profile.seed)
+        var text = empty ? "" : judge.answer(prompt: prompt) ?? SimulatedBrain(accuracy: profile.accuracy(for: model), samplingSalt: profile.seed).answer(
             model: model, prompt: prompt, seed: seed, temperature: temperature, sample: sample)
         var finishReason = "stop"
         for stop in params["stop"]?.arrayValue?.compactMap(\.stringValue) ?? params["stop"]?.stringValue.map({ [$0] }) ?? [] {

@@ -54,11 +54,20 @@ public struct SimulatorProfile: Sendable, Hashable {
     public var maxConcurrency: Int?
     public var embeddingDimensions = 256
     public var seed: UInt64 = 42
+    /// As a judge (it recognises evalengine's judge prompts): the share of its verdicts that agree
+    /// with the truth (it knows the right answers of its task families).
+    public var judgeAccuracy = 1.0
+    /// The share of judge answers in the messy formats real judges produce (code fences, prose
+    /// around the JSON, `GRADE:` lines).
+    public var judgeFormatNoise = 0.0
+    /// The share of judge answers with no readable verdict at all.
+    public var judgeUnparseableRate = 0.0
 
     public init() {}
 
     static let knownFields: Set<String> = [
         "accuracy", "model_accuracy", "latency", "faults", "rate_limit", "max_concurrency", "embedding_dimensions", "seed", "description",
+        "judge_accuracy", "judge_format_noise", "judge_unparseable_rate",
     ]
 
     /// Decodes a profile file (`profiles/sim-*.yaml`).
@@ -147,6 +156,9 @@ public struct SimulatorProfile: Sendable, Hashable {
             p.embeddingDimensions = Int(n)
         }
         if let n = try nonNegative(o["seed"], "seed") { p.seed = UInt64(n.rounded(.down)) }
+        p.judgeAccuracy = try fraction(o["judge_accuracy"], "judge_accuracy") ?? p.judgeAccuracy
+        p.judgeFormatNoise = try fraction(o["judge_format_noise"], "judge_format_noise") ?? 0
+        p.judgeUnparseableRate = try fraction(o["judge_unparseable_rate"], "judge_unparseable_rate") ?? 0
         return p
     }
 

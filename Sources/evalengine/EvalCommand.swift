@@ -80,6 +80,9 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Texts per embeddings request.")
     var embeddingBatch: Int = 128
 
+    @Option(name: .long, help: "Endpoint that grades model-graded assertions (llm-rubric, model-graded-closedqa, factuality) without a provider: of their own. Its calls go through its own limiter and the cache; their tokens and cost are reported apart.")
+    var judgeEndpoint: String?
+
     @OptionGroup var memory: RunMemoryOptions
 
     @Option(name: .long, help: "Run only shard i of N (1-based; a case's shard is a stable hash of its id). `evalengine merge` joins the shard reports.")
@@ -124,12 +127,19 @@ struct EvalCommand: AsyncParsableCommand {
         // 1. Configuration and inputs, all checked before anything is sent.
         var endpointConfigs: [EndpointConfig] = []
         var embeddingConfig: EndpointConfig?
+        var allEndpoints: [EndpointConfig] = []
         var prompts: [NamedPrompt] = []
         var gateConfig = GateConfig.default
         let total: Int
         let needsEmbeddings: Bool
+        var needs = EvalRunner.SetNeeds()
         do {
             let endpoints = try ConfigFiles.loadEndpoints(path: config)
+            allEndpoints = endpoints
+            if let name = judgeEndpoint, !endpoints.contains(where: { $0.name == name }) {
+                printError("\(config): field 'endpoints': no endpoint named '\(name)' for --judge-endpoint (defined: \(endpoints.map(\.name).joined(separator: ", ")))")
+                return ExitCodes.config
+            }
             for name in endpoint {
                 guard var e = endpoints.first(where: { $0.name == name }) else {
                     printError("\(config): field 'endpoints': no endpoint named '\(name)' (defined: \(endpoints.map(\.name).joined(separator: ", ")))")
@@ -182,19 +192,29 @@ struct EvalCommand: AsyncParsableCommand {
         }
         do {
             for (path, name) in zip(prompt, promptNames) { prompts.append(NamedPrompt(name: name, config: try ConfigFiles.loadPrompt(path: path))) }
-            (total, needsEmbeddings) = try EvalRunner.check(goldenSetPath: golden, prompts: prompts.map(\.config), shard: shardValue,
-                                                            filter: filter.isEmpty ? nil : filter)
+            needs = try EvalRunner.inspect(goldenSetPath: golden, prompts: prompts.map(\.config), shard: shardValue, filter: filter.isEmpty ? nil : filter)
+            (total, needsEmbeddings) = (needs.cases, needs.needsEmbeddings)
         } catch {
             printError(error.description)
             return error.location.line == 0 && !FileManager.default.fileExists(atPath: error.location.file) ? ExitCodes.noInput : ExitCodes.dataError
         }
+        // Judges: every one named must be configured, and assertions without provider: need --judge-endpoint.
+        for (name, location) in needs.judgeProviders.sorted(by: { $0.value.line < $1.value.line }) where !allEndpoints.contains(where: { $0.name == name }) {
+            printError("\(location.file):\(location.line): field 'provider': no judge endpoint named '\(name)' in \(config) (defined: \(allEndpoints.map(\.name).joined(separator: ", "))); nothing was sent")
+            return ExitCodes.dataError
+        }
+        if needs.needsDefaultJudge && judgeEndpoint == nil {
+            printError("evalengine eval: \(golden) has model-graded assertions without provider:: name their judge with --judge-endpoint NAME; nothing was sent")
+            return ExitCodes.usage
+        }
+        let judgeConfigs = allEndpoints.filter { e in e.name == judgeEndpoint || needs.judgeProviders[e.name] != nil }
         if total == 0 && !filter.isEmpty {
             printError("evalengine eval: no case of \(golden) is left by the filter (\(filterSummary)); nothing was sent")
             return ExitCodes.usage
         }
         var apiKeys: [String: String] = [:]
         do {
-            for e in endpointConfigs + [embeddingConfig].compactMap({ $0 }) { apiKeys[e.name] = try EndpointClient.resolveAPIKey(e) }
+            for e in endpointConfigs + [embeddingConfig].compactMap({ $0 }) + judgeConfigs { apiKeys[e.name] = try EndpointClient.resolveAPIKey(e) }
         } catch {
             printError("\(config): \(error)")
             return ExitCodes.config
@@ -223,7 +243,10 @@ struct EvalCommand: AsyncParsableCommand {
         // The embedding endpoint is its own session only when it is none of the run's.
         let embedConfig = embeddingConfig.flatMap { e in endpointConfigs.contains { $0.name == e.name } ? nil : e }
         let embedName = embeddingConfig?.name ?? endpointConfigs[0].name
-        let sessions = endpointConfigs + [embedConfig].compactMap { $0 }
+        var sessions = endpointConfigs + [embedConfig].compactMap { $0 }
+        for j in judgeConfigs where !sessions.contains(where: { $0.name == j.name }) { sessions.append(j) }
+        let judgeNames = judgeConfigs.map { $0.name }
+        let defaultJudge = judgeEndpoint
         let names = endpointConfigs.map(\.name)
         let keys = apiKeys
         let runTask = Task { () throws -> EvalResult in
@@ -244,7 +267,10 @@ struct EvalCommand: AsyncParsableCommand {
                     }
                 }
                 var sink = try ReportSink(targets: runTargets)
-                let result = try await EvalRunner(clients: names.map { clients[$0]! }).run(job, total: total, sink: &sink) { progress.update($0) }
+                var runner = EvalRunner(clients: names.map { clients[$0]! })
+                runner.judges = judgeNames.map { clients[$0]! }
+                runner.defaultJudge = defaultJudge
+                let result = try await runner.run(job, total: total, sink: &sink) { progress.update($0) }
                 progress.finish()
                 try sink.finish(result, info: info)
                 return result

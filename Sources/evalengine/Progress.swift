@@ -85,6 +85,11 @@ enum TerminalSummary {
         if let c = s.costUSD { usage += String(format: "   cost $%.4f", c) }
         usage += "   retries \(s.retries)   429s \(s.rateLimited)"
         lines.append(usage)
+        if !s.judge.isEmpty {
+            var judge = "  judge: \(s.judge.calls) calls, \(s.judge.cacheHits) from the cache; tokens \(s.judge.promptTokens) in, \(s.judge.completionTokens) out"
+            if let c = s.judge.costUSD { judge += String(format: "   cost $%.4f", c) }
+            lines.append(judge + " (apart from the target's)")
+        }
         var memory = "  run \(r.runID): cache hits \(s.cacheHits) of \(s.total)"
         if r.resumedCases > 0 { memory += ", \(r.resumedCases) cases resumed from an interrupted attempt" }
         lines.append(memory)

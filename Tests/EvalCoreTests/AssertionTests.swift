@@ -128,7 +128,9 @@ private func run(_ assertion: JSONValue, _ output: String, expected: JSONValue? 
         #expect(throws: FieldError(field: "type", message: "unknown assertion type 'equalz' (known: \(AssertionType.allCases.map(\.rawValue).joined(separator: ", ")))")) {
             try AssertionSpec.decode(["type": "equalz", "value": "x"])
         }
-        do { _ = try AssertionSpec.decode(["type": "llm-rubric", "value": "x"]) } catch { #expect(error.message.contains("not supported")) }
+        do { _ = try AssertionSpec.decode(["type": "g-eval", "value": "x"]) } catch { #expect(error.message.contains("not supported")) }
+        #expect((try? AssertionSpec.decode(["type": "llm-rubric", "value": "x", "provider": "judge"]))?.provider == "judge")
+        #expect(throws: FieldError.self) { try AssertionSpec.decode(["type": "equals", "value": "x", "provider": "judge"]) }
         #expect(throws: FieldError.self) { try AssertionSpec.decode(["type": "contains", "valeu": "x"]) }
     }
 
@@ -142,6 +144,7 @@ private func run(_ assertion: JSONValue, _ output: String, expected: JSONValue? 
         let d = try AssertionSpec.parseShorthand("Paris: the capital")  // not a type: equals the whole text
         #expect(d.type == .equals && d.value == "Paris: the capital")
         #expect(try AssertionSpec.parseShorthand("latency:500").threshold == 500)
-        #expect(throws: FieldError.self) { try AssertionSpec.parseShorthand("grade:is polite") }
+        let g = try AssertionSpec.parseShorthand("grade:is polite")
+        #expect(g.type == .llmRubric && g.value == "is polite")
     }
 }
