@@ -2,7 +2,7 @@
 SWIFT ?= swift
 BIN = .build/debug/evalengine
 
-.PHONY: deps build demo demo-shadow serve test reliability reliability-long release bench bench-guard clean
+.PHONY: deps build demo demo-judge demo-shadow serve test reliability reliability-long release bench bench-guard clean
 
 deps:
 	bash scripts/install-deps.sh
@@ -14,6 +14,13 @@ build: deps
 demo: build
 	$(BIN) eval --golden golden-sets/qa/cases.jsonl --prompt golden-sets/qa/prompt.yaml \
 		--endpoint sim --gate configs/gates/qa.yaml --report out/demo-report.json --junit out/demo-junit.xml
+
+# A judged golden set (200 free-text cases: llm-rubric, factuality, model-graded-closedqa) graded by the
+# simulated judge; judge calls, tokens and cost are reported apart. A second run makes no judge call.
+demo-judge: build
+	$(BIN) eval --golden golden-sets/judged/cases.jsonl --prompt golden-sets/judged/prompt.yaml \
+		--endpoint sim --judge-endpoint sim-judge --gate configs/gates/judged.yaml \
+		--report out/judged-report.json --junit out/judged-junit.xml
 
 # Shadow-compares a cheaper second deployment of the model against sim on the QA golden set.
 demo-shadow: build

@@ -73,7 +73,8 @@ struct JudgeStep: CaseStep {
             let request = ModelRequest(messages: spec.messages(output: output.text, input: output.input), params: params)
             do {
                 let (answer, cached) = try await source.response(for: request)
-                if cached { output.judgeUsage.cacheHits += 1 } else { output.judgeUsage.calls += 1 }
+                // A call shared with an identical one in flight (no attempt of its own) was not made.
+                if cached || answer.attempts == 0 { output.judgeUsage.cacheHits += 1 } else { output.judgeUsage.calls += 1 }
                 output.judgeUsage.promptTokens += answer.promptTokens
                 output.judgeUsage.completionTokens += answer.completionTokens
                 if let cost = source.client.endpoint.pricing?.cost(promptTokens: answer.promptTokens, completionTokens: answer.completionTokens) {

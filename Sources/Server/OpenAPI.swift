@@ -65,6 +65,7 @@ public enum OpenAPI {
         evalProps["golden_set"] = ref("FileRef")
         evalProps["prompt"] = ref("FileRef")
         evalProps["endpoint"] = ["type": "string", "description": "An endpoint name from the service config."]
+        evalProps["judge_endpoint"] = ["type": "string", "description": "The endpoint that grades model-graded assertions without a provider: of their own."]
         evalProps["options"] = ref("Options")
         var shadowProps = common
         let side: JSONValue = ["type": "object", "required": ["endpoint"], "properties": ["endpoint": ["type": "string"], "prompt": ref("FileRef")]]

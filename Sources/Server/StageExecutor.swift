@@ -24,7 +24,7 @@ struct StageExecutor {
         do {
             try FileManager.default.createDirectory(atPath: config.reportsDir, withIntermediateDirectories: true)
             switch request.plan {
-            case .eval(let golden, let prompt, let gate, let endpoint, let concurrency, let seed, let total, let repeats):
+            case .eval(let golden, let prompt, let gate, let endpoint, let concurrency, let seed, let total, let repeats, let judgeNames, let defaultJudge):
                 guard let client = clients[endpoint] else { return .errored(code: "unknown_endpoint", message: "endpoint '\(endpoint)' is not open", retryable: false) }
                 var job = EvalJob(goldenSetPath: golden, prompt: prompt, gate: gate, concurrency: concurrency)
                 job.seed = seed
@@ -32,7 +32,10 @@ struct StageExecutor {
                 job.memory.store = store
                 job.embedder = Embedder(client: client, store: store)
                 var sink = try ReportSink(targets: ReportTargets(jsonPath: reportPath))
-                let result = try await EvalRunner(client: client).run(job, total: total, sink: &sink)
+                var runner = EvalRunner(client: client)
+                runner.judges = judgeNames.compactMap { clients[$0] }
+                runner.defaultJudge = defaultJudge
+                let result = try await runner.run(job, total: total, sink: &sink)
                 if result.cancelled { return .cancelled }
                 try sink.finish(result, info: RunInfo(goldenSet: golden, endpoint: endpoint, model: client.endpoint.model, concurrency: concurrency, totalCases: total))
                 return .completed(result.gate.verdict, result: envelopeResult(gate: result.gate, summary: evalSummary(result)), report: reportPath)
@@ -113,6 +116,9 @@ struct StageExecutor {
         }
         if let l = s.latency { o["p95_latency_seconds"] = .number(l.p95 / 1000) }
         if let c = s.costUSD { o["cost_usd"] = .number(c) }
+        if !s.judge.isEmpty {
+            o["judge"] = ["calls": .number(Double(s.judge.calls)), "cache_hits": .number(Double(s.judge.cacheHits)), "cost_usd": s.judge.costUSD.map(JSONValue.number) ?? .null]
+        }
         if let rep = s.repeats {
             o["repeats"] = ["k": .number(Double(rep.k)), "flaky": .number(Double(rep.flaky)), "pass_all_rate": rep.passAllRate.map(JSONValue.number) ?? .null,
                             "pass_any_rate": rep.passAnyRate.map(JSONValue.number) ?? .null]

@@ -33,7 +33,8 @@ public struct RequestError: Error, Sendable, CustomStringConvertible {
 /// A validated stage request: what to run, and the digest that identifies it.
 public struct StageRequest: Sendable {
     public enum Plan: Sendable {
-        case eval(goldenSet: String, prompt: PromptConfig, gate: GateConfig, endpoint: String, concurrency: Int, seed: UInt64, total: Int, repeats: Int)
+        case eval(goldenSet: String, prompt: PromptConfig, gate: GateConfig, endpoint: String, concurrency: Int, seed: UInt64, total: Int, repeats: Int,
+                  judges: [String], defaultJudge: String?)
         case shadow(cases: ShadowJob.Cases, input: String, gate: ShadowGate, baseline: String, candidate: String, embedding: String, concurrency: Int, seed: UInt64)
         case indexTest(IndexTestJob, endpoints: [String])
     }
@@ -63,7 +64,7 @@ public struct StageRequest: Sendable {
         guard var o = json.objectValue else { throw RequestError.schema("", "the body must be a JSON object") }
         let fields: Set<String>
         switch kind {
-        case .eval: fields = ["golden_set", "prompt", "endpoint", "thresholds", "options", "purpose", "client"]
+        case .eval: fields = ["golden_set", "prompt", "endpoint", "judge_endpoint", "thresholds", "options", "purpose", "client"]
         case .shadowCompare: fields = ["cases", "mode", "baseline", "candidate", "thresholds", "sampling", "embedding_endpoint", "options", "purpose", "client"]
         case .indexTest: fields = ["corpus", "queries", "qrels", "baseline_config", "candidate_config", "thresholds", "purpose", "client"]
         }
@@ -87,11 +88,21 @@ public struct StageRequest: Sendable {
                 throw RequestError.semantic("unmeasurable_check", "thresholds.max_cost_usd", problem)
             }
             let prompt = try loadInput { () throws(InputError) in try ConfigFiles.loadPrompt(path: promptPath) }
-            let total = try loadInput { () throws(InputError) in try EvalRunner.validate(goldenSetPath: golden, prompt: prompt) }
+            let needs = try loadInput { () throws(InputError) in try EvalRunner.inspect(goldenSetPath: golden, prompts: [prompt]) }
+            let total = needs.cases
+            // Judges are configured endpoints too: named by the request or by the cases' provider:.
+            let defaultJudge = try json["judge_endpoint"] == nil ? nil : endpointName(json, "judge_endpoint", config)
+            for (name, location) in needs.judgeProviders.sorted(by: { $0.value.line < $1.value.line }) where !config.endpoints.contains(where: { $0.name == name }) {
+                throw RequestError.semantic("unknown_endpoint", "golden_set", "\(location.file):\(location.line): field 'provider': no judge endpoint named '\(name)'")
+            }
+            if needs.needsDefaultJudge && defaultJudge == nil {
+                throw RequestError.semantic("needs_judge", "judge_endpoint", "the golden set has model-graded assertions without provider:: name their judge")
+            }
+            let judges = Array(Set(needs.judgeProviders.keys).union(defaultJudge.map { [$0] } ?? [])).sorted()
             let repeats = options.repeats ?? gate.repeats ?? 1
             if let problem = gate.repeatProblem(repeats: repeats) { throw RequestError.semantic("needs_repeats", "options.repeat", problem) }
             plan = .eval(goldenSet: golden, prompt: prompt, gate: gate, endpoint: endpoint, concurrency: options.concurrency, seed: options.seed, total: total,
-                         repeats: repeats)
+                         repeats: repeats, judges: judges, defaultJudge: defaultJudge)
         case .shadowCompare:
             let casesPath = try resolver.path(json, "cases")
             let baseline = try endpointName(json["baseline"] ?? .null, "endpoint", config, prefix: "baseline.")

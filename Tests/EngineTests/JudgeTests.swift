@@ -137,3 +137,36 @@ import Testing
         #expect(needs.judgeProviders["grader"]?.line == 1 && !needs.needsDefaultJudge)
     }
 }
+
+/// Judge flags through the real binary: what is wrong is named before anything is sent.
+@Suite(.serialized) struct JudgeCLITests {
+    @Test func unknownJudgesAndMissingJudgesAreNamedAndNothingIsSent() async throws {
+        try await withSimulator { sim, port in
+            let dir = scratchDir([
+                "endpoints.yaml": "endpoints:\n  - {name: sim, base_url: \"http://127.0.0.1:\(port)\", model: sim-small}\n",
+                "prompt.yaml": "messages:\n  - {role: user, content: \"{{question}}\"}\n",
+                "g.jsonl": #"{"id":"a","vars":{"question":"What is 2 + 2?"},"assert":[{"type":"llm-rubric","value":"says 4"}]}"# + "\n",
+                "p.jsonl": #"{"id":"a","vars":{"question":"What is 2 + 2?"},"assert":[{"type":"equals","value":"4"}]}"# + "\n"
+                    + #"{"id":"b","vars":{"question":"What is 3 + 3?"},"assert":[{"type":"factuality","value":"6","provider":"grader"}]}"# + "\n",
+                "r.jsonl": #"{"id":"a","vars":{"question":"q"},"assert":[{"type":"llm-rubric","value":"ok","rubric_prompt":"Grade {{output}} for {{tone}}"}]}"# + "\n",
+            ])
+            let base = ["eval", "--prompt", dir + "/prompt.yaml", "--config", dir + "/endpoints.yaml", "--endpoint", "sim", "--quiet", "--cache-path", dir + "/c.sqlite"]
+            let noJudge = try await runCLI(base + ["--golden", dir + "/g.jsonl"])
+            #expect(noJudge.status == 64 && noJudge.stderr.contains("--judge-endpoint"), "\(noJudge.stderr)")
+            let unknownFlag = try await runCLI(base + ["--golden", dir + "/g.jsonl", "--judge-endpoint", "nope"])
+            #expect(unknownFlag.status == 78 && unknownFlag.stderr.contains("no endpoint named 'nope' for --judge-endpoint"))
+            let unknownProvider = try await runCLI(base + ["--golden", dir + "/p.jsonl"])
+            #expect(unknownProvider.status == 65 && unknownProvider.stderr.contains("p.jsonl:2: field 'provider': no judge endpoint named 'grader'"), "\(unknownProvider.stderr)")
+            let badPrompt = try await runCLI(base + ["--golden", dir + "/r.jsonl", "--judge-endpoint", "sim"])
+            #expect(badPrompt.status == 65 && badPrompt.stderr.contains("r.jsonl:1: case 'a': field 'assert[0].rubric_prompt'"), "\(badPrompt.stderr)")
+            #expect(sim.currentStats.requests == 0)
+            // And with a judge: one target call and one judge call per case; again, no judge call.
+            let judged = try await runCLI(base + ["--golden", dir + "/g.jsonl", "--judge-endpoint", "sim", "--report", dir + "/r.json"])
+            #expect(judged.status == 0 || judged.status == 1)
+            #expect(sim.currentStats.chat == 2)
+            #expect(judged.stdout.contains("judge: 1 calls"))
+            let again = try await runCLI(base + ["--golden", dir + "/g.jsonl", "--judge-endpoint", "sim", "--no-resume"])
+            #expect(again.stdout.contains("judge: 0 calls, 1 from the cache") && sim.currentStats.chat == 2, "\(again.stdout)")
+        }
+    }
+}

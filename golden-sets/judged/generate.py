@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""Generates golden-sets/judged/cases.jsonl: free-text cases graded by a judge model (seeded).
+
+python3 golden-sets/judged/generate.py > golden-sets/judged/cases.jsonl
+
+Summaries, explanations of a fact (capitals), support-style answers (sentiment of a customer
+message) and faithful repetition, each with model-graded assertions: llm-rubric, factuality
+against the reference, model-graded-closedqa; the simulated endpoint grades them for real.
+"""
+import json, random, sys
+
+WORDS = ("river stone cloud lantern orbit garden signal harbor meadow copper violet engine ribbon canyon "
+         "falcon winter pepper marble candle thunder").split()
+CAPITALS = {"France": "Paris", "Germany": "Berlin", "Italy": "Rome", "Spain": "Madrid", "Japan": "Tokyo",
+            "Canada": "Ottawa", "Kenya": "Nairobi", "Peru": "Lima", "Norway": "Oslo", "Greece": "Athens",
+            "Ireland": "Dublin", "Austria": "Vienna", "Egypt": "Cairo", "Chile": "Santiago", "Poland": "Warsaw"}
+POS = ["great", "friendly", "delicious", "fast", "wonderful"]
+NEG = ["terrible", "slow", "rude", "awful", "broken"]
+
+
+def cases(n, rng):
+    kinds = ["summary", "capital", "support", "repeat"]
+    for i in range(n):
+        kind = kinds[i % len(kinds)]
+        cid = f"{kind}-{i:04d}"
+        if kind == "summary":
+            first = f"The {rng.choice(WORDS)} project shipped its {rng.choice(WORDS)} release on time"
+            rest = f" Later the team discussed the {rng.choice(WORDS)} roadmap and the {rng.choice(WORDS)} budget."
+            yield {"id": cid, "vars": {"question": f"Summarize: {first}.{rest}"}, "expected": first + ".",
+                   "assert": [{"type": "llm-rubric", "value": "A one-sentence summary that keeps the main fact and adds nothing", "metric": "rubric"},
+                              {"type": "factuality", "metric": "factuality"}],
+                   "tags": ["summarization"]}
+        elif kind == "capital":
+            c = rng.choice(list(CAPITALS))
+            yield {"id": cid, "vars": {"question": f"What is the capital of {c}?"}, "expected": f"The capital of {c} is {CAPITALS[c]}.",
+                   "assert": [{"type": "model-graded-closedqa", "value": f"names {CAPITALS[c]} as the capital of {c}", "metric": "closedqa"},
+                              {"type": "factuality", "metric": "factuality"}],
+                   "tags": ["explanation"]}
+        elif kind == "support":
+            words = rng.sample(POS if i % 8 < 4 else NEG, 2)
+            yield {"id": cid, "vars": {"question": f"Classify the sentiment: The service was {words[0]} and the food {words[1]}."},
+                   "assert": [{"type": "llm-rubric", "value": "Names the customer's sentiment correctly in one word", "metric": "rubric"}],
+                   "tags": ["support"]}
+        else:
+            text = " ".join(rng.sample(WORDS, 6))
+            yield {"id": cid, "vars": {"question": f"Repeat exactly: {text}"}, "expected": text,
+                   "assert": [{"type": "llm-rubric", "value": "Repeats the text exactly, with nothing added", "metric": "rubric", "threshold": 0.8}],
+                   "tags": ["faithfulness"]}
+
+
+if __name__ == "__main__":
+    n = int(sys.argv[sys.argv.index("--cases") + 1]) if "--cases" in sys.argv else 200
+    rng = random.Random(17)
+    for c in cases(n, rng):
+        print(json.dumps(c))
