@@ -136,7 +136,7 @@ public enum JudgeVerdictParser {
         }
     }
 
-    static func truth(_ v: JSONValue) -> Bool? {
+    public static func truth(_ v: JSONValue) -> Bool? {
         if let b = v.boolValue { return b }
         guard let s = v.stringValue?.trimmingSpaces.lowercased() else { return nil }
         if ["true", "yes", "y", "pass", "passed", "correct"].contains(s) { return true }
