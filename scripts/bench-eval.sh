@@ -6,6 +6,7 @@
 #   scripts/bench-eval.sh faults       # 2,000 cases, 10% 429 (Retry-After: 1) + 5% 500: all complete
 #   scripts/bench-eval.sh memory       # 100,000 cases: peak RSS
 #   scripts/bench-eval.sh warm         # 10,000 cases twice: the warm re-run's wall time, zero endpoint calls
+#   scripts/bench-eval.sh judged       # 10,000 judged cases (3 judge calls each where judged) vs the same cases unjudged: cases/s, CPU/case
 #   scripts/bench-eval.sh vs-python    # 20,000 equals cases: evalengine vs a plain Python asyncio runner, same endpoint, 3 rounds (BIN_BEFORE=old build adds it)
 # BIN defaults to the release build (swift build -c release).
 set -euo pipefail
@@ -111,5 +112,31 @@ if b:
     done
     echo "simulator: $(stats 18091)"
     ;;
-  *) echo "usage: $0 rate-limit|throughput|faults|memory|warm|vs-python"; exit 64 ;;
+  judged)
+    # 10,000 judged cases (golden-sets/judged's generator: llm-rubric, factuality, closedqa) against a target
+    # and a judge simulator in their own processes, no latency, each endpoint under its own limiter;
+    # beside the same cases with a trivial assertion instead (no judge): cases/s and CPU per case.
+    start_sim 18091 profiles/sim-fast.yaml
+    printf 'accuracy: 0.96\njudge_accuracy: 0.95\njudge_format_noise: 0.2\n' > "$WORK/judge.yaml"
+    start_sim 18096 "$WORK/judge.yaml"
+    python3 golden-sets/judged/generate.py --cases 10000 > "$WORK/judged.jsonl"
+    python3 -c "
+import json, sys
+for line in open('$WORK/judged.jsonl'):
+    c = json.loads(line); c['assert'] = [{'type': 'latency', 'threshold': 60000}]; print(json.dumps(c))" > "$WORK/plain.jsonl"
+    for what in plain judged; do
+      extra=(); [ "$what" = judged ] && extra=(--judge-endpoint bench-judge)
+      t0=$(now)
+      /usr/bin/time -o "$WORK/$what.time" -f "%U %S" "$BIN" eval --golden "$WORK/$what.jsonl" --prompt golden-sets/judged/prompt.yaml --endpoint bench-fast \
+        "${extra[@]}" --gate configs/gates/bench.yaml --quiet --concurrency 512 --cache-path "$WORK/$what.sqlite" > "$WORK/$what.out" || true
+      t1=$(now)
+      python3 -c "
+u, s = open('$WORK/$what.time').read().split()[-2:]
+print(f'$what: 10,000 cases in {$t1 - $t0:.2f} s = {10000 / ($t1 - $t0):,.0f} cases/s, {(float(u) + float(s)) / 10000 * 1e3:.3f} ms CPU/case')"
+      grep -E "judge:|passed" "$WORK/$what.out" | sed 's/^/    /'
+    done
+    echo "target simulator: $(stats 18091)"
+    echo "judge simulator: $(stats 18096)"
+    ;;
+  *) echo "usage: $0 rate-limit|throughput|faults|memory|warm|vs-python|judged"; exit 64 ;;
 esac

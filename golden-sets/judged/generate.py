@@ -2,6 +2,7 @@
 """Generates golden-sets/judged/cases.jsonl: free-text cases graded by a judge model (seeded).
 
 python3 golden-sets/judged/generate.py > golden-sets/judged/cases.jsonl
+python3 golden-sets/judged/generate.py --labels --cases 400 > golden-sets/judged/labels.jsonl
 
 Summaries, explanations of a fact (capitals), support-style answers (sentiment of a customer
 message) and faithful repetition, each with model-graded assertions: llm-rubric, factuality
@@ -48,8 +49,29 @@ def cases(n, rng):
                    "tags": ["faithfulness"]}
 
 
+def labels(n, rng):
+    """A labelled calibration set (`evalengine judge-calibrate`): sums and capitals, half the
+    outputs right; the human verdict is whether the output is right."""
+    for i in range(n):
+        right = rng.random() < 0.5
+        if i % 2 == 0:
+            a, b = rng.randint(10, 999), rng.randint(10, 999)
+            out = str(a + b) if right else str(a + b + rng.choice([-2, -1, 1, 2]))
+            yield {"id": f"sum-{i:04d}", "type": "llm-rubric", "rubric": "Gives the correct sum as a number", "rubric_id": "sum",
+                   "input": f"What is {a} + {b}?", "output": out, "human": right}
+        else:
+            c = rng.choice(list(CAPITALS))
+            city = CAPITALS[c] if right else rng.choice([v for v in CAPITALS.values() if v != CAPITALS[c]])
+            yield {"id": f"capital-{i:04d}", "type": "model-graded-closedqa", "rubric": f"names the capital of {c} correctly", "rubric_id": "capital",
+                   "input": f"What is the capital of {c}?", "output": f"The capital of {c} is {city}.", "human": right}
+
+
 if __name__ == "__main__":
     n = int(sys.argv[sys.argv.index("--cases") + 1]) if "--cases" in sys.argv else 200
     rng = random.Random(17)
-    for c in cases(n, rng):
-        print(json.dumps(c))
+    if "--labels" in sys.argv:
+        for item in labels(n, rng):
+            print(json.dumps(item))
+    else:
+        for c in cases(n, rng):
+            print(json.dumps(c))
