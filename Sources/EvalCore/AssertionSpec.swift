@@ -26,6 +26,12 @@ public enum AssertionType: String, Sendable, CaseIterable, Hashable {
     /// A judge model compares the output's facts with the reference (`value` or `expected`): A–E.
     case factuality
 
+    /// RAGAS's id-based context precision: |retrieved ∩ relevant| / |retrieved| over the case's
+    /// `metadata.retrieved_ids` and `metadata.relevant_ids` (no model call).
+    case contextPrecisionIDs = "context-precision-ids"
+    /// RAGAS's id-based context recall: |relevant ∩ retrieved| / |relevant|.
+    case contextRecallIDs = "context-recall-ids"
+
     /// Graded by a judge model (a call to the judge endpoint per assertion).
     public var isJudged: Bool { self == .llmRubric || self == .modelGradedClosedQA || self == .factuality }
 
@@ -212,7 +218,7 @@ public struct AssertionSpec: Sendable, Hashable {
     /// The range a threshold of this type means something in.
     var thresholdRange: ClosedRange<Double> {
         switch type {
-        case .rougeN, .bleu, .llmRubric, .modelGradedClosedQA, .factuality: return 0...1
+        case .rougeN, .bleu, .llmRubric, .modelGradedClosedQA, .factuality, .contextPrecisionIDs, .contextRecallIDs: return 0...1
         case .similar: return -1...1
         case .levenshtein: return 0...1e6
         case .latency: return 0...1e9  // milliseconds
@@ -254,6 +260,8 @@ public struct AssertionSpec: Sendable, Hashable {
             if value?.stringValue?.trimmingSpaces.isEmpty != false { throw FieldError(field: "value", message: "\(type.rawValue) needs the rubric as a string value") }
         case .factuality:
             if let v = value, v.stringValue == nil { throw FieldError(field: "value", message: "factuality needs the reference answer as a string value") }
+        case .contextPrecisionIDs, .contextRecallIDs:
+            if value != nil { throw FieldError(field: "value", message: "\(type.rawValue) reads the case's metadata.retrieved_ids and metadata.relevant_ids; it takes no value") }
         case .isJSON, .containsJSON:
             if let v = value {
                 switch v {

@@ -74,10 +74,12 @@ public struct CaseDefaults: Sendable, Hashable {
     public var threshold: Double?
     public var tags: [String] = []
     public var metadata: [String: JSONValue] = [:]
+    /// The judge endpoint of the set's model-graded assertions that name no `provider:`.
+    public var judge: String?
 
     public init() {}
 
-    static let knownFields: Set<String> = ["vars", "assert", "threshold", "tags", "metadata", "description"]
+    static let knownFields: Set<String> = ["vars", "assert", "threshold", "tags", "metadata", "description", "judge"]
 
     /// Decodes a `defaults:` block.
     public static func decode(_ json: JSONValue) throws(FieldError) -> CaseDefaults {
@@ -91,6 +93,11 @@ public struct CaseDefaults: Sendable, Hashable {
         d.threshold = try decodeThreshold(object["threshold"])
         d.tags = try decodeTags(object["tags"])
         d.metadata = try decodeMetadata(object["metadata"])
+        switch object["judge"] {
+        case nil, .null?: break
+        case .string(let s)? where !s.isEmpty: d.judge = s
+        default: throw FieldError(field: "judge", message: "must be the name of a judge endpoint")
+        }
         return d
     }
 }
@@ -131,6 +138,9 @@ extension GoldenCase {
         if assertions.isEmpty, let expected {
             // A bare `expected` means the output must equal it, as in CSV's `__expected` shorthand.
             assertions.append(AssertionSpec(type: .equals, value: expected))
+        }
+        if let judge = defaults.judge {
+            for i in assertions.indices where assertions[i].type.isJudged && assertions[i].provider == nil { assertions[i].provider = judge }
         }
         let threshold = try decodeThreshold(object["threshold"]) ?? defaults.threshold
         var tags = defaults.tags

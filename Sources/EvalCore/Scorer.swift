@@ -181,6 +181,15 @@ public final class Scorer: Sendable {
             if list.isEmpty { throw FieldError(field: "value", message: "\(spec.displayType) needs at least one item") }
         case .contains, .icontains, .startsWith:
             if let v = value, v.textForm.isEmpty { throw FieldError(field: "value", message: "\(spec.displayType) needs a non-empty value") }
+        case .contextPrecisionIDs, .contextRecallIDs:
+            // The ids are the case's: missing ones are an error here, before anything is sent.
+            for key in ["retrieved_ids", "relevant_ids"] {
+                guard let ids = c.metadata[key]?.arrayValue, ids.allSatisfy({ $0.stringValue != nil || $0.numberValue != nil }) else {
+                    throw FieldError(field: "metadata.\(key)", message: "\(spec.displayType) needs the case's metadata.\(key), a list of ids")
+                }
+            }
+            list = c.metadata["retrieved_ids"]!.arrayValue!.map(\.textForm)
+            value = .array(c.metadata["relevant_ids"]!.arrayValue!.map { .string($0.textForm) })
         default: break
         }
         return PreparedAssertion(spec: spec, value: value, regex: regex, schema: schema, list: list)
@@ -419,6 +428,19 @@ public final class Scorer: Sendable {
             pass = best >= t - 1e-9
             score = best
             reason = "cosine similarity \(format(best)) (threshold \(format(t)))"
+        case .contextPrecisionIDs, .contextRecallIDs:
+            let relevant = a.value?.arrayValue?.map(\.textForm) ?? []
+            let measured = spec.type == .contextPrecisionIDs
+                ? ContextMetrics.idBasedPrecision(retrieved: a.list, reference: relevant) : ContextMetrics.idBasedRecall(retrieved: a.list, reference: relevant)
+            guard let m = measured else {
+                // RAGAS's NaN (nothing retrieved, or nothing relevant): not a score, so not a fail either.
+                return AssertionResult(type: spec.displayType, pass: false, score: 0, weight: spec.weight, metric: spec.metric,
+                                       reason: spec.type == .contextPrecisionIDs ? "no retrieved ids to score" : "no relevant ids to score", errorKind: "no_context")
+            }
+            let t = spec.threshold ?? 0
+            pass = m >= t - 1e-12
+            score = m
+            reason = "\(spec.type.rawValue) \(format(m)) (threshold \(format(t)))"
         case .llmRubric, .modelGradedClosedQA, .factuality:
             guard let index = a.judge?.assertionIndex, let outcome = output.judgements[index] else {
                 return AssertionResult(type: spec.displayType, pass: false, score: 0, weight: spec.weight, metric: spec.metric,

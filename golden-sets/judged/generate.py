@@ -27,9 +27,15 @@ def cases(n, rng):
         if kind == "summary":
             first = f"The {rng.choice(WORDS)} project shipped its {rng.choice(WORDS)} release on time"
             rest = f" Later the team discussed the {rng.choice(WORDS)} roadmap and the {rng.choice(WORDS)} budget."
+            # A retrieval step before the summary: which chunk ids it fetched and which were relevant.
+            relevant = [f"doc-{i}-a", f"doc-{i}-b"]
+            retrieved = [f"doc-{i}-a"] + ([f"doc-{i}-b"] if rng.random() < 0.7 else []) + ([f"doc-{i}-x"] if rng.random() < 0.4 else [])
             yield {"id": cid, "vars": {"question": f"Summarize: {first}.{rest}"}, "expected": first + ".",
                    "assert": [{"type": "llm-rubric", "value": "A one-sentence summary that keeps the main fact and adds nothing", "metric": "rubric"},
-                              {"type": "factuality", "metric": "factuality"}],
+                              {"type": "factuality", "metric": "factuality"},
+                              {"type": "context-precision-ids", "metric": "context_precision", "weight": 0},
+                              {"type": "context-recall-ids", "metric": "context_recall", "weight": 0}],
+                   "metadata": {"retrieved_ids": retrieved, "relevant_ids": relevant},
                    "tags": ["summarization"]}
         elif kind == "capital":
             c = rng.choice(list(CAPITALS))
