@@ -47,8 +47,9 @@ struct SimilarityStep: CaseStep {
 /// verdict. A failed call is `judge_error`, an answer without a verdict `judge_unparseable` with
 /// the judge's text: both error the assertion, never fail it.
 struct JudgeStep: CaseStep {
-    /// Judge endpoints by name.
-    let sources: [String: ResponseSource]
+    /// Judge endpoints by name, one source per judge sample (`judge_samples`: each sample a cache
+    /// namespace of its own, so the K answers are K real samples and a re-run is cached).
+    let sources: [String: [ResponseSource]]
     /// The run's judge (`--judge-endpoint`); an assertion's `provider:` overrides it.
     let defaultJudge: String?
     /// Temperature 0 unless configured: a judge should not sample.
@@ -65,30 +66,52 @@ struct JudgeStep: CaseStep {
 
     func run(_ prepared: PreparedCase, output: inout CaseOutput) async {
         for spec in prepared.judgeRequests {
-            guard let name = spec.provider ?? defaultJudge, let source = sources[name] else {
+            guard let name = spec.provider ?? defaultJudge, let samples = sources[name], !samples.isEmpty else {
                 output.judgements[spec.assertionIndex] = .failed(
                     kind: "judge_error", message: "no judge endpoint" + (spec.provider.map { " named '\($0)'" } ?? " (give --judge-endpoint)"))
                 continue
             }
             let request = ModelRequest(messages: spec.messages(output: output.text, input: output.input), params: params)
-            do {
-                let (answer, cached) = try await source.response(for: request)
-                // A call shared with an identical one in flight (no attempt of its own) was not made.
-                if cached || answer.attempts == 0 { output.judgeUsage.cacheHits += 1 } else { output.judgeUsage.calls += 1 }
-                output.judgeUsage.promptTokens += answer.promptTokens
-                output.judgeUsage.completionTokens += answer.completionTokens
-                if let cost = source.client.endpoint.pricing?.cost(promptTokens: answer.promptTokens, completionTokens: answer.completionTokens) {
-                    output.judgeUsage.costUSD = (output.judgeUsage.costUSD ?? 0) + cost
+            var verdicts: [JudgeVerdict] = []
+            var failure: JudgeOutcome?
+            for source in samples.prefix(spec.samples) {
+                switch await ask(source, name: name, request, format: spec.format, usage: &output.judgeUsage) {
+                case .verdict(let v): verdicts.append(v)
+                case let failed: failure = failure ?? failed
                 }
-                if let verdict = JudgeVerdictParser.parse(answer.text, format: spec.format) {
-                    output.judgements[spec.assertionIndex] = .verdict(verdict)
-                } else {
-                    output.judgements[spec.assertionIndex] = .failed(
-                        kind: "judge_unparseable", message: "judge '\(name)' answered no \(spec.format) verdict: \(String(answer.text.prefix(1000)).debugDescription)")
-                }
-            } catch {
-                output.judgements[spec.assertionIndex] = .failed(kind: "judge_error", message: "judge '\(name)': \(error.kind): \(error.message)")
             }
+            guard let (verdict, agreeing) = JudgeVerdict.combining(verdicts) else {
+                output.judgements[spec.assertionIndex] = failure
+                continue
+            }
+            var v = verdict
+            if spec.samples > 1 {
+                v.reason += " (judge samples: \(agreeing) of \(verdicts.count) agree" + (verdicts.count < spec.samples ? "; \(spec.samples - verdicts.count) gave no verdict" : "") + ")"
+            }
+            output.judgements[spec.assertionIndex] = .verdict(v)
         }
+    }
+
+    /// One judge answer, read.
+    func ask(_ source: ResponseSource, name: String, _ request: ModelRequest, format: JudgeVerdictParser.Format, usage: inout JudgeUsage) async -> JudgeOutcome {
+        do {
+            let (answer, cached) = try await source.response(for: request)
+            // A call shared with an identical one in flight (no attempt of its own) was not made.
+            if cached || answer.attempts == 0 { usage.cacheHits += 1 } else { usage.calls += 1 }
+            usage.promptTokens += answer.promptTokens
+            usage.completionTokens += answer.completionTokens
+            if let cost = source.client.endpoint.pricing?.cost(promptTokens: answer.promptTokens, completionTokens: answer.completionTokens) {
+                usage.costUSD = (usage.costUSD ?? 0) + cost
+            }
+            if let verdict = JudgeVerdictParser.parse(answer.text, format: format) { return .verdict(verdict) }
+            return .failed(kind: "judge_unparseable", message: "judge '\(name)' answered no \(format) verdict: \(String(answer.text.prefix(1000)).debugDescription)")
+        } catch {
+            return .failed(kind: "judge_error", message: "judge '\(name)': \(error.kind): \(error.message)")
+        }
+    }
+
+    /// The sources of one judge endpoint: sample 0 in namespace `judge`, sample s in `judge-s`.
+    static func sources(for client: EndpointClient, _ context: RunCore.Context) -> [ResponseSource] {
+        (0..<AssertionSpec.maxJudgeSamples).map { s in context.responseSource(for: client, namespace: s == 0 ? "judge" : "judge-\(s)") }
     }
 }

@@ -415,8 +415,8 @@ public struct EvalRunner: Sendable {
                 var steps = SimilarityStep.steps(job.embedder)
                 if !judges.isEmpty {
                     // Each judge endpoint answers through its own limiter and the run's cache, apart from the targets'.
-                    let judgeSources = Dictionary(judges.map { ($0.endpoint.name, context.responseSource(for: $0, namespace: "judge")) }) { a, _ in a }
-                    sources.append(Array(judgeSources.values))
+                    let judgeSources = Dictionary(judges.map { ($0.endpoint.name, JudgeStep.sources(for: $0, context)) }) { a, _ in a }
+                    sources.append(Array(judgeSources.values.joined()))
                     steps.append(JudgeStep(sources: judgeSources, defaultJudge: defaultJudge, params: JudgeStep.defaultParams))
                 }
                 let lookup = targetSources

@@ -101,8 +101,8 @@ public enum JudgeCalibration {
     public static func run(_ items: [LabelledJudgement], judge: EndpointClient, memory: RunMemory, concurrency: Int = 32, seed: UInt64 = 0x5EED,
                            minKappa: Double? = nil, maxUnscoredRate: Double = 0.1) async throws -> Result {
         let writer = memory.store.map(StoreWriter.init)
-        let source = ResponseSource(client: judge, store: memory.store, mode: memory.cacheMode, ttl: memory.cacheTTL, writer: writer, namespace: "judge")
-        let step = JudgeStep(sources: [judge.endpoint.name: source], defaultJudge: judge.endpoint.name, params: JudgeStep.defaultParams)
+        let context = RunCore.Context(runID: "", writer: writer, memory: memory, warn: { _ in })
+        let step = JudgeStep(sources: [judge.endpoint.name: JudgeStep.sources(for: judge, context)], defaultJudge: judge.endpoint.name, params: JudgeStep.defaultParams)
         var outcomes = [(JudgeOutcome, JudgeUsage)?](repeating: nil, count: items.count)
         try await withThrowingTaskGroup(of: Void.self) { background in
             if let writer { background.addTask { await writer.run() } }

@@ -72,6 +72,10 @@ public struct AssertionSpec: Sendable, Hashable {
     /// Judged types: the judge's user message instead of the type's own, a `{{var}}` template
     /// reading `output`, `input`, `rubric`, `expected`, `context` and the case's vars.
     public var rubricPrompt: String?
+    /// Judged types: ask the judge this many times (each a cache namespace of its own) and take
+    /// the majority verdict and the mean score; the agreement among them is reported.
+    public var judgeSamples: Int?
+    public static let maxJudgeSamples = 9
 
     public init(
         type: AssertionType, negated: Bool = false, value: JSONValue? = nil, threshold: Double? = nil,
@@ -88,7 +92,7 @@ public struct AssertionSpec: Sendable, Hashable {
     /// The type as written, with its `not-` prefix.
     public var displayType: String { (negated ? "not-" : "") + type.rawValue }
 
-    static let knownFields: Set<String> = ["type", "value", "threshold", "weight", "metric", "provider", "rubric_prompt"]
+    static let knownFields: Set<String> = ["type", "value", "threshold", "weight", "metric", "provider", "rubric_prompt", "judge_samples"]
 
     /// Resolves `not-TYPE` and checks the type is one we run.
     public static func resolveType(_ raw: String) throws(FieldError) -> (AssertionType, Bool) {
@@ -151,8 +155,15 @@ public struct AssertionSpec: Sendable, Hashable {
         case .string(let s)? where !s.trimmingSpaces.isEmpty: spec.rubricPrompt = s
         default: throw FieldError(field: "rubric_prompt", message: "must be a non-empty string")
         }
-        if !type.isJudged, spec.provider != nil || spec.rubricPrompt != nil {
-            throw FieldError(field: spec.provider != nil ? "provider" : "rubric_prompt", message: "only model-graded assertion types take a judge")
+        if let v = object["judge_samples"], v != .null {
+            guard let k = v.wholeNumber(in: 1...AssertionSpec.maxJudgeSamples) else {
+                throw FieldError(field: "judge_samples", message: "must be a whole number from 1 to \(AssertionSpec.maxJudgeSamples)")
+            }
+            spec.judgeSamples = k
+        }
+        if !type.isJudged, spec.provider != nil || spec.rubricPrompt != nil || spec.judgeSamples != nil {
+            let field = spec.provider != nil ? "provider" : spec.rubricPrompt != nil ? "rubric_prompt" : "judge_samples"
+            throw FieldError(field: field, message: "only model-graded assertion types take a judge")
         }
         try spec.checkShape()
         return spec

@@ -68,6 +68,8 @@ public struct JudgeRequestSpec: Sendable, Hashable {
     /// The judge endpoint named on the assertion (`provider:`), else the run's.
     public let provider: String?
     public let format: JudgeVerdictParser.Format
+    /// Times the judge is asked (`judge_samples`).
+    public var samples = 1
     let system: String?
     let user: Template
     /// The case's vars with `rubric`, `expected` and `context` filled in.

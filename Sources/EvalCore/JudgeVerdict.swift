@@ -225,6 +225,21 @@ public enum JudgeVerdictParser {
     }
 }
 
+extension JudgeVerdict {
+    /// The verdict of several samples of one judge: the majority's pass (a tie goes to the mean
+    /// score, pass at 0.5 or more), the mean score, and how many of them the majority holds.
+    public static func combining(_ verdicts: [JudgeVerdict]) -> (verdict: JudgeVerdict, agreeing: Int)? {
+        guard !verdicts.isEmpty else { return nil }
+        if verdicts.count == 1 { return (verdicts[0], 1) }
+        let passes = verdicts.count { $0.pass }
+        let mean = verdicts.reduce(0) { $0 + $1.score } / Double(verdicts.count)
+        let pass = passes * 2 == verdicts.count ? mean >= 0.5 : passes * 2 > verdicts.count
+        let agreeing = pass ? passes : verdicts.count - passes
+        let reason = verdicts.first { $0.pass == pass }?.reason ?? verdicts[0].reason
+        return (JudgeVerdict(pass: pass, score: mean, reason: reason, contradiction: verdicts.contains { $0.contradiction }), agreeing)
+    }
+}
+
 /// A judged assertion's outcome: a verdict, or why there is none (`judge_error`: the call failed;
 /// `judge_unparseable`: the judge answered nothing readable, its text in the message).
 public enum JudgeOutcome: Sendable, Hashable {

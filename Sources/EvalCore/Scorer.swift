@@ -226,7 +226,9 @@ public final class Scorer: Sendable {
         for name in template.variableNames where vars[name.split(separator: ".").first.map(String.init) ?? name] == nil && !["output", "input"].contains(name) {
             throw FieldError(field: "rubric_prompt", message: "the judge prompt reads var '\(name)', which neither the case nor the judge defines (the judge gives \(JudgePrompts.variables.sorted().joined(separator: ", ")))")
         }
-        return JudgeRequestSpec(assertionIndex: index, provider: spec.provider, format: format, system: spec.rubricPrompt == nil ? system : nil, user: template, vars: vars)
+        var request = JudgeRequestSpec(assertionIndex: index, provider: spec.provider, format: format, system: spec.rubricPrompt == nil ? system : nil, user: template, vars: vars)
+        request.samples = spec.judgeSamples ?? 1
+        return request
     }
 
     private func render(_ value: JSONValue, vars: [String: JSONValue]) throws(FieldError) -> JSONValue {

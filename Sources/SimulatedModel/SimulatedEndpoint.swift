@@ -162,8 +162,10 @@ public final class SimulatedEndpoint: Sendable {
         let seed = params["seed"]?.wholeNumber(in: Int.min...Int.max)
         let temperature = params["temperature"]?.numberValue
         var sample = 0
-        if seed == nil, let t = temperature, t > 0, !empty {
-            let key = fnv1a(Array("\(model)\u{0}\(prompt)\u{0}\(t)".utf8))
+        // A judge is asked again to measure its noise: its n-th identical prompt is sample n too.
+        let judgePrompt = prompt.contains("<Output>") && prompt.contains("<Input>")
+        if !empty, judgePrompt || (seed == nil && (temperature ?? 0) > 0) {
+            let key = fnv1a(Array("\(model)\u{0}\(prompt)\u{0}\(temperature ?? 0)".utf8))
             sample = samplesSeen.withLock { seen in
                 if seen.count >= SimulatedEndpoint.maxSampledPrompts { seen.removeAll() }
                 defer { seen[key, default: 0] += 1 }
@@ -171,7 +173,7 @@ public final class SimulatedEndpoint: Sendable {
             }
         }
         let judge = SimulatedJudge(accuracy: profile.judgeAccuracy, formatNoise: profile.judgeFormatNoise, unparseableRate: profile.judgeUnparseableRate, salt: profile.seed)
-        var text = empty ? "" : judge.answer(prompt: prompt) ?? SimulatedBrain(accuracy: profile.accuracy(for: model), samplingSalt: profile.seed).answer(
+        var text = empty ? "" : judge.answer(prompt: prompt, sample: sample) ?? SimulatedBrain(accuracy: profile.accuracy(for: model), samplingSalt: profile.seed).answer(
             model: model, prompt: prompt, seed: seed, temperature: temperature, sample: sample)
         var finishReason = "stop"
         for stop in params["stop"]?.arrayValue?.compactMap(\.stringValue) ?? params["stop"]?.stringValue.map({ [$0] }) ?? [] {

@@ -35,7 +35,7 @@ public struct SimulatedJudge: Sendable {
     }
 
     /// The judge's answer to a judge prompt, or nil when `prompt` is not one.
-    public func answer(prompt: String) -> String? {
+    public func answer(prompt: String, sample: Int = 0) -> String? {
         guard let input = SimulatedJudge.section(prompt, "Input"), let output = SimulatedJudge.section(prompt, "Output") else { return nil }
         let kind: String
         if SimulatedJudge.section(prompt, "Rubric") != nil { kind = "rubric" }
@@ -44,6 +44,7 @@ public struct SimulatedJudge: Sendable {
         else { return nil }
         var key = Array(prompt.utf8)
         key.append(contentsOf: "|judge|\(salt)".utf8)
+        if sample > 0 { key.append(contentsOf: "|sample=\(sample)".utf8) }
         var rng = SplitMix64(seed: fnv1a(key))
         let truth = SimulatedJudge.isRight(output: output, input: input)
         let verdict = rng.nextUnit() < accuracy ? truth : !truth

@@ -89,6 +89,41 @@ import Testing
         #expect(warm.summary.passed == cold.summary.passed)
     }
 
+    @Test func judgeSamplesAreRealSamplesAndTheMajorityIsRightMoreOften() async throws {
+        let n = 300
+        func set(_ samples: Int) -> String {
+            let dir = NSTemporaryDirectory() + "evalengine-judge-samples-\(UUID().uuidString)"
+            try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let lines = (0..<n).map { i in
+                #"{"id":"s\#(i)","vars":{"question":"What is \#(300 + i * 7) + 19?"},"assert":[{"type":"llm-rubric","value":"the right sum","judge_samples":\#(samples)}]}"#
+            }
+            FileManager.default.createFile(atPath: dir + "/g.jsonl", contents: Data((lines.joined(separator: "\n") + "\n").utf8))
+            return dir + "/g.jsonl"
+        }
+        var judge = SimulatorProfile()
+        judge.judgeAccuracy = 0.7
+        func agreement(_ rows: [CaseRecord]) -> Double {
+            let right = rows.filter { r in
+                let truth = SimulatedJudge.isRight(output: r.output ?? "", input: "What is \(300 + Int(r.id.dropFirst())! * 7) + 19?")
+                return r.assertions.first?.pass == truth
+            }
+            return Double(right.count) / Double(rows.count)
+        }
+        let store = try Store.open(path: NSTemporaryDirectory() + "evalengine-judge-samples-\(UUID().uuidString).sqlite")
+        let five = set(5)
+        let (_, one, oneCalls) = try await Self.run(set(1), n: n, judgeProfile: judge)
+        let (r5, many, manyCalls) = try await Self.run(five, n: n, judgeProfile: judge, store: store)
+        #expect(oneCalls == n && manyCalls == 5 * n)
+        #expect(many.allSatisfy { $0.assertions.first?.reason.contains("of 5 agree") == true })
+        // A majority of five 70% judges is right ~84% of the time; one is right ~70%.
+        let (a1, a5) = (agreement(one), agreement(many))
+        print("judge_samples: agreement with the truth, 1 sample \(String(format: "%.3f", a1)), majority of 5 \(String(format: "%.3f", a5))")
+        #expect(a5 > a1 + 0.05)
+        #expect(r5.summary.judge.calls == 5 * n)
+        let (warm, _, warmCalls) = try await Self.run(five, n: n, judgeProfile: judge, store: store)
+        #expect(warmCalls == 0 && warm.summary.judge.cacheHits == 5 * n)
+    }
+
     @Test func aJudgeThatIsDownMakesTheRunInconclusiveNeverFail() async throws {
         let golden = Self.golden(30, types: ["llm-rubric"])
         let (result, rows, _) = try await Self.run(golden, n: 30, judgeProfile: SimulatorProfile(), judgeDown: true)
