@@ -59,43 +59,51 @@ public enum JudgeVerdictParser {
 
     // MARK: JSON verdicts
 
+    /// Bytes scanned (brace matching and parsing) per byte of answer before giving up: a hostile
+    /// answer of nested braces must not cost quadratic time.
+    static let workPerByte = 32
+
     /// The last JSON object in `text` that reads as a verdict.
     static func lastJSONVerdict(_ text: String) -> JudgeVerdict? {
         let bytes = Array(text.utf8)
+        var budget = workPerByte * bytes.count + 4096
         var end = bytes.count
         // Scan back for closing braces, and for each the object it closes.
-        while let close = bytes[..<end].lastIndex(of: UInt8(ascii: "}")) {
-            if let open = matchingOpen(bytes, close: close),
-                let json = try? JSONValue.parse(bytes: Array(bytes[open...close])), let v = verdict(json)
-            {
-                return v
+        while budget > 0, let close = bytes[..<end].lastIndex(of: UInt8(ascii: "}")) {
+            if let open = matchingOpen(bytes, close: close, budget: &budget) {
+                budget -= close - open + 1
+                if let json = try? JSONValue.parse(bytes: Array(bytes[open...close])), let v = verdict(json) { return v }
             }
             end = close
         }
         return nil
     }
 
-    /// The `{` that balances the `}` at `close`, skipping braces inside strings.
-    static func matchingOpen(_ b: [UInt8], close: Int) -> Int? {
+    /// The `{` that balances the `}` at `close`, skipping braces inside strings; every byte
+    /// scanned is taken from `budget`.
+    static func matchingOpen(_ b: [UInt8], close: Int, budget: inout Int) -> Int? {
         // Forward pass from each candidate open is simplest to get strings right: try the opens
         // from nearest to farthest and keep the first whose object ends exactly at `close`.
         var i = close
         var tries = 0
-        while i > 0, tries < 64 {
+        while i > 0, tries < 64, budget > 0 {
             i -= 1
+            budget -= 1
             guard b[i] == UInt8(ascii: "{") else { continue }
             tries += 1
-            if objectEnd(b, from: i) == close { return i }
+            if objectEnd(b, from: i, limit: close, budget: &budget) == close { return i }
         }
         return nil
     }
 
-    static func objectEnd(_ b: [UInt8], from start: Int) -> Int? {
+    /// Where the object opened at `start` closes, scanning no further than `limit`.
+    static func objectEnd(_ b: [UInt8], from start: Int, limit: Int, budget: inout Int) -> Int? {
         var depth = 0
         var inString = false
         var escaped = false
         var i = start
-        while i < b.count {
+        while i <= limit, i < b.count {
+            budget -= 1
             let c = b[i]
             if inString {
                 if escaped { escaped = false } else if c == UInt8(ascii: "\\") { escaped = true } else if c == UInt8(ascii: "\"") { inString = false }
@@ -198,7 +206,8 @@ public enum JudgeVerdictParser {
         if let close = text.utf8.lastIndex(of: UInt8(ascii: "}")) {
             let bytes = Array(text.utf8)
             let c = text.utf8.distance(from: text.utf8.startIndex, to: close)
-            if let open = matchingOpen(bytes, close: c), let json = try? JSONValue.parse(bytes: Array(bytes[open...c])),
+            var budget = workPerByte * bytes.count + 4096
+            if let open = matchingOpen(bytes, close: c, budget: &budget), let json = try? JSONValue.parse(bytes: Array(bytes[open...c])),
                 let s = (json["category"] ?? json["choice"] ?? json["answer"])?.stringValue?.trimmingSpaces.uppercased(), s.count == 1,
                 let ch = s.first, ("A"..."E").contains(ch)
             {

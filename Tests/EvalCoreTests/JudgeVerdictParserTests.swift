@@ -83,6 +83,18 @@ import Testing
 
     @Test func thereAreAtLeastThirtyRows() { #expect(Self.rows.count >= 30) }
 
+    @Test func nestedBracesAreBoundedWork() {
+        // 64 KiB of nesting: every close would otherwise rescan the rest (quadratic).
+        let nested = String(repeating: "{\"a\":", count: 6000) + "1" + String(repeating: "}", count: 6000)
+        let braces = String(repeating: "{", count: 30_000) + String(repeating: "}", count: 30_000)
+        // No timing is asserted: without the budget these take minutes (the suite's timeout), with it milliseconds.
+        for text in [nested, braces, String(repeating: "{}", count: 30_000) + #"{"pass": true}"#] {
+            _ = JudgeVerdictParser.parse(text, format: .rubricJSON)
+            _ = JudgeVerdictParser.parse(text, format: Self.factuality)
+        }
+        #expect(JudgeVerdictParser.parse(String(repeating: "{}", count: 30_000) + #"{"pass": true}"#, format: .rubricJSON)?.pass == true)
+    }
+
     @Test func aHugeAnswerIsBoundedWork() {
         let text = String(repeating: "{", count: 200_000) + #"{"pass": true, "score": 1}"#
         // Cut at the bound: no verdict within the first 64 KiB, so unparseable, and quickly.
