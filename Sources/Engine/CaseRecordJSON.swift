@@ -22,6 +22,7 @@ extension CaseRecord {
                 var ao: [String: JSONValue] = ["type": .string(a.type), "pass": .bool(a.pass), "score": .number(a.score), "weight": .number(a.weight), "reason": .string(a.reason)]
                 if let m = a.metric { ao["metric"] = .string(m) }
                 if let k = a.errorKind { ao["error"] = .string(k) }
+                if let g = a.judgeAgreement { ao["judge_agreement"] = g.json }
                 return .object(ao)
             })
         }
@@ -55,8 +56,10 @@ extension CaseRecord {
             guard let type = a["type"]?.stringValue, let pass = a["pass"]?.boolValue, let s = a["score"]?.numberValue,
                 let w = a["weight"]?.numberValue, let reason = a["reason"]?.stringValue
             else { return nil }
-            assertions.append(AssertionResult(type: type, pass: pass, score: s, weight: w, metric: a["metric"]?.stringValue, reason: reason,
-                                              errorKind: a["error"]?.stringValue))
+            var result = AssertionResult(type: type, pass: pass, score: s, weight: w, metric: a["metric"]?.stringValue, reason: reason,
+                                         errorKind: a["error"]?.stringValue)
+            result.judgeAgreement = a["judge_agreement"].flatMap(JudgeAgreement.init(json:))
+            assertions.append(result)
         }
         self.init(
             id: id, line: line, description: j["description"]?.stringValue, tags: j["tags"]?.arrayValue?.compactMap(\.stringValue) ?? [],

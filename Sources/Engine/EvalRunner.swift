@@ -192,13 +192,19 @@ struct EvalUnits {
                 return EvalUnit(prepared: prepared, request: request, target: 0, sample: 0, key: c.id)
             }
             let rendered = try job.prompts.map { (p: NamedPrompt) throws(InputError) in try EvalRunner.prepare(c, prompt: p.config, scorer: scorer) }
-            for (t, target) in targets.enumerated().reversed() {
+            // select-best waits for every target's output of a sample: those units are scheduled
+            // next to each other (sample outer); otherwise a case's samples are (target outer).
+            let samplesOuter = rendered[0].0.judgeRequests.contains(where: \.comparesTargets)
+            var units: [EvalUnit] = []
+            for (t, target) in targets.enumerated() {
                 let (prepared, request) = rendered[target.promptIndex]
-                for r in (0..<job.repeats).reversed() {
-                    pending.append(EvalUnit(prepared: prepared, request: request, target: t, sample: r,
-                                            key: EvalUnits.key(c.id, target: t, sample: r, simple: false)))
+                for r in 0..<job.repeats {
+                    units.append(EvalUnit(prepared: prepared, request: request, target: t, sample: r,
+                                          key: EvalUnits.key(c.id, target: t, sample: r, simple: false)))
                 }
             }
+            if samplesOuter { units.sort { ($0.sample, $0.target) < ($1.sample, $1.target) } }
+            pending = units.reversed()
             return pending.popLast()
         }
         return nil
@@ -330,6 +336,8 @@ public struct EvalRunner: Sendable {
         public var needsDefaultJudge = false
         /// Judge endpoints named by `provider:`, with the first place each is named.
         public var judgeProviders: [String: SourceLocation] = [:]
+        /// The first case with a `select-best` assertion (it needs a matrix: two or more targets).
+        public var selectBest: SourceLocation?
 
         public init() {}
     }
@@ -348,6 +356,8 @@ public struct EvalRunner: Sendable {
                 needs.cases += 1
                 needs.needsEmbeddings = needs.needsEmbeddings || !prepared.similarityTexts.isEmpty
                 for j in prepared.judgeRequests {
+                    if j.kind == .answerRelevance { needs.needsEmbeddings = true }
+                    if j.comparesTargets, needs.selectBest == nil { needs.selectBest = c.location }
                     if let p = j.provider {
                         if needs.judgeProviders[p] == nil { needs.judgeProviders[p] = c.location }
                     } else {
@@ -402,7 +412,9 @@ public struct EvalRunner: Sendable {
         let reader = try GoldenSetReader(path: job.goldenSetPath, expectedCases: job.shard == nil && job.filter == nil ? total : 0)
         var units = EvalUnits(reader: reader, job: job, targets: targets, scorer: scorer)
         var sources: [[ResponseSource]] = []
-        let core = RunCore(memory: job.memory, concurrency: job.concurrency, warn: job.warn)
+        // select-best: a sample's units wait for each other, so at least a group's worth run at once.
+        let board = targets.count > 1 && !judges.isEmpty ? SelectBestBoard(targets: targets.count) : nil
+        let core = RunCore(memory: job.memory, concurrency: board == nil ? job.concurrency : max(job.concurrency, targets.count), warn: job.warn)
         let memory = job.memory
 
         let outcome = try await core.run(
@@ -413,26 +425,39 @@ public struct EvalRunner: Sendable {
                 let targetSources = targets.map { t in (0..<k).map { r in context.responseSource(for: t.client, namespace: r == 0 ? "" : "repeat-\(r)") } }
                 sources = targetSources
                 var steps = SimilarityStep.steps(job.embedder)
+                var judgeStep: JudgeStep?
                 if !judges.isEmpty {
                     // Each judge endpoint answers through its own limiter and the run's cache, apart from the targets'.
                     let judgeSources = Dictionary(judges.map { ($0.endpoint.name, JudgeStep.sources(for: $0, context)) }) { a, _ in a }
                     sources.append(Array(judgeSources.values.joined()))
-                    steps.append(JudgeStep(sources: judgeSources, defaultJudge: defaultJudge, params: JudgeStep.defaultParams))
+                    judgeStep = JudgeStep(sources: judgeSources, defaultJudge: defaultJudge, params: JudgeStep.defaultParams, embedder: job.embedder)
+                    steps.append(judgeStep!)
                 }
                 let lookup = targetSources
                 let allSteps = steps
                 let labelled = targets.count > 1
+                let judge = judgeStep
                 return { unit in
-                    var record = await self.runCase(unit.prepared, unit.request, source: lookup[unit.target][unit.sample], steps: allSteps)
+                    var unitSteps = allSteps
+                    if let board, let judge { unitSteps.append(SelectBestStep(board: board, target: unit.target, sample: unit.sample, judge: judge)) }
+                    var record = await self.runCase(unit.prepared, unit.request, source: lookup[unit.target][unit.sample], steps: unitSteps)
                     if labelled { record.target = targets[unit.target].label }
                     return EvalRow(record: record, sample: unit.sample, unitKey: unit.key)
                 }
             },
-            consume: { (row: EvalRow, _: Bool) throws in
+            consume: { (row: EvalRow, replayed: Bool) throws in
                 let record = row.record
                 // A row of another target set or sample count is not this run's (the digest makes that unlikely).
                 let t: Int? = record.target.flatMap { labels[$0] } ?? (record.target == nil && targets.count == 1 ? 0 : nil)
                 guard let t, row.sample < k else { return }
+                if replayed, let board {
+                    // The units of this row's group that run again compare with its output.
+                    if record.assertions.contains(where: { $0.type == AssertionType.selectBest.rawValue }) {
+                        board.replayed(.init(caseID: record.id, sample: row.sample), target: t, output: record.output)
+                    } else if record.assertions.isEmpty {
+                        board.replayed(.init(caseID: record.id, sample: row.sample), target: t, output: nil)
+                    }
+                }
                 overall.add(record.outcome)
                 if let finished = aggregates[t].add(record, sample: row.sample) { try sink.write(finished) }
                 event.done += 1
@@ -594,6 +619,7 @@ public struct EvalRunner: Sendable {
             record.errorMessage = error.message
             record.attempts = error.attempts
             record.rateLimited = error.rateLimited
+            for step in steps { await step.skipped(prepared) }
         }
         return record
     }

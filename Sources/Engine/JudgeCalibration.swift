@@ -53,7 +53,8 @@ public enum JudgeCalibration {
             let id = try text("id", required: false) ?? "item-\(lineNumber)"
             guard seen.insert(id).inserted else { throw InputError(location: here, caseID: id, field: "id", message: "duplicate id") }
             let typeName = try text("type", required: false) ?? AssertionType.llmRubric.rawValue
-            guard let type = AssertionType(rawValue: typeName), type.isJudged else {
+            // The verdict types: a measured score (g-eval, context-*) is not a yes/no a person labels.
+            guard let type = AssertionType(rawValue: typeName), [.llmRubric, .modelGradedClosedQA, .factuality].contains(type) else {
                 throw InputError(location: here, caseID: id, field: "type", message: "must be llm-rubric, model-graded-closedqa or factuality")
             }
             guard let human = json["human"]?.boolValue ?? (json["human"].flatMap(JudgeVerdictParser.truth)) else {

@@ -25,6 +25,22 @@ public enum AssertionType: String, Sendable, CaseIterable, Hashable {
     case modelGradedClosedQA = "model-graded-closedqa"
     /// A judge model compares the output's facts with the reference (`value` or `expected`): A–E.
     case factuality
+    /// G-Eval: the judge writes evaluation steps for each criterion in `value` (a request of the
+    /// criterion alone, so it is asked once and cached), then scores the output 1–10 by them; the
+    /// score is out of 10, criteria averaged. Passes at `threshold` (0.7).
+    case gEval = "g-eval"
+    /// The judge writes questions the output answers; their embeddings' mean cosine with the input's
+    /// (the run's embedding endpoint). Passes at `threshold` (0.7).
+    case answerRelevance = "answer-relevance"
+    /// The output's claims, each checked against `vars.context`: supported ÷ claims.
+    case contextFaithfulness = "context-faithfulness"
+    /// The reference's statements (`value` or `expected`), each attributable to `vars.context` or not: attributed ÷ statements.
+    case contextRecall = "context-recall"
+    /// The sentences of `vars.context` needed to answer the input: needed ÷ sentences.
+    case contextRelevance = "context-relevance"
+    /// Across the targets of a matrix: the judge picks the best output for the criterion in
+    /// `value`; it passes, the others fail.
+    case selectBest = "select-best"
 
     /// RAGAS's id-based context precision: |retrieved ∩ relevant| / |retrieved| over the case's
     /// `metadata.retrieved_ids` and `metadata.relevant_ids` (no model call).
@@ -33,14 +49,27 @@ public enum AssertionType: String, Sendable, CaseIterable, Hashable {
     case contextRecallIDs = "context-recall-ids"
 
     /// Graded by a judge model (a call to the judge endpoint per assertion).
-    public var isJudged: Bool { self == .llmRubric || self == .modelGradedClosedQA || self == .factuality }
+    public var isJudged: Bool {
+        switch self {
+        case .llmRubric, .modelGradedClosedQA, .factuality, .gEval, .answerRelevance, .contextFaithfulness, .contextRecall, .contextRelevance, .selectBest:
+            return true
+        default: return false
+        }
+    }
+
+    /// Judged types whose score is a measured fraction, passing at a threshold (not a judge's pass).
+    var isJudgedScore: Bool {
+        switch self {
+        case .gEval, .answerRelevance, .contextFaithfulness, .contextRecall, .contextRelevance: return true
+        default: return false
+        }
+    }
 
     /// Types that exist in promptfoo but need a model, a script or the vector engine; named so the
     /// error can say "not supported yet" rather than "unknown".
     static let recognisedButUnsupported: Set<String> = [
-        "similar:dot", "similar:euclidean", "g-eval", "answer-relevance", "context-faithfulness",
-        "context-recall", "context-relevance", "javascript", "python", "ruby", "webhook", "assert-set",
-        "select-best", "max-score", "moderation", "classifier", "perplexity", "perplexity-score",
+        "similar:dot", "similar:euclidean", "javascript", "python", "ruby", "webhook", "assert-set",
+        "max-score", "moderation", "classifier", "perplexity", "perplexity-score",
     ]
 
     /// Default pass threshold where the type has one (promptfoo's defaults).
@@ -50,6 +79,8 @@ public enum AssertionType: String, Sendable, CaseIterable, Hashable {
         case .rougeN: return 0.75
         case .bleu: return 0.5
         case .similar: return 0.75
+        case .gEval, .answerRelevance: return 0.7
+        case .contextFaithfulness, .contextRecall, .contextRelevance: return 0
         default: return nil
         }
     }
@@ -76,6 +107,9 @@ public struct AssertionSpec: Sendable, Hashable {
     /// the majority verdict and the mean score; the agreement among them is reported.
     public var judgeSamples: Int?
     public static let maxJudgeSamples = 9
+    /// Judged types: sampling parameters for the judge (`provider: {id, config: {...}}`), over
+    /// the judge defaults (temperature 0, max_tokens 512).
+    public var judgeParams: JudgeParams?
 
     public init(
         type: AssertionType, negated: Bool = false, value: JSONValue? = nil, threshold: Double? = nil,
@@ -147,8 +181,15 @@ public struct AssertionSpec: Sendable, Hashable {
         case nil, .null?: break
         case .string(let s)? where !s.isEmpty: spec.provider = s
         // promptfoo's object form names its provider under `id`.
-        case .object(let o)? where o["id"]?.stringValue?.isEmpty == false: spec.provider = o["id"]!.stringValue
-        default: throw FieldError(field: "provider", message: "must be the name of a judge endpoint")
+        case .object(let o)? where o["id"]?.stringValue?.isEmpty == false:
+            spec.provider = o["id"]!.stringValue
+            for key in o.keys where !["id", "config"].contains(key) {
+                throw FieldError(field: "provider.\(key)", message: "unknown field (expected id, config)")
+            }
+            if let config = o["config"], config != .null {
+                do { spec.judgeParams = try JudgeParams.decode(config) } catch { throw error.nested(in: "provider.config") }
+            }
+        default: throw FieldError(field: "provider", message: "must be the name of a judge endpoint, or {id, config}")
         }
         switch object["rubric_prompt"] {
         case nil, .null?: break
@@ -229,7 +270,10 @@ public struct AssertionSpec: Sendable, Hashable {
     /// The range a threshold of this type means something in.
     var thresholdRange: ClosedRange<Double> {
         switch type {
-        case .rougeN, .bleu, .llmRubric, .modelGradedClosedQA, .factuality, .contextPrecisionIDs, .contextRecallIDs: return 0...1
+        case .rougeN, .bleu, .llmRubric, .modelGradedClosedQA, .factuality, .contextPrecisionIDs, .contextRecallIDs, .gEval, .contextFaithfulness,
+            .contextRecall, .contextRelevance:
+            return 0...1
+        case .answerRelevance: return -1...1
         case .similar: return -1...1
         case .levenshtein: return 0...1e6
         case .latency: return 0...1e9  // milliseconds
@@ -269,8 +313,19 @@ public struct AssertionSpec: Sendable, Hashable {
             if value == nil || value?.stringValue == nil { throw FieldError(field: "value", message: "finish-reason needs a string value") }
         case .llmRubric, .modelGradedClosedQA:
             if value?.stringValue?.trimmingSpaces.isEmpty != false { throw FieldError(field: "value", message: "\(type.rawValue) needs the rubric as a string value") }
-        case .factuality:
-            if let v = value, v.stringValue == nil { throw FieldError(field: "value", message: "factuality needs the reference answer as a string value") }
+        case .factuality, .contextRecall:
+            if let v = value, v.stringValue == nil { throw FieldError(field: "value", message: "\(type.rawValue) needs the reference answer as a string value") }
+        case .gEval:
+            switch value {
+            case .string(let s)? where !s.trimmingSpaces.isEmpty: break
+            case .array(let items)? where !items.isEmpty && items.allSatisfy({ $0.stringValue?.trimmingSpaces.isEmpty == false }): break
+            default: throw FieldError(field: "value", message: "g-eval needs the criteria as a string or a list of strings")
+            }
+        case .selectBest:
+            if value?.stringValue?.trimmingSpaces.isEmpty != false { throw FieldError(field: "value", message: "select-best needs the criterion as a string value") }
+            if negated { throw FieldError(field: "type", message: "select-best has no not- form") }
+        case .answerRelevance, .contextFaithfulness, .contextRelevance:
+            if value != nil { throw FieldError(field: "value", message: "\(type.rawValue) reads the output, the input and vars.context; it takes no value") }
         case .contextPrecisionIDs, .contextRecallIDs:
             if value != nil { throw FieldError(field: "value", message: "\(type.rawValue) reads the case's metadata.retrieved_ids and metadata.relevant_ids; it takes no value") }
         case .isJSON, .containsJSON:

@@ -76,6 +76,8 @@ public struct CaseDefaults: Sendable, Hashable {
     public var metadata: [String: JSONValue] = [:]
     /// The judge endpoint of the set's model-graded assertions that name no `provider:`.
     public var judge: String?
+    /// The judge's sampling parameters (`judge: {id, config}`), under an assertion's own.
+    public var judgeParams: JudgeParams?
 
     public init() {}
 
@@ -96,7 +98,15 @@ public struct CaseDefaults: Sendable, Hashable {
         switch object["judge"] {
         case nil, .null?: break
         case .string(let s)? where !s.isEmpty: d.judge = s
-        default: throw FieldError(field: "judge", message: "must be the name of a judge endpoint")
+        case .object(let o)? where o["id"]?.stringValue?.isEmpty == false:
+            for key in o.keys where !["id", "config"].contains(key) {
+                throw FieldError(field: "judge.\(key)", message: "unknown field (expected id, config)")
+            }
+            d.judge = o["id"]!.stringValue
+            if let config = o["config"], config != .null {
+                do { d.judgeParams = try JudgeParams.decode(config) } catch { throw error.nested(in: "judge.config") }
+            }
+        default: throw FieldError(field: "judge", message: "must be the name of a judge endpoint, or {id, config}")
         }
         return d
     }
@@ -139,8 +149,9 @@ extension GoldenCase {
             // A bare `expected` means the output must equal it, as in CSV's `__expected` shorthand.
             assertions.append(AssertionSpec(type: .equals, value: expected))
         }
-        if let judge = defaults.judge {
-            for i in assertions.indices where assertions[i].type.isJudged && assertions[i].provider == nil { assertions[i].provider = judge }
+        for i in assertions.indices where assertions[i].type.isJudged {
+            if assertions[i].provider == nil, let judge = defaults.judge { assertions[i].provider = judge }
+            if let p = defaults.judgeParams { assertions[i].judgeParams = p.overridden(by: assertions[i].judgeParams) }
         }
         let threshold = try decodeThreshold(object["threshold"]) ?? defaults.threshold
         var tags = defaults.tags

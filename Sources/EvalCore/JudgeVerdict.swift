@@ -6,12 +6,44 @@ public struct JudgeVerdict: Sendable, Hashable {
     public var reason: String
     /// The judge's `pass` and `score` disagreed; the score decided (`JudgeVerdictParser` says how).
     public var contradiction: Bool = false
+    /// With `judge_samples`: how the samples agreed.
+    public var agreement: JudgeAgreement?
 
     public init(pass: Bool, score: Double, reason: String, contradiction: Bool = false) {
         self.pass = pass
         self.score = score
         self.reason = reason
         self.contradiction = contradiction
+    }
+}
+
+/// How the K samples of a judged assertion agreed (`judge_samples`).
+public struct JudgeAgreement: Sendable, Hashable {
+    /// Times the judge was asked.
+    public var samples: Int
+    /// Answers that gave a verdict.
+    public var verdicts: Int
+    /// Verdicts that agree with the combined one.
+    public var agreeing: Int
+
+    public init(samples: Int, verdicts: Int, agreeing: Int) {
+        self.samples = samples
+        self.verdicts = verdicts
+        self.agreeing = agreeing
+    }
+
+    /// `{samples, verdicts, agreeing, rate}`; rate is agreeing ÷ verdicts.
+    public var json: JSONValue {
+        ["samples": .number(Double(samples)), "verdicts": .number(Double(verdicts)), "agreeing": .number(Double(agreeing)),
+         "rate": .number(verdicts > 0 ? Double(agreeing) / Double(verdicts) : 0)]
+    }
+
+    public init?(json j: JSONValue) {
+        let range = 0...AssertionSpec.maxJudgeSamples
+        guard let s = j["samples"]?.wholeNumber(in: range), let v = j["verdicts"]?.wholeNumber(in: range), let a = j["agreeing"]?.wholeNumber(in: range),
+            v <= s, a <= v
+        else { return nil }
+        self.init(samples: s, verdicts: v, agreeing: a)
     }
 }
 
@@ -38,9 +70,7 @@ public enum JudgeVerdictParser {
     public static let maxAnswerBytes = 64 * 1024
 
     public static func parse(_ raw: String, format: Format) -> JudgeVerdict? {
-        let text = raw.utf8.count > maxAnswerBytes ? String(decoding: raw.utf8.prefix(maxAnswerBytes), as: UTF8.self) : raw
-        let trimmed = text.trimmingSpaces
-        guard !trimmed.isEmpty else { return nil }
+        guard let trimmed = bounded(raw) else { return nil }
         switch format {
         case .rubricJSON:
             if let v = lastJSONVerdict(trimmed) { return v }
@@ -64,7 +94,10 @@ public enum JudgeVerdictParser {
     static let workPerByte = 32
 
     /// The last JSON object in `text` that reads as a verdict.
-    static func lastJSONVerdict(_ text: String) -> JudgeVerdict? {
+    static func lastJSONVerdict(_ text: String) -> JudgeVerdict? { lastJSON(text, as: verdict) }
+
+    /// The last JSON object in `text` that `read` accepts (judges reason first, conclude last).
+    static func lastJSON<T>(_ text: String, as read: (JSONValue) -> T?) -> T? {
         let bytes = Array(text.utf8)
         var budget = workPerByte * bytes.count + 4096
         var end = bytes.count
@@ -72,11 +105,18 @@ public enum JudgeVerdictParser {
         while budget > 0, let close = bytes[..<end].lastIndex(of: UInt8(ascii: "}")) {
             if let open = matchingOpen(bytes, close: close, budget: &budget) {
                 budget -= close - open + 1
-                if let json = try? JSONValue.parse(bytes: Array(bytes[open...close])), let v = verdict(json) { return v }
+                if let json = try? JSONValue.parse(bytes: Array(bytes[open...close])), let v = read(json) { return v }
             }
             end = close
         }
         return nil
+    }
+
+    /// `text` cut to `maxAnswerBytes` and trimmed; nil when nothing is left.
+    static func bounded(_ raw: String) -> String? {
+        let text = raw.utf8.count > maxAnswerBytes ? String(decoding: raw.utf8.prefix(maxAnswerBytes), as: UTF8.self) : raw
+        let trimmed = text.trimmingSpaces
+        return trimmed.isEmpty ? nil : trimmed
     }
 
     /// The `{` that balances the `}` at `close`, skipping braces inside strings; every byte

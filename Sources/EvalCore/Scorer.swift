@@ -39,6 +39,8 @@ public struct AssertionResult: Sendable, Hashable {
     /// Set when the assertion could not be decided (`scorer_timeout`, `embedding_<kind>`): it is
     /// neither passed nor failed, and makes its case errored.
     public var errorKind: String?
+    /// Judged with `judge_samples`: how the samples agreed.
+    public var judgeAgreement: JudgeAgreement?
 
     public init(type: String, pass: Bool, score: Double, weight: Double, metric: String?, reason: String, errorKind: String? = nil) {
         self.type = type
@@ -196,38 +198,88 @@ public final class Scorer: Sendable {
     }
 
     /// The judge request of a judged assertion; a `rubric_prompt` reading a var that neither the
-    /// case nor the judge defines is an error here, before anything is sent.
+    /// case nor the judge defines, a context type without `vars.context`, a reference type without
+    /// a reference are errors here, before anything is sent.
     private func judgeRequest(_ spec: AssertionSpec, index: Int, value: JSONValue?, in c: GoldenCase) throws(FieldError) -> JudgeRequestSpec {
         var vars = c.vars
-        let format: JudgeVerdictParser.Format
-        let system: String
+        var kind: JudgeKind
+        var system: String
         var user: String
+        /// Variables this type's prompt gives besides the case's.
+        var given: Set<String> = ["output", "input"]
+        let contextTypes: Set<AssertionType> = [.contextFaithfulness, .contextRecall, .contextRelevance]
+        if let context = c.vars["context"] {
+            vars["context"] = .string(context.arrayValue.map { $0.map(\.textForm).joined(separator: "\n\n") } ?? context.textForm)
+        } else if contextTypes.contains(spec.type) {
+            throw FieldError(field: "vars.context", message: "\(spec.displayType) checks against the case's vars.context (the retrieved chunks, a string or a list), which it does not have")
+        }
+        if vars["context"]?.stringValue?.trimmingSpaces.isEmpty == true, contextTypes.contains(spec.type) {
+            throw FieldError(field: "vars.context", message: "\(spec.displayType) needs a non-empty vars.context")
+        }
+        vars["expected"] = .string(c.expected?.textForm ?? "")
         switch spec.type {
         case .llmRubric, .modelGradedClosedQA:
             guard let rubric = spec.value.flatMap({ _ in value?.textForm }), !rubric.trimmingSpaces.isEmpty else {
                 throw FieldError(field: "value", message: "\(spec.displayType) needs the rubric as its value")
             }
             vars["rubric"] = .string(rubric)
-            (format, system, user) = spec.type == .llmRubric
-                ? (.rubricJSON, JudgePrompts.rubricSystem, JudgePrompts.rubricUser) : (.yesNo, JudgePrompts.closedQASystem, JudgePrompts.closedQAUser)
-        default:
+            (kind, system, user) = spec.type == .llmRubric
+                ? (.verdict(.rubricJSON), JudgePrompts.rubricSystem, JudgePrompts.rubricUser)
+                : (.verdict(.yesNo), JudgePrompts.closedQASystem, JudgePrompts.closedQAUser)
+        case .factuality, .contextRecall:
             guard let reference = value?.textForm, !reference.trimmingSpaces.isEmpty else {
-                throw FieldError(field: "value", message: "factuality needs the reference answer as its value (or the case's 'expected')")
+                throw FieldError(field: "value", message: "\(spec.displayType) needs the reference answer as its value (or the case's 'expected')")
             }
-            format = .category(scores: JudgeVerdictParser.factualityScores, passing: JudgeVerdictParser.factualityPassing)
-            (system, user) = (JudgePrompts.factualitySystem, JudgePrompts.factualityUser)
-        }
-        vars["expected"] = .string(c.expected?.textForm ?? (spec.type == .factuality ? value?.textForm ?? "" : ""))
-        if let context = c.vars["context"] {
-            vars["context"] = .string(context.arrayValue.map { $0.map(\.textForm).joined(separator: "\n\n") } ?? context.textForm)
+            vars["expected"] = .string(reference)
+            if spec.type == .factuality {
+                kind = .verdict(.category(scores: JudgeVerdictParser.factualityScores, passing: JudgeVerdictParser.factualityPassing))
+                (system, user) = (JudgePrompts.factualitySystem, JudgePrompts.factualityUser)
+            } else {
+                (kind, system, user) = (.claims(reference: true), JudgePrompts.recallSystem, JudgePrompts.recallUser)
+            }
+        case .gEval:
+            let criteria = value?.arrayValue?.map(\.textForm) ?? [value?.textForm ?? ""]
+            guard !criteria.isEmpty, criteria.allSatisfy({ !$0.trimmingSpaces.isEmpty }) else {
+                throw FieldError(field: "value", message: "g-eval needs the criteria as a string or a list of strings")
+            }
+            (kind, system, user) = (.gEval(criteria: criteria), JudgePrompts.gEvalScoreSystem, JudgePrompts.gEvalScoreUser)
+            given.formUnion(["criteria", "steps"])
+        case .contextFaithfulness:
+            (kind, system, user) = (.claims(reference: false), JudgePrompts.faithfulnessSystem, JudgePrompts.faithfulnessUser)
+        case .contextRelevance:
+            let sentences = JudgePrompts.sentences(vars["context"]?.stringValue ?? "")
+            vars["sentences"] = .string(JudgePrompts.numbered(sentences))
+            (kind, system, user) = (.contextSentences(count: sentences.count), JudgePrompts.relevanceSystem, JudgePrompts.relevanceUser)
+        case .answerRelevance:
+            (kind, system, user) = (.answerRelevance, JudgePrompts.answerRelevanceSystem, JudgePrompts.answerRelevanceUser)
+        default:  // .selectBest
+            guard let criteria = value?.textForm, !criteria.trimmingSpaces.isEmpty else {
+                throw FieldError(field: "value", message: "select-best needs the criterion as its value")
+            }
+            vars["criteria"] = .string(criteria)
+            (kind, system, user) = (.selectBest(criteria: criteria), JudgePrompts.selectBestSystem, JudgePrompts.selectBestUser)
+            given.insert("outputs")
         }
         if let custom = spec.rubricPrompt { user = custom }
         let template = Template(user)
-        for name in template.variableNames where vars[name.split(separator: ".").first.map(String.init) ?? name] == nil && !["output", "input"].contains(name) {
-            throw FieldError(field: "rubric_prompt", message: "the judge prompt reads var '\(name)', which neither the case nor the judge defines (the judge gives \(JudgePrompts.variables.sorted().joined(separator: ", ")))")
+        for name in template.variableNames where vars[name.split(separator: ".").first.map(String.init) ?? name] == nil && !given.contains(name) {
+            throw FieldError(field: "rubric_prompt", message: "the judge prompt reads var '\(name)', which neither the case nor the judge defines (the judge gives \(JudgePrompts.variables.union(given).sorted().joined(separator: ", ")))")
         }
-        var request = JudgeRequestSpec(assertionIndex: index, provider: spec.provider, format: format, system: spec.rubricPrompt == nil ? system : nil, user: template, vars: vars)
+        var request = JudgeRequestSpec(assertionIndex: index, provider: spec.provider, kind: kind, system: spec.rubricPrompt == nil ? system : nil, user: template, vars: vars)
         request.samples = spec.judgeSamples ?? 1
+        request.params = spec.judgeParams
+        if spec.judgeParams?.responseFormat == .jsonSchema {
+            let schema: (name: String, schema: JSONValue)?
+            switch spec.type {
+            case .contextFaithfulness: schema = JudgeKind.claimsSchema(list: "claims", item: "claim", verdict: "supported")
+            case .contextRecall: schema = JudgeKind.claimsSchema(list: "statements", item: "statement", verdict: "attributed")
+            default: schema = kind.answerSchema
+            }
+            guard let schema else {
+                throw FieldError(field: "provider.config.response_format", message: "\(spec.displayType)'s judge answers in prose (\(request.format)), not JSON: json_schema does not apply")
+            }
+            request.responseFormat = ["type": "json_schema", "json_schema": ["name": .string(schema.name), "strict": true, "schema": schema.schema]]
+        }
         return request
     }
 
@@ -306,6 +358,7 @@ public final class Scorer: Sendable {
         var pass: Bool
         var score: Double?
         var reason: String
+        var agreement: JudgeAgreement?
         switch spec.type {
         case .equals:
             switch a.value {
@@ -443,7 +496,7 @@ public final class Scorer: Sendable {
             pass = m >= t - 1e-12
             score = m
             reason = "\(spec.type.rawValue) \(format(m)) (threshold \(format(t)))"
-        case .llmRubric, .modelGradedClosedQA, .factuality:
+        case .llmRubric, .modelGradedClosedQA, .factuality, .gEval, .answerRelevance, .contextFaithfulness, .contextRecall, .contextRelevance, .selectBest:
             guard let index = a.judge?.assertionIndex, let outcome = output.judgements[index] else {
                 return AssertionResult(type: spec.displayType, pass: false, score: 0, weight: spec.weight, metric: spec.metric,
                                        reason: "no judge verdict (is a judge endpoint configured?)", errorKind: "judge_error")
@@ -455,11 +508,14 @@ public final class Scorer: Sendable {
             case .verdict(let v):
                 pass = v.pass
                 score = v.score
-                // With a threshold, a pass needs the judge's pass and a score that reaches it (promptfoo).
-                if let t = spec.threshold { pass = pass && v.score >= t - 1e-12 }
-                reason = "judge: " + (v.reason.isEmpty ? (v.pass ? "pass" : "fail") : v.reason)
-                if let t = spec.threshold { reason += " (score \(format(v.score)), threshold \(format(t)))" }
+                // With a threshold, a pass needs the judge's pass and a score that reaches it (promptfoo);
+                // the measured types (g-eval, context-*, answer-relevance) pass on the threshold alone.
+                let t = spec.threshold ?? spec.type.defaultThreshold
+                if let t { pass = pass && v.score >= t - 1e-12 }
+                reason = (spec.type.isJudgedScore ? "" : "judge: ") + (v.reason.isEmpty ? (v.pass ? "pass" : "fail") : v.reason)
+                if let t { reason += " (score \(format(v.score)), threshold \(format(t)))" }
                 if v.contradiction { reason += " [the judge's pass and score disagreed: the score decided]" }
+                agreement = v.agreement
             }
         case .finishReason:
             let want = a.value!.textForm.lowercased()
@@ -473,7 +529,9 @@ public final class Scorer: Sendable {
             s = 1 - s
             reason = "not: " + reason
         }
-        return AssertionResult(type: spec.displayType, pass: pass, score: s, weight: spec.weight, metric: spec.metric, reason: reason)
+        var result = AssertionResult(type: spec.displayType, pass: pass, score: s, weight: spec.weight, metric: spec.metric, reason: reason)
+        result.judgeAgreement = agreement
+        return result
     }
 
     /// An assertion that ran out of its budget: errored, whatever its `not-` prefix says.

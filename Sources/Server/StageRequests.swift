@@ -95,6 +95,9 @@ public struct StageRequest: Sendable {
             for (name, location) in needs.judgeProviders.sorted(by: { $0.value.line < $1.value.line }) where !config.endpoints.contains(where: { $0.name == name }) {
                 throw RequestError.semantic("unknown_endpoint", "golden_set", "\(location.file):\(location.line): field 'provider': no judge endpoint named '\(name)'")
             }
+            if let location = needs.selectBest {
+                throw RequestError.semantic("needs_matrix", "golden_set", "\(location.file):\(location.line): select-best compares the targets of a matrix, and a service eval has one endpoint and one prompt")
+            }
             if needs.needsDefaultJudge && defaultJudge == nil {
                 throw RequestError.semantic("needs_judge", "judge_endpoint", "the golden set has model-graded assertions without provider:: name their judge")
             }

@@ -105,6 +105,7 @@ public final class SimulatedEndpoint: Sendable {
         }
         let model = parsed["model"]?.stringValue ?? "sim-small"
         let prompt: String
+        var system = ""
         var promptChars = 0
         switch api {
         case .chat:
@@ -116,6 +117,7 @@ public final class SimulatedEndpoint: Sendable {
                 let content = m["content"]?.stringValue ?? ""
                 promptChars += content.utf8.count
                 if m["role"]?.stringValue == "user" { last = content }
+                if m["role"]?.stringValue == "system" { system += content }
             }
             prompt = last
         case .completions:
@@ -163,7 +165,7 @@ public final class SimulatedEndpoint: Sendable {
         let temperature = params["temperature"]?.numberValue
         var sample = 0
         // A judge is asked again to measure its noise: its n-th identical prompt is sample n too.
-        let judgePrompt = prompt.contains("<Output>") && prompt.contains("<Input>")
+        let judgePrompt = (prompt.contains("<Output>") && prompt.contains("<Input>")) || system.contains(SimulatedJudge.jsonMarker)
         if !empty, judgePrompt || (seed == nil && (temperature ?? 0) > 0) {
             let key = fnv1a(Array("\(model)\u{0}\(prompt)\u{0}\(temperature ?? 0)".utf8))
             sample = samplesSeen.withLock { seen in
@@ -172,8 +174,9 @@ public final class SimulatedEndpoint: Sendable {
                 return seen[key, default: 0]
             }
         }
-        let judge = SimulatedJudge(accuracy: profile.judgeAccuracy, formatNoise: profile.judgeFormatNoise, unparseableRate: profile.judgeUnparseableRate, salt: profile.seed)
-        var text = empty ? "" : judge.answer(prompt: prompt, sample: sample) ?? SimulatedBrain(accuracy: profile.accuracy(for: model), samplingSalt: profile.seed).answer(
+        var judge = SimulatedJudge(accuracy: profile.judgeAccuracy, formatNoise: profile.judgeFormatNoise, unparseableRate: profile.judgeUnparseableRate, salt: profile.seed)
+        judge.bias = profile.judgeBias
+        var text = empty ? "" : judge.answer(prompt: prompt, system: system, sample: sample) ?? SimulatedBrain(accuracy: profile.accuracy(for: model), samplingSalt: profile.seed).answer(
             model: model, prompt: prompt, seed: seed, temperature: temperature, sample: sample)
         var finishReason = "stop"
         for stop in params["stop"]?.arrayValue?.compactMap(\.stringValue) ?? params["stop"]?.stringValue.map({ [$0] }) ?? [] {

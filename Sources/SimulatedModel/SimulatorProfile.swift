@@ -62,12 +62,15 @@ public struct SimulatorProfile: Sendable, Hashable {
     public var judgeFormatNoise = 0.0
     /// The share of judge answers with no readable verdict at all.
     public var judgeUnparseableRate = 0.0
+    /// Which way the judge's mistakes lean, from -1 (harsh: its errors fail right outputs) to 1
+    /// (lenient: its errors pass wrong ones); 0 splits them evenly. Accuracy stays the mean.
+    public var judgeBias = 0.0
 
     public init() {}
 
     static let knownFields: Set<String> = [
         "accuracy", "model_accuracy", "latency", "faults", "rate_limit", "max_concurrency", "embedding_dimensions", "seed", "description",
-        "judge_accuracy", "judge_format_noise", "judge_unparseable_rate",
+        "judge_accuracy", "judge_format_noise", "judge_unparseable_rate", "judge_bias",
     ]
 
     /// Decodes a profile file (`profiles/sim-*.yaml`).
@@ -159,6 +162,10 @@ public struct SimulatorProfile: Sendable, Hashable {
         p.judgeAccuracy = try fraction(o["judge_accuracy"], "judge_accuracy") ?? p.judgeAccuracy
         p.judgeFormatNoise = try fraction(o["judge_format_noise"], "judge_format_noise") ?? 0
         p.judgeUnparseableRate = try fraction(o["judge_unparseable_rate"], "judge_unparseable_rate") ?? 0
+        if let v = o["judge_bias"], v != .null {
+            guard let b = v.numberValue, b >= -1, b <= 1 else { throw FieldError(field: "judge_bias", message: "must be a number from -1 to 1") }
+            p.judgeBias = b
+        }
         return p
     }
 

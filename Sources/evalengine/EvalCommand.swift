@@ -203,6 +203,10 @@ struct EvalCommand: AsyncParsableCommand {
             printError("\(location.file):\(location.line): field 'provider': no judge endpoint named '\(name)' in \(config) (defined: \(allEndpoints.map(\.name).joined(separator: ", "))); nothing was sent")
             return ExitCodes.dataError
         }
+        if let location = needs.selectBest, prompts.count * endpointConfigs.count < 2 {
+            printError("\(location.file):\(location.line): field 'assert': select-best compares the targets of a matrix; give two or more --endpoint or --prompt; nothing was sent")
+            return ExitCodes.usage
+        }
         if needs.needsDefaultJudge && judgeEndpoint == nil {
             printError("evalengine eval: \(golden) has model-graded assertions without provider:: name their judge with --judge-endpoint NAME; nothing was sent")
             return ExitCodes.usage

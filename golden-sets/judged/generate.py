@@ -5,8 +5,10 @@ python3 golden-sets/judged/generate.py > golden-sets/judged/cases.jsonl
 python3 golden-sets/judged/generate.py --labels --cases 400 > golden-sets/judged/labels.jsonl
 
 Summaries, explanations of a fact (capitals), support-style answers (sentiment of a customer
-message) and faithful repetition, each with model-graded assertions: llm-rubric, factuality
-against the reference, model-graded-closedqa; the simulated endpoint grades them for real.
+message) and faithful repetition, each with model-graded assertions: llm-rubric, g-eval,
+factuality against the reference, model-graded-closedqa, and for the cases that carry retrieved
+context (vars.context) the judged context-faithfulness / -recall / -relevance beside the id-based
+context-precision-ids / -recall-ids; the simulated endpoint grades them for real.
 """
 import json, random, sys
 
@@ -30,23 +32,31 @@ def cases(n, rng):
             # A retrieval step before the summary: which chunk ids it fetched and which were relevant.
             relevant = [f"doc-{i}-a", f"doc-{i}-b"]
             retrieved = [f"doc-{i}-a"] + ([f"doc-{i}-b"] if rng.random() < 0.7 else []) + ([f"doc-{i}-x"] if rng.random() < 0.4 else [])
-            yield {"id": cid, "vars": {"question": f"Summarize: {first}.{rest}"}, "expected": first + ".",
+            yield {"id": cid, "vars": {"question": f"Summarize: {first}.{rest}", "context": [first + ".", rest.strip()]}, "expected": first + ".",
                    "assert": [{"type": "llm-rubric", "value": "A one-sentence summary that keeps the main fact and adds nothing", "metric": "rubric"},
+                              {"type": "g-eval", "value": "The summary keeps the main fact of the text and adds nothing", "metric": "g_eval"},
                               {"type": "factuality", "metric": "factuality"},
+                              {"type": "context-faithfulness", "metric": "faithfulness", "weight": 0},
                               {"type": "context-precision-ids", "metric": "context_precision", "weight": 0},
                               {"type": "context-recall-ids", "metric": "context_recall", "weight": 0}],
                    "metadata": {"retrieved_ids": retrieved, "relevant_ids": relevant},
                    "tags": ["summarization"]}
         elif kind == "capital":
             c = rng.choice(list(CAPITALS))
-            yield {"id": cid, "vars": {"question": f"What is the capital of {c}?"}, "expected": f"The capital of {c} is {CAPITALS[c]}.",
+            other = rng.choice([k for k in CAPITALS if k != c])
+            context = [f"The capital of {c} is {CAPITALS[c]}.", f"{CAPITALS[other]} is a large city in {other}."]
+            yield {"id": cid, "vars": {"question": f"What is the capital of {c}?", "context": context}, "expected": f"The capital of {c} is {CAPITALS[c]}.",
                    "assert": [{"type": "model-graded-closedqa", "value": f"names {CAPITALS[c]} as the capital of {c}", "metric": "closedqa"},
-                              {"type": "factuality", "metric": "factuality"}],
+                              {"type": "factuality", "metric": "factuality"},
+                              {"type": "context-faithfulness", "metric": "faithfulness", "threshold": 0.5},
+                              {"type": "context-recall", "metric": "context_recall_judged", "weight": 0},
+                              {"type": "context-relevance", "metric": "context_relevance", "weight": 0}],
                    "tags": ["explanation"]}
         elif kind == "support":
             words = rng.sample(POS if i % 8 < 4 else NEG, 2)
             yield {"id": cid, "vars": {"question": f"Classify the sentiment: The service was {words[0]} and the food {words[1]}."},
-                   "assert": [{"type": "llm-rubric", "value": "Names the customer's sentiment correctly in one word", "metric": "rubric"}],
+                   "assert": [{"type": "llm-rubric", "value": "Names the customer's sentiment correctly in one word", "metric": "rubric"},
+                              {"type": "g-eval", "value": ["Names the sentiment correctly", "Answers in one word"], "metric": "g_eval"}],
                    "tags": ["support"]}
         else:
             text = " ".join(rng.sample(WORDS, 6))
