@@ -15,7 +15,7 @@ SIM = "latency: {distribution: fixed, ms: 5}\n"
 LIMIT = ", requests_per_minute: 1200, burst_seconds: 0.1"
 
 
-def lost_or_duplicated(rows, store_path, sim, cases, targets=1, repeats=1):
+def lost_or_duplicated(rows, store_path, sim, cases, targets=1, repeats=1, judge_calls=0):
     """(True when every case is in the report once per target with all its samples and the store
     is intact, the figures as text)."""
     integrity, dups = store_check(store_path)
@@ -28,17 +28,30 @@ def lost_or_duplicated(rows, store_path, sim, cases, targets=1, repeats=1):
     shape += f"{repeats} samples x " if repeats > 1 else ""
     return ok, (f"report {len(set(keys))}/{want} distinct rows ({shape}{cases} cases), {len(keys) - len(set(keys))} duplicated, "
                 f"{samples}/{want * repeats} samples; store integrity_check {integrity}, duplicate case rows {dups}; "
-                f"the endpoint answered {chat} requests for {want * repeats} samples ({chat - want * repeats} lost in flight at kills and sent again)")
+                f"the endpoint answered {chat} requests for {want * repeats} samples" + (f" and {judge_calls} judge calls" if judge_calls else "")
+                + f" ({chat - want * repeats - judge_calls} lost in flight at kills and sent again)")
 
 
 def cli_loop(binary, kills, rng, cases, variant="plain"):
-    """variant: plain (one prompt, one endpoint), matrix (2 prompts x 2 endpoints) or repeat (--repeat 3)."""
+    """variant: plain (one prompt, one endpoint), matrix (2 prompts x 2 endpoints), repeat (--repeat 3)
+    or select-best (2 endpoints, every case judged across them by the same simulator as judge)."""
     s = Scratch(cases)
     sim = Simulator(binary, s, SIM)
     endpoints = s.endpoints(sim.port, LIMIT)
     cmd = [binary, "eval", "--golden", s.path("data/g.jsonl"), "--prompt", s.path("data/prompt.yaml"), "--config", endpoints,
            "--endpoint", "sim", "--cache-path", s.path("store.sqlite"), "--report", s.path("report.json"), "--quiet"]
     targets, repeats = 1, 1
+    if variant == "select-best":
+        with open(endpoints) as f:
+            text = f.read()
+        s.write("endpoints.yaml", text + text.split("\n", 1)[1].replace("name: sim,", "name: sim-b,").replace("model: sim-small", "model: sim-b"))
+        with open(s.path("data/g.jsonl")) as f:
+            lines = [json.loads(line) for line in f if line.strip()]
+        for c in lines:
+            c["assert"] = c.get("assert", []) + [{"type": "select-best", "value": "gives the right answer", "weight": 0}]
+        s.write("data/g.jsonl", "".join(json.dumps(c) + "\n" for c in lines))
+        cmd += ["--endpoint", "sim-b", "--judge-endpoint", "sim"]
+        targets = 2
     if variant == "matrix":
         with open(endpoints) as f:
             text = f.read()
@@ -65,8 +78,19 @@ def cli_loop(binary, kills, rng, cases, variant="plain"):
             rc = p.wait(timeout=300)
             done = rc
         report = json.load(open(s.path("report.json")))
-        intact, figures = lost_or_duplicated(report["cases"], s.path("store.sqlite"), sim, cases, targets, repeats)
+        intact, figures = lost_or_duplicated(report["cases"], s.path("store.sqlite"), sim, cases, targets, repeats,
+                                             judge_calls=cases if variant == "select-best" else 0)
         ok = done in (0, 1) and report["summary"]["total"] == cases * targets * repeats and intact
+        if variant == "select-best":
+            # Rows replayed from a killed attempt and rows run again must agree: one winner per case.
+            winners = {}
+            for r in report["cases"]:
+                sb = [a for a in r.get("assertions", []) if a["type"] == "select-best"]
+                if len(sb) == 1 and "error" not in sb[0]:
+                    winners[r["id"]] = winners.get(r["id"], 0) + (1 if sb[0]["score"] == 1 else 0)  # weight 0: the score says who won
+            decided = sum(1 for v in winners.values() if v == 1)
+            ok = ok and len(winners) == cases and decided == cases
+            figures += f"; select-best decided with one winner for {decided}/{cases} cases"
         print(f"kill-loop cli ({variant}): {killed} kills in {rounds} runs; final exit {done}; {figures} -> {'ok' if ok else 'FAILED'}")
         return ok, killed
     finally:
@@ -123,5 +147,6 @@ def run(binary, kills, seed):
     ok3, k3 = cli_loop(binary, extra, rng, cases // 2, "matrix")
     ok4, k4 = cli_loop(binary, extra, rng, cases // 2, "repeat")
     ok5, k5 = server_loop(binary, extra, rng, cases // 2, repeats=3)
-    print(f"kill-loop: {k1 + k2 + k3 + k4 + k5} kills in all (seed {seed})")
-    return ok1 and ok2 and ok3 and ok4 and ok5
+    ok6, k6 = cli_loop(binary, extra, rng, cases // 2, "select-best")
+    print(f"kill-loop: {k1 + k2 + k3 + k4 + k5 + k6} kills in all (seed {seed})")
+    return ok1 and ok2 and ok3 and ok4 and ok5 and ok6
