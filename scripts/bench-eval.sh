@@ -113,7 +113,7 @@ if b:
     echo "simulator: $(stats 18091)"
     ;;
   judged)
-    # 10,000 judged cases (golden-sets/judged's generator: llm-rubric, factuality, closedqa) against a target
+    # 10,000 judged cases (golden-sets/judged's generator: llm-rubric, g-eval, factuality, closedqa, context-*) against a target
     # and a judge simulator in their own processes, no latency, each endpoint under its own limiter;
     # beside the same cases with a trivial assertion instead (no judge): cases/s and CPU per case.
     start_sim 18091 profiles/sim-fast.yaml

@@ -23,6 +23,7 @@ extension CaseRecord {
                 if let m = a.metric { ao["metric"] = .string(m) }
                 if let k = a.errorKind { ao["error"] = .string(k) }
                 if let g = a.judgeAgreement { ao["judge_agreement"] = g.json }
+                if a.judgeContradiction { ao["judge_contradiction"] = true }
                 return .object(ao)
             })
         }
@@ -59,6 +60,7 @@ extension CaseRecord {
             var result = AssertionResult(type: type, pass: pass, score: s, weight: w, metric: a["metric"]?.stringValue, reason: reason,
                                          errorKind: a["error"]?.stringValue)
             result.judgeAgreement = a["judge_agreement"].flatMap(JudgeAgreement.init(json:))
+            result.judgeContradiction = a["judge_contradiction"]?.boolValue ?? false
             assertions.append(result)
         }
         self.init(

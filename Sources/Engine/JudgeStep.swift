@@ -19,6 +19,10 @@ struct JudgeStep: CaseStep {
     /// answer-relevance embeds the judge's questions and the input with the run's embedding endpoint.
     var embedder: Embedder?
 
+    /// The most g-eval steps passed on to the score call, and answer-relevance questions embedded.
+    static let maxSteps = 12
+    static let maxQuestions = 10
+
     static var defaultParams: ModelParams {
         var p = ModelParams()
         p.temperature = 0
@@ -84,7 +88,8 @@ struct JudgeStep: CaseStep {
                 for criterion in criteria {
                     let stepsRequest = ModelRequest(messages: JudgeRequestSpec.gEvalStepsMessages(criterion: criterion), params: spec.stepsParams(params))
                     let steps = try await ask(judge.stepsSource, judge.name, stepsRequest, "evaluation steps", usage: &usage, parse: JudgeVerdictParser.steps)
-                    let listed = steps.map { "- " + $0 }.joined(separator: "\n")
+                    // A judge that writes hundreds of steps does not make every score prompt that long.
+                    let listed = steps.prefix(JudgeStep.maxSteps).map { "- " + $0 }.joined(separator: "\n")
                     scores.append(try await ask(judge.source, judge.name, request(["criteria": criterion, "steps": listed]), "1-10 score", usage: &usage) {
                         JudgeVerdictParser.gEvalScore($0)
                     })
@@ -113,8 +118,8 @@ struct JudgeStep: CaseStep {
                 guard let embedder else {
                     return .failed(kind: "judge_error", message: "answer-relevance needs an embedding endpoint (give --embedding-endpoint)")
                 }
-                let mean = try await meanCosine(embedder, output.input, questions)
-                return .verdict(JudgeVerdict(pass: true, score: mean, reason: "mean cosine of \(questions.count) generated questions with the input \(format(mean))"))
+                let mean = try await meanCosine(embedder, output.input, Array(questions.prefix(JudgeStep.maxQuestions)))
+                return .verdict(JudgeVerdict(pass: true, score: mean, reason: "mean cosine of \(min(questions.count, JudgeStep.maxQuestions)) generated questions with the input \(format(mean))"))
             case .selectBest:
                 return .failed(kind: "judge_error", message: "select-best compares targets")
             }

@@ -110,6 +110,9 @@ public struct AssertionSpec: Sendable, Hashable {
     /// Judged types: sampling parameters for the judge (`provider: {id, config: {...}}`), over
     /// the judge defaults (temperature 0, max_tokens 512).
     public var judgeParams: JudgeParams?
+    /// factuality: the score of each category, A–E (promptfoo's `factuality` option:
+    /// `subset`, `superset`, `agree`, `disagree`, `differ_but_factual`); a category scoring above 0 passes.
+    public var factualityScores: [Character: Double]?
 
     public init(
         type: AssertionType, negated: Bool = false, value: JSONValue? = nil, threshold: Double? = nil,
@@ -126,7 +129,12 @@ public struct AssertionSpec: Sendable, Hashable {
     /// The type as written, with its `not-` prefix.
     public var displayType: String { (negated ? "not-" : "") + type.rawValue }
 
-    static let knownFields: Set<String> = ["type", "value", "threshold", "weight", "metric", "provider", "rubric_prompt", "judge_samples"]
+    static let knownFields: Set<String> = ["type", "value", "threshold", "weight", "metric", "provider", "rubric_prompt", "judge_samples", "factuality"]
+
+    /// promptfoo's names of the factuality categories.
+    static let factualityCategories: [(name: String, letter: Character)] = [
+        ("subset", "A"), ("superset", "B"), ("agree", "C"), ("disagree", "D"), ("differ_but_factual", "E"),
+    ]
 
     /// Resolves `not-TYPE` and checks the type is one we run.
     public static func resolveType(_ raw: String) throws(FieldError) -> (AssertionType, Bool) {
@@ -201,6 +209,20 @@ public struct AssertionSpec: Sendable, Hashable {
                 throw FieldError(field: "judge_samples", message: "must be a whole number from 1 to \(AssertionSpec.maxJudgeSamples)")
             }
             spec.judgeSamples = k
+        }
+        if let f = object["factuality"], f != .null {
+            guard type == .factuality else { throw FieldError(field: "factuality", message: "only factuality assertions take category scores") }
+            guard let o = f.objectValue else { throw FieldError(field: "factuality", message: "must be an object of category scores") }
+            var scores = JudgeVerdictParser.factualityScores
+            let names = Dictionary(uniqueKeysWithValues: factualityCategories.map { ($0.name, $0.letter) })
+            for (key, v) in o {
+                guard let letter = names[key] else {
+                    throw FieldError(field: "factuality.\(key)", message: "unknown category (expected one of \(factualityCategories.map(\.name).joined(separator: ", ")))")
+                }
+                guard let n = v.numberValue, n >= 0, n <= 1 else { throw FieldError(field: "factuality.\(key)", message: "must be a score from 0 to 1") }
+                scores[letter] = n
+            }
+            spec.factualityScores = scores
         }
         if !type.isJudged, spec.provider != nil || spec.rubricPrompt != nil || spec.judgeSamples != nil {
             let field = spec.provider != nil ? "provider" : spec.rubricPrompt != nil ? "rubric_prompt" : "judge_samples"

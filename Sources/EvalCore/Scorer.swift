@@ -41,6 +41,8 @@ public struct AssertionResult: Sendable, Hashable {
     public var errorKind: String?
     /// Judged with `judge_samples`: how the samples agreed.
     public var judgeAgreement: JudgeAgreement?
+    /// The judge's pass and score disagreed (`pass: true, score: 0`): the score decided.
+    public var judgeContradiction = false
 
     public init(type: String, pass: Bool, score: Double, weight: Double, metric: String?, reason: String, errorKind: String? = nil) {
         self.type = type
@@ -232,7 +234,9 @@ public final class Scorer: Sendable {
             }
             vars["expected"] = .string(reference)
             if spec.type == .factuality {
-                kind = .verdict(.category(scores: JudgeVerdictParser.factualityScores, passing: JudgeVerdictParser.factualityPassing))
+                // A category scoring above 0 passes (promptfoo), so configured scores move the passing set too.
+                let scores = spec.factualityScores ?? JudgeVerdictParser.factualityScores
+                kind = .verdict(.category(scores: scores, passing: Set(scores.filter { $0.value > 0 }.keys)))
                 (system, user) = (JudgePrompts.factualitySystem, JudgePrompts.factualityUser)
             } else {
                 (kind, system, user) = (.claims(reference: true), JudgePrompts.recallSystem, JudgePrompts.recallUser)
@@ -359,6 +363,7 @@ public final class Scorer: Sendable {
         var score: Double?
         var reason: String
         var agreement: JudgeAgreement?
+        var contradiction = false
         switch spec.type {
         case .equals:
             switch a.value {
@@ -516,6 +521,7 @@ public final class Scorer: Sendable {
                 if let t { reason += " (score \(format(v.score)), threshold \(format(t)))" }
                 if v.contradiction { reason += " [the judge's pass and score disagreed: the score decided]" }
                 agreement = v.agreement
+                contradiction = v.contradiction
             }
         case .finishReason:
             let want = a.value!.textForm.lowercased()
@@ -531,6 +537,7 @@ public final class Scorer: Sendable {
         }
         var result = AssertionResult(type: spec.displayType, pass: pass, score: s, weight: spec.weight, metric: spec.metric, reason: reason)
         result.judgeAgreement = agreement
+        result.judgeContradiction = contradiction
         return result
     }
 

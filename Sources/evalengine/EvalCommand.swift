@@ -266,7 +266,7 @@ struct EvalCommand: AsyncParsableCommand {
                     } catch {
                         // Down or failing is not "no embeddings": the run goes on and reports its errors.
                         if EmbeddingProbeError.meansUnsupported(error.code) {
-                            throw EmbeddingProbeError(message: "the golden set has 'similar' assertions, and endpoint '\(embedClient.endpoint.name)' does not answer embeddings (\(error.kind): \(error.message)); nothing was sent. Name one that does with --embedding-endpoint")
+                            throw EmbeddingProbeError(message: "the golden set has 'similar' or 'answer-relevance' assertions, and endpoint '\(embedClient.endpoint.name)' does not answer embeddings (\(error.kind): \(error.message)); nothing was sent. Name one that does with --embedding-endpoint")
                         }
                     }
                 }

@@ -202,6 +202,33 @@ import Testing
     }
 }
 
+extension JudgedRAGTests {
+    /// A self-contradicting verdict (promptfoo #2998) is decided by its score and flagged in the row.
+    @Test func aContradictingVerdictIsDecidedByTheScoreAndFlagged() async throws {
+        let judge = ScriptedEndpoint { _ in .chat(#"{"reason": "looks fine", "score": 0, "pass": true}"#) }
+        let rows = try await judge.with { judgePort in
+            try await withSimulator { _, port in
+                let golden = Self.write([#"{"id":"c","vars":{"question":"What is 2 + 2?"},"assert":[{"type":"llm-rubric","value":"says 4"}]}"#])
+                let client = makeClient(EndpointConfig(name: "sim", baseURL: nil, model: "sim-small"), port: port)
+                let judgeClient = makeClient(EndpointConfig(name: "judge", baseURL: nil, model: "m"), port: judgePort)
+                var runner = EvalRunner(client: client)
+                runner.judges = [judgeClient]
+                runner.defaultJudge = "judge"
+                var sink = MemorySink()
+                _ = try await runner.run(EvalJob(goldenSetPath: golden, prompt: JudgeTests.prompt, gate: .default, concurrency: 2), total: 1, sink: &sink)
+                await client.shutdown()
+                await judgeClient.shutdown()
+                return sink.records
+            }
+        }
+        let a = rows[0].assertions[0]
+        #expect(!a.pass && a.score == 0 && a.judgeContradiction && rows[0].status == .failed)
+        // The flag survives the row's JSON (store, report, merge).
+        let back = try #require(CaseRecord(json: rows[0].json()))
+        #expect(back.assertions[0].judgeContradiction && rows[0].json()["assertions"]?.arrayValue?.first?["judge_contradiction"] == true)
+    }
+}
+
 /// Runs `body` with one simulator per profile, their ports in order.
 func withSimulators<T: Sendable>(_ profiles: [SimulatorProfile], _ body: @Sendable @escaping ([Int]) async throws -> T) async throws -> T {
     guard let first = profiles.first else { return try await body([]) }

@@ -115,3 +115,38 @@ import Testing
         #expect(JudgePrompts.sentences("3.5 million people live there") == ["3.5 million people live there"])
     }
 }
+
+/// factuality's category scores are configurable (promptfoo's `factuality` option); a category
+/// scoring above 0 passes.
+@Suite struct FactualityScoresTests {
+    func verdict(_ answer: String, scores: String) throws -> AssertionResult {
+        let json = try JSONValue.parse(#"{"id":"f","vars":{"question":"q"},"assert":[{"type":"factuality","value":"ref"\#(scores)}]}"#)
+        let c = try GoldenCase.decode(json, location: SourceLocation(file: "g.jsonl", line: 1))
+        let scorer = Scorer()
+        let prepared = try scorer.prepare(c)
+        var output = CaseOutput(text: "out")
+        let v = try #require(JudgeVerdictParser.parse(answer, format: prepared.judgeRequests[0].format))
+        output.judgements[0] = .verdict(v)
+        return scorer.score(prepared, output: output).results[0]
+    }
+
+    @Test func configuredScoresDecide() throws {
+        let defaultD = try verdict("They disagree.\n(D)", scores: "")
+        #expect(!defaultD.pass && defaultD.score == 0)
+        let custom = #","factuality":{"disagree":0.5,"differ_but_factual":0}"#
+        let d = try verdict("They disagree.\n(D)", scores: custom)
+        #expect(d.pass && d.score == 0.5)
+        let e = try verdict("Different but fine.\n(E)", scores: custom)
+        #expect(!e.pass && e.score == 0)
+        let a = try verdict("A subset.\n(A)", scores: custom)
+        #expect(a.pass && a.score == 1)
+    }
+
+    @Test func badScoresAreNamed() {
+        for (scores, field) in [(#","factuality":{"contradicts":0}"#, "factuality.contradicts"), (#","factuality":{"agree":2}"#, "factuality.agree")] {
+            let json = try! JSONValue.parse(#"{"id":"f","vars":{"question":"q"},"assert":[{"type":"factuality","value":"ref"\#(scores)}]}"#)
+            #expect(throws: FieldError.self) { try GoldenCase.decode(json, location: SourceLocation(file: "g.jsonl", line: 1)) }
+            do { _ = try GoldenCase.decode(json, location: SourceLocation(file: "g.jsonl", line: 1)) } catch { #expect(error.field.contains(field), "\(error)") }
+        }
+    }
+}
