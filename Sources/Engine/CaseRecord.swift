@@ -11,6 +11,8 @@ public struct CaseRecord: Sendable {
     public var namedScores: [String: Double]
     public var output: String?
     public var finishReason: String?
+    /// The functions the model called (beside `output`, which may then be empty).
+    public var toolCalls: [ToolCall] = []
     public var latencyMs: Double?
     public var promptTokens: Int
     public var completionTokens: Int

@@ -15,6 +15,7 @@ extension CaseRecord {
         if !r.namedScores.isEmpty { o["named_scores"] = .object(r.namedScores.mapValues(JSONValue.number)) }
         if includeOutput, let out = r.output { o["output"] = .string(out) }
         if let f = r.finishReason { o["finish_reason"] = .string(f) }
+        if !r.toolCalls.isEmpty { o["tool_calls"] = .array(r.toolCalls.map(\.json)) }
         if let l = r.latencyMs { o["latency_ms"] = .number(l) }
         if let c = r.costUSD { o["cost_usd"] = .number(c) }
         if !r.assertions.isEmpty {
@@ -71,6 +72,10 @@ extension CaseRecord {
             costUSD: j["cost_usd"]?.numberValue, attempts: attempts, rateLimited: rateLimited,
             assertions: assertions, errorKind: j["error"]?["kind"]?.stringValue, errorMessage: j["error"]?["message"]?.stringValue)
         cached = j["cached"]?.boolValue ?? false
+        if let calls = j["tool_calls"] {
+            guard let list = ToolCall.list(json: calls) else { return nil }
+            toolCalls = list
+        }
         threshold = j["threshold"]?.numberValue
         target = j["target"]?.stringValue
         if let u = j["judge"] {

@@ -375,14 +375,16 @@ public struct EvalRunner: Sendable {
     static func prepare(_ c: GoldenCase, prompt: PromptConfig, scorer: Scorer) throws(InputError) -> (PreparedCase, ModelRequest) {
         let prepared: PreparedCase
         do {
-            prepared = try scorer.prepare(c)
+            prepared = try scorer.prepare(c, tools: prompt.tools)
         } catch {
             throw InputError(location: c.location, caseID: c.id, field: error.field, message: error.message)
         }
         do {
             let messages = try prompt.renderMessages(c.vars)
             let completion = try prompt.completionPrompt?.render(c.vars)
-            return (prepared, ModelRequest(messages: messages, prompt: completion, params: prompt.params))
+            var request = ModelRequest(messages: messages, prompt: completion, params: prompt.params)
+            request.toolFields = prompt.toolFields
+            return (prepared, request)
         } catch {
             throw InputError(location: c.location, caseID: c.id, field: "vars.\(error.name)",
                 message: "the prompt reads var '\(error.name)', which the case does not define")
@@ -596,7 +598,9 @@ public struct EvalRunner: Sendable {
             record.costUSD = cost
             record.attempts = response.attempts
             record.rateLimited = response.rateLimited
+            record.toolCalls = response.toolCalls
             var output = CaseOutput(text: response.text, latencyMs: response.latencyMs, costUSD: cost, finishReason: response.finishReason)
+            output.toolCalls = response.toolCalls
             if !steps.isEmpty {
                 output.input = request.prompt ?? request.messages.last { $0.role == "user" }?.content ?? ""
                 for step in steps where step.applies(to: prepared) { await step.run(prepared, output: &output) }

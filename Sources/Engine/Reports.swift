@@ -270,6 +270,10 @@ public struct ReportSink: CaseSink {
         case .errored:
             s += "<error type=\"\(xmlEscape(r.errorKind ?? "error"))\" message=\"\(xmlEscape(r.errorMessage ?? ""))\"/>"
         }
+        // What the model called, where a CI test view shows it.
+        if !r.toolCalls.isEmpty {
+            s += "<system-out>\(xmlEscape(r.toolCalls.map { "tool call: \($0.name)(\($0.rawArguments.prefix(2000)))" }.joined(separator: "\n")))</system-out>"
+        }
         return s + "</testcase>\n"
     }
 }

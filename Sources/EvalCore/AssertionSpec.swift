@@ -48,6 +48,18 @@ public enum AssertionType: String, Sendable, CaseIterable, Hashable {
     /// RAGAS's id-based context recall: |relevant ∩ retrieved| / |relevant|.
     case contextRecallIDs = "context-recall-ids"
 
+    /// Every tool call names a tool the prompt declares and its arguments parse and validate
+    /// against that tool's parameters schema (promptfoo's name); no tool call fails.
+    case isValidOpenAIToolsCall = "is-valid-openai-tools-call"
+    /// Set F1 of the called tool names against the expected ones in `value` (promptfoo, RAGAS);
+    /// passes at `threshold` (1).
+    case toolCallF1 = "tool-call-f1"
+    /// The answer calls the expected `{name, arguments}` (or each of a list): arguments compared
+    /// as JSON, or with `partial: true` only the expected keys.
+    case toolCall = "tool-call"
+    /// The called tool names, in order, are the expected list in `value`.
+    case toolSequence = "tool-sequence"
+
     /// Graded by a judge model (a call to the judge endpoint per assertion).
     public var isJudged: Bool {
         switch self {
@@ -80,6 +92,7 @@ public enum AssertionType: String, Sendable, CaseIterable, Hashable {
         case .bleu: return 0.5
         case .similar: return 0.75
         case .gEval, .answerRelevance: return 0.7
+        case .toolCallF1: return 1
         case .contextFaithfulness, .contextRecall, .contextRelevance: return 0
         default: return nil
         }
@@ -296,6 +309,7 @@ public struct AssertionSpec: Sendable, Hashable {
             .contextRecall, .contextRelevance:
             return 0...1
         case .answerRelevance: return -1...1
+        case .toolCallF1: return 0...1
         case .similar: return -1...1
         case .levenshtein: return 0...1e6
         case .latency: return 0...1e9  // milliseconds
@@ -346,6 +360,25 @@ public struct AssertionSpec: Sendable, Hashable {
         case .selectBest:
             if value?.stringValue?.trimmingSpaces.isEmpty != false { throw FieldError(field: "value", message: "select-best needs the criterion as a string value") }
             if negated { throw FieldError(field: "type", message: "select-best has no not- form") }
+        case .isValidOpenAIToolsCall:
+            if value != nil { throw FieldError(field: "value", message: "is-valid-openai-tools-call checks the answer against the prompt's tools; it takes no value") }
+        case .toolCallF1, .toolSequence:
+            switch value {
+            case .string(let s)? where !splitCommaList(s).isEmpty: break
+            case .array(let items)? where !items.isEmpty && items.allSatisfy({ $0.stringValue?.isEmpty == false }): break
+            default: throw FieldError(field: "value", message: "\(type.rawValue) needs the expected tool names, a list or a comma-separated string")
+            }
+        case .toolCall:
+            let calls = value?.arrayValue ?? (value.map { [$0] } ?? [])
+            guard !calls.isEmpty, calls.allSatisfy({ $0["name"]?.stringValue?.isEmpty == false }) else {
+                throw FieldError(field: "value", message: "tool-call needs {name, arguments?, partial?} or a list of them")
+            }
+            for c in calls {
+                for key in c.objectValue!.keys where !["name", "arguments", "partial"].contains(key) {
+                    throw FieldError(field: "value.\(key)", message: "unknown field (expected name, arguments, partial)")
+                }
+                if let p = c["partial"], p.boolValue == nil { throw FieldError(field: "value.partial", message: "must be true or false") }
+            }
         case .answerRelevance, .contextFaithfulness, .contextRelevance:
             if value != nil { throw FieldError(field: "value", message: "\(type.rawValue) reads the output, the input and vars.context; it takes no value") }
         case .contextPrecisionIDs, .contextRecallIDs:

@@ -105,6 +105,10 @@ public struct PromptConfig: Sendable, Hashable {
     /// Set for the legacy `/v1/completions` API instead of `messages`.
     public var completionPrompt: Template?
     public var params: ModelParams
+    /// Functions the model may call (`tools:`), with `tool_choice` and `parallel_tool_calls` as OpenAI takes them.
+    public var tools: [ToolDefinition] = []
+    public var toolChoice: JSONValue?
+    public var parallelToolCalls: Bool?
 
     public init(messages: [MessageTemplate], completionPrompt: Template? = nil, params: ModelParams = ModelParams()) {
         self.messages = messages
@@ -112,7 +116,7 @@ public struct PromptConfig: Sendable, Hashable {
         self.params = params
     }
 
-    static let knownFields: Set<String> = ["messages", "prompt", "params", "description"]
+    static let knownFields: Set<String> = ["messages", "prompt", "params", "description", "tools", "tool_choice", "parallel_tool_calls"]
     static let roles: Set<String> = ["system", "developer", "user", "assistant"]
 
     /// Decodes a prompt file: `messages: [{role, content}]` or `prompt: "text"`, and `params:`.
@@ -146,16 +150,48 @@ public struct PromptConfig: Sendable, Hashable {
         if let v = o["params"], v != .null {
             do { params = try ModelParams.decode(v) } catch { throw error.nested(in: "params") }
         }
-        return PromptConfig(messages: messages, completionPrompt: completion, params: params)
+        var config = PromptConfig(messages: messages, completionPrompt: completion, params: params)
+        if let v = o["tools"], v != .null {
+            do { config.tools = try ToolDefinition.decodeList(v) } catch { throw error.nested(in: "tools") }
+            if completion != nil { throw FieldError(field: "tools", message: "tools need a chat prompt ('messages'), not 'prompt'") }
+        }
+        if let v = o["tool_choice"], v != .null {
+            guard !config.tools.isEmpty else { throw FieldError(field: "tool_choice", message: "there are no tools to choose from") }
+            if let mode = v.stringValue {
+                guard ["auto", "none", "required"].contains(mode) else { throw FieldError(field: "tool_choice", message: "must be auto, none, required or {type: function, function: {name}}") }
+            } else {
+                guard let name = v["function"]?["name"]?.stringValue, config.tools.contains(where: { $0.name == name }) else {
+                    throw FieldError(field: "tool_choice", message: "must name one of the declared tools (\(config.tools.map(\.name).joined(separator: ", ")))")
+                }
+            }
+            config.toolChoice = v
+        }
+        if let v = o["parallel_tool_calls"], v != .null {
+            guard let b = v.boolValue else { throw FieldError(field: "parallel_tool_calls", message: "must be true or false") }
+            config.parallelToolCalls = b
+        }
+        return config
+    }
+
+    /// The request fields of the tools: `tools`, `tool_choice`, `parallel_tool_calls` (empty without tools).
+    public var toolFields: [String: JSONValue] {
+        guard !tools.isEmpty else { return [:] }
+        var o: [String: JSONValue] = ["tools": .array(tools.map(\.json))]
+        if let c = toolChoice { o["tool_choice"] = c }
+        if let p = parallelToolCalls { o["parallel_tool_calls"] = .bool(p) }
+        return o
     }
 
     /// Canonical description of the prompt (templates as written, parameters), for run digests.
     public var canonicalJSON: JSONValue {
-        [
+        var o: [String: JSONValue] = [
             "messages": .array(messages.map { ["role": .string($0.role), "content": .string($0.content.source)] }),
             "prompt": completionPrompt.map { .string($0.source) } ?? .null,
             "params": params.canonicalJSON,
         ]
+        // Only with tools, so the digests of prompts without them stay what they were.
+        for (k, v) in toolFields { o[k] = v }
+        return .object(o)
     }
 
     /// Top-level var names the prompt reads.

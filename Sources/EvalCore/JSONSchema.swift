@@ -51,7 +51,9 @@ public struct JSONSchemaValidator: Sendable {
     /// Walks the schema keywords: compiles every `pattern`, resolves every `$ref`.
     private static func check(_ s: JSONValue, root: JSONValue, path: String, patterns: inout [String: LinearRegex], depth: Int) throws(FieldError) {
         guard depth < 128 else { throw FieldError(field: path, message: "the schema is nested deeper than 128") }
-        guard let o = s.objectValue else { return }
+        if case .bool = s { return }
+        guard let o = s.objectValue else { throw FieldError(field: path, message: "a schema must be an object or a boolean, got \(s.typeName)") }
+        try checkShapes(o, path: path)
         func sub(_ v: JSONValue?, _ key: String) throws(FieldError) {
             if let v { try check(v, root: root, path: path + "/" + key, patterns: &patterns, depth: depth + 1) }
         }
@@ -71,12 +73,51 @@ public struct JSONSchemaValidator: Sendable {
                     : "'\(ref)' is not a local reference (only '#' and '#/...' are supported; a schema is never fetched)")
             }
         }
-        for key in ["additionalProperties", "items", "not"] { try sub(o[key], key) }
+        for key in ["additionalProperties", "items", "not"] {
+            // Draft 4's tuple form of `items` is a list of schemas.
+            if key == "items", let list = o[key]?.arrayValue {
+                for (i, v) in list.enumerated() { try sub(v, "items/\(i)") }
+            } else {
+                try sub(o[key], key)
+            }
+        }
         for key in ["properties", "$defs", "definitions"] {
             for (name, v) in o[key]?.objectValue ?? [:] { try sub(v, key + "/" + name) }
         }
         for key in ["prefixItems", "allOf", "anyOf", "oneOf"] {
             for (i, v) in (o[key]?.arrayValue ?? []).enumerated() { try sub(v, "\(key)/\(i)") }
+        }
+    }
+
+    static let typeNames: Set<String> = ["null", "boolean", "object", "array", "number", "integer", "string"]
+
+    /// The keywords' own shapes: a `type` that names no type, `required` that is not a list of
+    /// names, `properties` that is not an object make the schema invalid (a tool schema with a
+    /// typo must not validate everything).
+    private static func checkShapes(_ o: [String: JSONValue], path: String) throws(FieldError) {
+        if let t = o["type"] {
+            let names = t.stringValue.map { [$0] } ?? t.arrayValue?.compactMap(\.stringValue)
+            guard let names, !names.isEmpty, names.count == (t.arrayValue?.count ?? 1), names.allSatisfy(typeNames.contains) else {
+                throw FieldError(field: path + "/type", message: "must be one of \(typeNames.sorted().joined(separator: ", ")) or a list of them")
+            }
+        }
+        if let r = o["required"] {
+            guard let items = r.arrayValue, items.allSatisfy({ $0.stringValue != nil }) else {
+                throw FieldError(field: path + "/required", message: "must be a list of property names")
+            }
+        }
+        for key in ["properties", "$defs", "definitions"] {
+            if let v = o[key], v.objectValue == nil { throw FieldError(field: path + "/" + key, message: "must be an object of schemas") }
+        }
+        if let e = o["enum"], e.arrayValue == nil { throw FieldError(field: path + "/enum", message: "must be a list") }
+        for key in ["prefixItems", "allOf", "anyOf", "oneOf"] {
+            if let v = o[key], v.arrayValue?.isEmpty != false { throw FieldError(field: path + "/" + key, message: "must be a non-empty list of schemas") }
+        }
+        for key in ["minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength", "maxLength", "minItems", "maxItems"] {
+            // Draft 4's exclusiveMinimum/-Maximum are booleans: accepted (and ignored) as written.
+            if let v = o[key], v.numberValue == nil, !(key.hasPrefix("exclusive") && v.boolValue != nil) {
+                throw FieldError(field: path + "/" + key, message: "must be a number")
+            }
         }
     }
 

@@ -15,6 +15,8 @@ public struct CaseOutput: Sendable {
     public var similarityError: (kind: String, message: String)?
     /// The input the target was given (its last user message): judge prompts show it.
     public var input = ""
+    /// The functions the model called.
+    public var toolCalls: [ToolCall] = []
     /// Judged assertions' outcomes, by the assertion's position in the case.
     public var judgements: [Int: JudgeOutcome] = [:]
     /// What the judge calls of this case cost.
@@ -73,6 +75,8 @@ public struct CaseScore: Sendable {
 public struct PreparedCase: Sendable {
     public let goldenCase: GoldenCase
     let assertions: [PreparedAssertion]
+    /// The prompt's tools and their compiled parameter schemas, by name (is-valid-openai-tools-call).
+    var tools: [String: JSONSchemaValidator] = [:]
 
     /// True when an assertion may take real CPU time on a large output (patterns, schemas,
     /// embedded-JSON search, edit distance, n-gram metrics): the runner scores such cases on
@@ -80,7 +84,7 @@ public struct PreparedCase: Sendable {
     public var hasCostlyAssertions: Bool {
         assertions.contains { a in
             switch a.spec.type {
-            case .regex, .containsJSON, .levenshtein, .rougeN, .bleu: return true
+            case .regex, .containsJSON, .levenshtein, .rougeN, .bleu, .isValidOpenAIToolsCall: return true
             case .isJSON: return a.schema != nil
             default: return false
             }
@@ -126,19 +130,27 @@ public final class Scorer: Sendable {
     public init() {}
 
     /// Renders assertion values and compiles patterns; a bad case throws naming the field.
-    public func prepare(_ c: GoldenCase) throws(FieldError) -> PreparedCase {
+    /// `tools` are the prompt's (is-valid-openai-tools-call checks answers against them).
+    public func prepare(_ c: GoldenCase, tools: [ToolDefinition] = []) throws(FieldError) -> PreparedCase {
         var prepared: [PreparedAssertion] = []
         prepared.reserveCapacity(c.assertions.count)
+        var validators: [String: JSONSchemaValidator] = [:]
         for (i, spec) in c.assertions.enumerated() {
-            do {
+            do throws(FieldError) {
                 var a = try prepare(spec, in: c)
                 if spec.type.isJudged { a.judge = try judgeRequest(spec, index: i, value: a.value, in: c) }
+                if spec.type == .isValidOpenAIToolsCall {
+                    guard !tools.isEmpty else { throw FieldError(field: "type", message: "is-valid-openai-tools-call needs a prompt that declares tools") }
+                    if validators.isEmpty { for t in tools { validators[t.name] = try compiledSchema(t.parameters) } }
+                }
                 prepared.append(a)
             } catch {
                 throw error.nested(in: "assert[\(i)]")
             }
         }
-        return PreparedCase(goldenCase: c, assertions: prepared)
+        var p = PreparedCase(goldenCase: c, assertions: prepared)
+        p.tools = validators
+        return p
     }
 
     private func prepare(_ spec: AssertionSpec, in c: GoldenCase) throws(FieldError) -> PreparedAssertion {
@@ -185,6 +197,13 @@ public final class Scorer: Sendable {
             if list.isEmpty { throw FieldError(field: "value", message: "\(spec.displayType) needs at least one item") }
         case .contains, .icontains, .startsWith:
             if let v = value, v.textForm.isEmpty { throw FieldError(field: "value", message: "\(spec.displayType) needs a non-empty value") }
+        case .toolCallF1, .toolSequence:
+            switch value {
+            case .string(let s)?: list = splitCommaList(s)
+            case .array(let items)?: list = items.map(\.textForm)
+            default: throw FieldError(field: "value", message: "\(spec.displayType) needs the expected tool names (or the case's 'expected')")
+            }
+            if list.isEmpty { throw FieldError(field: "value", message: "\(spec.displayType) needs at least one tool name") }
         case .contextPrecisionIDs, .contextRecallIDs:
             // The ids are the case's: missing ones are an error here, before anything is sent.
             for key in ["retrieved_ids", "relevant_ids"] {
@@ -334,7 +353,7 @@ public final class Scorer: Sendable {
         var allPass = true
         var metricSums: [String: (Double, Double)] = [:]
         for a in prepared.assertions {
-            var r = evaluate(a, output)
+            var r = evaluate(a, output, tools: prepared.tools)
             if a.spec.weight == 0 && r.errorKind == nil { r.pass = true }
             results.append(r)
             let metricOnly = (a.spec.type == .latency || a.spec.type == .cost) && a.spec.threshold == nil
@@ -356,7 +375,7 @@ public final class Scorer: Sendable {
         return CaseScore(pass: pass, score: score, namedScores: named, results: results)
     }
 
-    private func evaluate(_ a: PreparedAssertion, _ output: CaseOutput) -> AssertionResult {
+    private func evaluate(_ a: PreparedAssertion, _ output: CaseOutput, tools: [String: JSONSchemaValidator]) -> AssertionResult {
         let spec = a.spec
         let text = output.text
         var pass: Bool
@@ -523,6 +542,25 @@ public final class Scorer: Sendable {
                 agreement = v.agreement
                 contradiction = v.contradiction
             }
+        case .isValidOpenAIToolsCall:
+            (pass, reason) = Scorer.validToolCalls(output.toolCalls, tools: tools)
+        case .toolCallF1:
+            let expected = Set(a.list)
+            let called = Set(output.toolCalls.map(\.name))
+            let hit = Double(expected.intersection(called).count)
+            let precision = called.isEmpty ? 0 : hit / Double(called.count)
+            let recall = hit / Double(expected.count)
+            let f1 = precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0
+            let t = spec.threshold ?? 1
+            pass = f1 >= t - 1e-12
+            score = f1
+            reason = "tool-call F1 \(format(f1)) (precision \(format(precision)), recall \(format(recall)); expected [\(expected.sorted().joined(separator: ", "))], called [\(called.sorted().joined(separator: ", "))])"
+        case .toolSequence:
+            let called = output.toolCalls.map(\.name)
+            pass = called == a.list
+            reason = pass ? "tools called in order: \(called.joined(separator: " → "))" : "called [\(called.joined(separator: " → "))], expected [\(a.list.joined(separator: " → "))]"
+        case .toolCall:
+            (pass, reason) = Scorer.matchToolCalls(output.toolCalls, expected: a.value?.arrayValue ?? a.value.map { [$0] } ?? [])
         case .finishReason:
             let want = a.value!.textForm.lowercased()
             let got = output.finishReason?.lowercased() ?? "(none)"
@@ -551,6 +589,57 @@ public final class Scorer: Sendable {
 private func quote(_ s: String) -> String {
     let short = s.count > 80 ? String(s.prefix(77)) + "..." : s
     return "\"" + short + "\""
+}
+
+extension Scorer {
+    /// Every call names a declared tool, and its arguments parse and validate against that tool's schema.
+    static func validToolCalls(_ calls: [ToolCall], tools: [String: JSONSchemaValidator]) -> (Bool, String) {
+        guard !calls.isEmpty else { return (false, "the answer calls no tool") }
+        for call in calls {
+            guard let schema = tools[call.name] else {
+                return (false, "'\(call.name)' is not a declared tool (declared: \(tools.keys.sorted().joined(separator: ", ")))")
+            }
+            guard let args = call.arguments else { return (false, "the arguments of '\(call.name)' are not JSON: \(quote(call.rawArguments))") }
+            switch schema.validate(args) {
+            case .valid: continue
+            case .invalid(let e): return (false, "the arguments of '\(call.name)' do not match its schema: \(e)")
+            case .overBudget: return (false, "validating the arguments of '\(call.name)' exceeded the step budget")
+            }
+        }
+        return (true, "\(calls.count) tool call\(calls.count == 1 ? "" : "s") valid against the declared tools")
+    }
+
+    /// Each expected `{name, arguments?, partial?}` is matched by a call of its own.
+    static func matchToolCalls(_ calls: [ToolCall], expected: [JSONValue]) -> (Bool, String) {
+        var unused = calls
+        for e in expected {
+            let name = e["name"]?.stringValue ?? ""
+            let partial = e["partial"]?.boolValue ?? false
+            let want = e["arguments"]
+            guard let i = unused.firstIndex(where: { c in
+                guard c.name == name else { return false }
+                guard let want, want != .null else { return true }
+                guard let got = c.arguments else { return false }
+                return partial ? jsonContains(got, want) : jsonEqual(got, want)
+            }) else {
+                let seen = calls.filter { $0.name == name }.map(\.rawArguments)
+                return (false, seen.isEmpty ? "no call of '\(name)' (called: \(calls.map(\.name).joined(separator: ", ")))"
+                    : "'\(name)' was called with \(seen.map(quote).joined(separator: ", ")), not \(partial ? "arguments containing " : "")\(want?.serialized(sortedKeys: true) ?? "")")
+            }
+            unused.remove(at: i)
+        }
+        return (true, "called \(expected.compactMap { $0["name"]?.stringValue }.joined(separator: ", ")) as expected")
+    }
+}
+
+/// Whether `whole` holds everything `part` says: objects by their keys (recursively), anything
+/// else equal (numbers by value).
+func jsonContains(_ whole: JSONValue, _ part: JSONValue) -> Bool {
+    if let p = part.objectValue {
+        guard let w = whole.objectValue else { return false }
+        return p.allSatisfy { k, v in w[k].map { jsonContains($0, v) } ?? false }
+    }
+    return jsonEqual(whole, part)
 }
 
 /// Short human form of a number for reasons and summaries.

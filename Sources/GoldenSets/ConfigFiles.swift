@@ -1,5 +1,14 @@
 import EvalCore
 
+extension String {
+    fileprivate var trimmingSpacesAndNewlines: String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}
+
 /// Loaders for the YAML/JSON configuration files; errors name the file, line and field.
 public enum ConfigFiles {
     /// Reads `endpoints: [...]` (or a bare list) from an endpoints file.
@@ -29,8 +38,22 @@ public enum ConfigFiles {
     }
 
     /// Reads a prompt file (`messages` or `prompt`, and `params`).
+    /// `tools: file:tools.json` (or .yaml) reads the tool definitions from that file, relative to the prompt's.
     public static func loadPrompt(path: String) throws(InputError) -> PromptConfig {
-        try decodeLocated(try document(path), file: path, PromptConfig.decode)
+        var root = try document(path)
+        if case .map(var pairs) = root.kind, let i = pairs.firstIndex(where: { $0.key == "tools" }),
+            case .scalar(.string(let ref)) = pairs[i].value.kind, ref.hasPrefix("file:")
+        {
+            let name = String(ref.dropFirst(5)).trimmingSpacesAndNewlines
+            let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+            let toolsPath = name.hasPrefix("/") ? name : dir + "/" + name
+            let tools = try document(toolsPath)
+            // The tools file's own errors name its lines.
+            _ = try decodeLocated(tools, file: toolsPath, ToolDefinition.decodeList)
+            pairs[i].value = tools
+            root.kind = .map(pairs)
+        }
+        return try decodeLocated(root, file: path, PromptConfig.decode)
     }
 
     /// Reads a gate file: the thresholds at the top level or under `gate:`.

@@ -12,6 +12,8 @@ public struct ModelRequest: Sendable {
     /// Set instead of `messages` for the `/v1/completions` API.
     public var prompt: String?
     public var params: ModelParams
+    /// `tools`, `tool_choice`, `parallel_tool_calls` of a prompt with tools (chat only).
+    public var toolFields: [String: JSONValue] = [:]
 
     public init(messages: [ChatMessage], prompt: String? = nil, params: ModelParams) {
         self.messages = messages
@@ -24,6 +26,7 @@ public struct ModelRequest: Sendable {
     public var estimatedTokens: Int {
         var chars = prompt?.utf8.count ?? 0
         for m in messages { chars += m.content.utf8.count + 16 }
+        if let tools = toolFields["tools"] { chars += tools.serialized().utf8.count }
         return chars / 4 + 1 + (params.maxTokens ?? 256)
     }
 }
@@ -40,6 +43,8 @@ public struct ModelResponse: Sendable {
     public var attempts: Int
     /// 429 answers seen before success.
     public var rateLimited: Int
+    /// The functions the model called (chat `message.tool_calls`), beside any text.
+    public var toolCalls: [ToolCall] = []
 
     public init(text: String, finishReason: String?, promptTokens: Int, completionTokens: Int, latencyMs: Double, attempts: Int = 1, rateLimited: Int = 0) {
         self.text = text
@@ -58,6 +63,7 @@ public struct ModelResponse: Sendable {
             "completion_tokens": .number(Double(completionTokens)), "latency_ms": .number(latencyMs),
         ]
         if let f = finishReason { o["finish_reason"] = .string(f) }
+        if !toolCalls.isEmpty { o["tool_calls"] = .array(toolCalls.map(\.json)) }
         return .object(o)
     }
 
@@ -68,6 +74,10 @@ public struct ModelResponse: Sendable {
             let c = j["completion_tokens"]?.wholeNumber(in: 0...OutsideNumber.maxTokens), let l = j["latency_ms"]?.numberValue, l.isFinite, l >= 0
         else { return nil }
         self.init(text: text, finishReason: j["finish_reason"]?.stringValue, promptTokens: p, completionTokens: c, latencyMs: l, attempts: 0)
+        if let calls = j["tool_calls"] {
+            guard let list = ToolCall.list(json: calls) else { return nil }
+            toolCalls = list
+        }
     }
 }
 
@@ -148,6 +158,7 @@ public final class EndpointClient: Sendable {
         } else {
             o["prompt"] = .string(request.prompt ?? request.messages.map(\.content).joined(separator: "\n\n"))
         }
+        if endpoint.api == .chat { for (k, v) in request.toolFields { o[k] = v } }
         let p = request.params
         if let v = p.temperature { o["temperature"] = .number(v) }
         if let v = p.topP { o["top_p"] = .number(v) }
@@ -385,14 +396,24 @@ public final class EndpointClient: Sendable {
             return .failure(ModelCallError(code: .malformedResponse, message: "the response has no choices", retryable: true, attempts: 0, rateLimited: 0))
         }
         let text: String? = choice["message"]?["content"]?.stringValue ?? choice["text"]?.stringValue
-        guard let text, !text.isEmpty else {
+        var toolCalls: [ToolCall] = []
+        if let message = choice["message"] {
+            guard let calls = ToolCall.decode(message: message) else {
+                return .failure(ModelCallError(code: .malformedResponse, message: "the message's tool_calls are malformed (each needs function.name and string arguments; at most \(ToolCall.maxPerAnswer))",
+                    retryable: false, attempts: 0, rateLimited: 0))
+            }
+            toolCalls = calls
+        }
+        // An answer that is a tool call has no text, and is an answer.
+        guard (text.map { !$0.isEmpty } ?? false) || !toolCalls.isEmpty else {
             return .failure(ModelCallError(code: .emptyOutput, message: "the model answered with empty content", retryable: false, attempts: 0, rateLimited: 0))
         }
         guard let (prompt, completion, used) = decodeUsage(json["usage"]) else {
             return .failure(ModelCallError(code: .malformedResponse, message: "the usage token counts are not whole numbers from 0 to \(OutsideNumber.maxTokens)",
                 retryable: false, attempts: 0, rateLimited: 0))
         }
-        let r = ModelResponse(text: text, finishReason: choice["finish_reason"]?.stringValue, promptTokens: prompt, completionTokens: completion, latencyMs: latencyMs)
+        var r = ModelResponse(text: text ?? "", finishReason: choice["finish_reason"]?.stringValue, promptTokens: prompt, completionTokens: completion, latencyMs: latencyMs)
+        r.toolCalls = toolCalls
         return .success((r, used))
     }
 

@@ -45,6 +45,40 @@ public struct SimulatedBrain: Sendable {
         return solve(prompt, correct: difficulty < accuracy, rng: &rng)
     }
 
+    /// The tool call the model makes for a prompt offering `tools` (by name), or nil when none
+    /// of its task families fits: arithmetic → `calculator {a, b, op}`, person extraction →
+    /// `record_person {name, age, city}`. The argument names are the model's own (as if it had
+    /// been tuned on them), whatever the offered schema says; a wrong answer gets an operand or
+    /// the age off by one, by the same difficulty model as the text answers.
+    public func toolCall(model: String, prompt: String, tools: Set<String>, seed: Int?, temperature: Double?, sample: Int = 0) -> (name: String, arguments: String)? {
+        let lower = prompt.lowercased()
+        var key: [UInt8] = Array("tool\u{0}\(model)\u{0}".utf8)
+        key.append(contentsOf: prompt.utf8)
+        var difficulty = SimulatedBrain.difficulty(prompt)
+        if let t = temperature, t > 0 {
+            key.append(contentsOf: "|seed=\(seed ?? 0)|t=\(t)|salt=\(samplingSalt)|sample=\(sample)".utf8)
+            var jitter = SplitMix64(seed: fnv1a(key))
+            difficulty += 0.05 * min(t, 2) * (2 * jitter.nextUnit() - 1)
+        }
+        let correct = difficulty < accuracy
+        var rng = SplitMix64(seed: fnv1a(key) ^ 0x9E37_79B9_7F4A_7C15)
+        if tools.contains("calculator"), let r = lower.range(of: "what is ") {
+            let tokens = String(lower[r.upperBound...]).trimmingCharacters(in: CharacterSet(charactersIn: " ?.\n")).split(separator: " ")
+            if tokens.count == 3, var a = Int(tokens[0]), let b = Int(tokens[2]), let op = ["+": "+", "plus": "+", "-": "-", "minus": "-", "*": "*", "x": "*", "times": "*"][String(tokens[1])] {
+                if !correct { a += Int(rng.next(below: 3)) + 1 }
+                return ("calculator", "{\"a\": \(a), \"b\": \(b), \"op\": \"\(op)\"}")
+            }
+        }
+        if tools.contains("record_person"), let text = after(prompt, lower, "extract the person:") ?? after(prompt, lower, "extract the person as json:") {
+            let words = text.trimmingCharacters(in: CharacterSet(charactersIn: ". ")).split(separator: " ").map(String.init)
+            if words.count >= 9, let age = Int(words[2]) {
+                let city = words[8...].joined(separator: " ")
+                return ("record_person", "{\"name\": \"\(words[0])\", \"age\": \(correct ? age : age + 1), \"city\": \"\(city)\"}")
+            }
+        }
+        return nil
+    }
+
     func solve(_ prompt: String, correct: Bool, rng: inout SplitMix64) -> String {
         let lower = prompt.lowercased()
         if let r = lower.range(of: "capital of ") {
@@ -75,7 +109,7 @@ public struct SimulatedBrain: Sendable {
             let n = text.split(whereSeparator: \.isWhitespace).count
             return String(correct ? n : n + 1)
         }
-        if let text = after(prompt, lower, "extract the person as json:") {
+        if let text = after(prompt, lower, "extract the person as json:") ?? after(prompt, lower, "extract the person:") {
             return extractPerson(text, correct: correct, rng: &rng)
         }
         if let text = after(prompt, lower, "classify the sentiment:") {

@@ -196,8 +196,21 @@ public final class SimulatedEndpoint: Sendable {
             $0.promptTokens += promptTokens
             $0.completionTokens += completionTokens
         }
+        // Offered tools it knows how to use: it answers with a call instead of text.
+        let offered = Set(parsed["tools"]?.arrayValue?.compactMap { $0["function"]?["name"]?.stringValue } ?? [])
+        var call: (name: String, arguments: String)?
+        if api == .chat, !empty, !offered.isEmpty, parsed["tool_choice"]?.stringValue != "none" {
+            call = SimulatedBrain(accuracy: profile.accuracy(for: model), samplingSalt: profile.seed).toolCall(
+                model: model, prompt: prompt, tools: offered, seed: seed, temperature: temperature, sample: sample)
+        }
         let choice: JSONValue
         switch api {
+        case .chat where call != nil:
+            let id = "call_" + String(fnv1a(Array((prompt + call!.arguments).utf8)), radix: 16)
+            choice = ["index": 0, "finish_reason": "tool_calls", "message": [
+                "role": "assistant", "content": .null,
+                "tool_calls": [["id": .string(id), "type": "function", "function": ["name": .string(call!.name), "arguments": .string(call!.arguments)]]],
+            ]]
         case .chat: choice = ["index": 0, "message": ["role": "assistant", "content": .string(text)], "finish_reason": .string(finishReason)]
         case .completions: choice = ["index": 0, "text": .string(text), "finish_reason": .string(finishReason)]
         }

@@ -200,3 +200,27 @@ import TestSupport
         #expect(parseDuration("abc") == nil)
     }
 }
+
+/// An answer that is a tool call is an answer (not `empty_output`), and survives the cache.
+@Suite struct ToolCallAnswerTests {
+    @Test func aToolCallAnswerIsNotEmptyAndIsCached() throws {
+        let body: JSONValue = [
+            "choices": [["index": 0, "finish_reason": "tool_calls", "message": [
+                "role": "assistant", "content": .null,
+                "tool_calls": [["id": "c", "type": "function", "function": ["name": "calculator", "arguments": #"{"a":1}"#]]],
+            ]]],
+            "usage": ["prompt_tokens": 10, "completion_tokens": 5],
+        ]
+        guard case .success(let (r, _)) = EndpointClient.decodeCompletion(body, latencyMs: 3) else { Issue.record("not decoded"); return }
+        #expect(r.text == "" && r.toolCalls.map(\.name) == ["calculator"] && r.finishReason == "tool_calls")
+        let back = try #require(ModelResponse(cacheJSON: r.cacheJSON))
+        #expect(back.toolCalls == r.toolCalls)
+        // Still empty: neither text nor a call.
+        let empty: JSONValue = ["choices": [["message": ["role": "assistant", "content": .null]]]]
+        guard case .failure(let e) = EndpointClient.decodeCompletion(empty, latencyMs: 1) else { Issue.record("empty accepted"); return }
+        #expect(e.code == .emptyOutput)
+        let broken: JSONValue = ["choices": [["message": ["content": .null, "tool_calls": [["function": ["arguments": "{}"]]]]]]]
+        guard case .failure(let m) = EndpointClient.decodeCompletion(broken, latencyMs: 1) else { Issue.record("broken accepted"); return }
+        #expect(m.code == .malformedResponse)
+    }
+}
