@@ -13,6 +13,8 @@ public struct CaseRecord: Sendable {
     public var finishReason: String?
     /// The functions the model called (beside `output`, which may then be empty).
     public var toolCalls: [ToolCall] = []
+    /// A streamed answer's timing: time to first token, gaps between tokens.
+    public var stream: StreamTiming?
     public var latencyMs: Double?
     public var promptTokens: Int
     public var completionTokens: Int
@@ -40,6 +42,7 @@ public struct CaseRecord: Sendable {
         o.errorMessage = errorMessage
         o.cached = cached
         o.judgeUsage = judgeUsage
+        o.stream = stream
         return o
     }
 }

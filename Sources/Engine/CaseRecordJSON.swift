@@ -16,6 +16,11 @@ extension CaseRecord {
         if includeOutput, let out = r.output { o["output"] = .string(out) }
         if let f = r.finishReason { o["finish_reason"] = .string(f) }
         if !r.toolCalls.isEmpty { o["tool_calls"] = .array(r.toolCalls.map(\.json)) }
+        if let t = r.stream {
+            var timing = t.json.objectValue ?? [:]
+            if let rate = t.tokensPerSecond(completionTokens: r.completionTokens) { timing["tokens_per_second"] = .number(round3(rate)) }
+            o["stream"] = .object(timing)
+        }
         if let l = r.latencyMs { o["latency_ms"] = .number(l) }
         if let c = r.costUSD { o["cost_usd"] = .number(c) }
         if !r.assertions.isEmpty {
@@ -75,6 +80,10 @@ extension CaseRecord {
         if let calls = j["tool_calls"] {
             guard let list = ToolCall.list(json: calls) else { return nil }
             toolCalls = list
+        }
+        if let t = j["stream"] {
+            guard let timing = StreamTiming(json: t) else { return nil }
+            stream = timing
         }
         threshold = j["threshold"]?.numberValue
         target = j["target"]?.stringValue

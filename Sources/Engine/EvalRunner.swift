@@ -599,8 +599,10 @@ public struct EvalRunner: Sendable {
             record.attempts = response.attempts
             record.rateLimited = response.rateLimited
             record.toolCalls = response.toolCalls
+            record.stream = response.stream
             var output = CaseOutput(text: response.text, latencyMs: response.latencyMs, costUSD: cost, finishReason: response.finishReason)
             output.toolCalls = response.toolCalls
+            output.ttftMs = response.stream?.ttftMs
             if !steps.isEmpty {
                 output.input = request.prompt ?? request.messages.last { $0.role == "user" }?.content ?? ""
                 for step in steps where step.applies(to: prepared) { await step.run(prepared, output: &output) }

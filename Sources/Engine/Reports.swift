@@ -238,6 +238,17 @@ public struct ReportSink: CaseSink {
             summary["latency_ms"] = ["p50": .number(round3(l.p50)), "p95": .number(round3(l.p95)), "p99": .number(round3(l.p99)),
                                      "mean": .number(round3(l.mean)), "max": .number(round3(l.max)), "count": .number(Double(l.count))]
         }
+        if let st = s.stream {
+            let t = st.ttft
+            var o: [String: JSONValue] = [
+                "ttft_ms": ["p50": .number(round3(t.p50)), "p95": .number(round3(t.p95)), "p99": .number(round3(t.p99)), "mean": .number(round3(t.mean)),
+                            "max": .number(round3(t.max)), "count": .number(Double(t.count))],
+            ]
+            if let v = st.interTokenP50Ms { o["inter_token_p50_ms"] = .number(round3(v)) }
+            if let v = st.interTokenP95Ms { o["inter_token_p95_ms"] = .number(round3(v)) }
+            if let v = st.tokensPerSecond { o["tokens_per_second"] = .number(round3(v)) }
+            summary["stream"] = .object(o)
+        }
         if !s.errorsByKind.isEmpty { summary["errors_by_kind"] = .object(s.errorsByKind.mapValues { .number(Double($0)) }) }
         if !s.firstErrorMessages.isEmpty { summary["first_error_messages"] = .object(s.firstErrorMessages.mapValues(JSONValue.string)) }
         if !s.judge.isEmpty { summary["judge"] = s.judge.json }
@@ -278,7 +289,7 @@ public struct ReportSink: CaseSink {
     }
 }
 
-private func round3(_ x: Double) -> Double { (x * 1000).rounded() / 1000 }
+func round3(_ x: Double) -> Double { (x * 1000).rounded() / 1000 }
 
 /// Escapes text for XML attributes and content; drops characters XML 1.0 cannot carry.
 func xmlEscape(_ s: String) -> String {

@@ -15,6 +15,8 @@ public enum AssertionType: String, Sendable, CaseIterable, Hashable {
     case rougeN = "rouge-n"
     case bleu
     case latency
+    /// Time to the first token of a streamed answer, in ms, at most `threshold`.
+    case ttft
     case cost
     case finishReason = "finish-reason"
     /// Cosine similarity of the output's and the expected value's embeddings (promptfoo's `similar`).
@@ -312,7 +314,7 @@ public struct AssertionSpec: Sendable, Hashable {
         case .toolCallF1: return 0...1
         case .similar: return -1...1
         case .levenshtein: return 0...1e6
-        case .latency: return 0...1e9  // milliseconds
+        case .latency, .ttft: return 0...1e9  // milliseconds
         case .cost: return 0...1e6  // USD
         default: return -1e15...1e15
         }
@@ -324,7 +326,7 @@ public struct AssertionSpec: Sendable, Hashable {
             throw FieldError(field: "threshold", message: "\(type.rawValue) threshold must be a number from \(format(thresholdRange.lowerBound)) to \(format(thresholdRange.upperBound)), got \(t)")
         }
         switch type {
-        case .latency, .cost:
+        case .latency, .cost, .ttft:
             if threshold == nil && metric == nil {
                 throw FieldError(field: "threshold", message: "\(type.rawValue) needs a threshold (or a metric to record the raw value)")
             }

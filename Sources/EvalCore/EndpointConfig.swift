@@ -50,6 +50,8 @@ public struct EndpointConfig: Sendable, Hashable {
     /// When set, the CLI starts the built-in simulated endpoint in-process with this profile file
     /// ("" = default profile) and points this endpoint at it.
     public var simulatedProfile: String?
+    /// Chat answers are streamed (SSE), timing the first token and the gaps between tokens.
+    public var stream = false
 
     public init(name: String, baseURL: String?, model: String) {
         self.name = name
@@ -71,7 +73,7 @@ public struct EndpointConfig: Sendable, Hashable {
 
     static let knownFields: Set<String> = [
         "name", "base_url", "model", "api", "api_key_env", "api_key_file", "timeouts", "max_in_flight",
-        "requests_per_minute", "tokens_per_minute", "burst_seconds", "retry", "pricing", "simulated", "description",
+        "requests_per_minute", "tokens_per_minute", "burst_seconds", "retry", "pricing", "simulated", "description", "stream",
     ]
 
     /// Decodes one entry of `endpoints:`.
@@ -113,6 +115,11 @@ public struct EndpointConfig: Sendable, Hashable {
         if let a = o["api"] {
             guard let s = a.stringValue, let api = API(rawValue: s) else { throw FieldError(field: "api", message: "must be 'chat' or 'completions'") }
             e.api = api
+        }
+        if let v = o["stream"], v != .null {
+            guard let b = v.boolValue else { throw FieldError(field: "stream", message: "must be true or false") }
+            guard !b || e.api == .chat else { throw FieldError(field: "stream", message: "streaming is for the chat API") }
+            e.stream = b
         }
         if let v = o["api_key_env"] {
             guard let s = v.stringValue, !s.isEmpty else { throw FieldError(field: "api_key_env", message: "must be a variable name") }

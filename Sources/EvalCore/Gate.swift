@@ -18,6 +18,8 @@ public struct GateConfig: Sendable, Hashable {
     public var maxP50LatencyMs: Double?
     public var maxP95LatencyMs: Double?
     public var maxP99LatencyMs: Double?
+    /// Time to first token of streamed answers, 95th percentile (endpoints with `stream: true`).
+    public var maxP95TTFTMs: Double?
     /// Maximum total cost of the run in USD.
     public var maxCostUSD: Double?
     /// Maximum fraction of cases that errored (no output to score); above it the verdict is inconclusive.
@@ -45,6 +47,7 @@ public struct GateConfig: Sendable, Hashable {
     static let knownFields: Set<String> = [
         "min_pass_rate", "min_pass_rate_lower_bound", "min_metrics", "max_p50_latency_ms", "max_p95_latency_ms",
         "max_p99_latency_ms", "max_cost_usd", "max_error_rate", "min_scored_cases", "repeat", "max_flaky_rate", "min_pass_all_rate",
+        "max_p95_ttft_ms",
     ]
 
     /// The gate as its file would say it (reports record it, so `evalengine merge` applies the
@@ -57,6 +60,7 @@ public struct GateConfig: Sendable, Hashable {
         if let v = maxP50LatencyMs { o["max_p50_latency_ms"] = .number(v) }
         if let v = maxP95LatencyMs { o["max_p95_latency_ms"] = .number(v) }
         if let v = maxP99LatencyMs { o["max_p99_latency_ms"] = .number(v) }
+        if let v = maxP95TTFTMs { o["max_p95_ttft_ms"] = .number(v) }
         if let v = maxCostUSD { o["max_cost_usd"] = .number(v) }
         if let v = repeats { o["repeat"] = .number(Double(v)) }
         if let v = maxFlakyRate { o["max_flaky_rate"] = .number(v) }
@@ -93,6 +97,7 @@ public struct GateConfig: Sendable, Hashable {
         g.maxP50LatencyMs = try positive("max_p50_latency_ms")
         g.maxP95LatencyMs = try positive("max_p95_latency_ms")
         g.maxP99LatencyMs = try positive("max_p99_latency_ms")
+        g.maxP95TTFTMs = try positive("max_p95_ttft_ms")
         g.maxCostUSD = try positive("max_cost_usd")
         g.maxErrorRate = try fraction("max_error_rate") ?? g.maxErrorRate
         if let v = try positive("min_scored_cases") {
@@ -171,7 +176,7 @@ extension GateConfig {
     public func evaluate(_ s: RunSummary) -> GateResult {
         var notes: [String] = []
         let latencyLimits = [("latency_p50_ms", maxP50LatencyMs, s.latency?.p50), ("latency_p95_ms", maxP95LatencyMs, s.latency?.p95),
-                             ("latency_p99_ms", maxP99LatencyMs, s.latency?.p99)].filter { $0.1 != nil }
+                             ("latency_p99_ms", maxP99LatencyMs, s.latency?.p99), ("ttft_p95_ms", maxP95TTFTMs, s.stream?.ttft.p95)].filter { $0.1 != nil }
         let skipLatency = s.latency == nil && s.cacheHits > 0 && !latencyLimits.isEmpty
         if skipLatency {
             notes.append("latency checks skipped: all \(s.cacheHits) answers came from the cache, so none was measured in this run (use --cache-mode refresh to gate latency)")
@@ -273,6 +278,9 @@ extension GateConfig {
     /// configured would always read "not measured" and fail. Refused before the run, as a
     /// configuration error, never reported as a quality failure.
     public func unmeasurableCheck(endpoint: EndpointConfig) -> String? {
+        if maxP95TTFTMs != nil, !endpoint.stream {
+            return "max_p95_ttft_ms is set but endpoint '\(endpoint.name)' does not stream (add stream: true to it, or drop the TTFT limit)"
+        }
         guard maxCostUSD != nil, endpoint.pricing == nil else { return nil }
         return "max_cost_usd is set but endpoint '\(endpoint.name)' has no pricing (add pricing.input_per_million and pricing.output_per_million to it, or drop the cost limit)"
     }

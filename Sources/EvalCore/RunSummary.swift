@@ -21,6 +21,8 @@ public struct CaseOutcome: Sendable {
     public var cached = false
     /// The case's judge calls, apart from the target's tokens and cost.
     public var judgeUsage = JudgeUsage()
+    /// A streamed answer's timing.
+    public var stream: StreamTiming?
 
     public init(
         status: Status, score: Double = 0, namedScores: [String: Double] = [:], latencyMs: Double? = nil,
@@ -70,6 +72,16 @@ public struct LatencySummary: Sendable, Hashable {
     }
 }
 
+/// Streamed answers of one run: time to first token, and the cases' own inter-token gaps and rates.
+public struct StreamSummary: Sendable, Hashable {
+    public var ttft: LatencySummary
+    /// Medians over the cases of each case's median and 95th-percentile gap between tokens.
+    public var interTokenP50Ms: Double?
+    public var interTokenP95Ms: Double?
+    /// Median over the cases of completion tokens per second after the first token.
+    public var tokensPerSecond: Double?
+}
+
 /// Aggregates of one run.
 public struct RunSummary: Sendable {
     public var total = 0
@@ -84,6 +96,8 @@ public struct RunSummary: Sendable {
     /// Over answers measured in this run only: a cache hit carries an earlier run's latency, under
     /// other load, and is left out. `latency.count` says how many answers it rests on.
     public var latency: LatencySummary?
+    /// Streamed answers measured in this run (endpoints with `stream: true`), as `latency`.
+    public var stream: StreamSummary?
     public var promptTokens = 0
     public var completionTokens = 0
     /// Nil when the endpoint has no pricing.
@@ -119,6 +133,10 @@ public struct RunSummary: Sendable {
 public struct SummaryAccumulator: Sendable {
     private var summary = RunSummary()
     private var latencies: [Float] = []
+    private var ttfts: [Double] = []
+    private var gapMedians: [Double] = []
+    private var gapP95s: [Double] = []
+    private var rates: [Double] = []
     private var scores: [Float] = []
     private var metricValues: [String: [Float]] = [:]
     private var costs: [Double] = []
@@ -152,6 +170,12 @@ public struct SummaryAccumulator: Sendable {
         }
         scores.append(Float(o.score))
         if let l = o.latencyMs, !o.cached { latencies.append(Float(l)) }
+        if let t = o.stream, !o.cached {
+            ttfts.append(t.ttftMs)
+            if let g = t.interTokenP50Ms { gapMedians.append(g) }
+            if let g = t.interTokenP95Ms { gapP95s.append(g) }
+            if let r = t.tokensPerSecond(completionTokens: o.completionTokens) { rates.append(r) }
+        }
         for (k, v) in o.namedScores { metricValues[k, default: []].append(Float(v)) }
     }
 
@@ -171,6 +195,14 @@ public struct SummaryAccumulator: Sendable {
             let ci = Statistics.bootstrapMeanInterval(values, seed: seed) ?? (mean, mean)
             s.metrics[name] = MetricSummary(mean: mean, low: ci.low, high: ci.high, count: values.count,
                                             minValue: Double(values.first ?? 0), maxValue: Double(values.last ?? 0))
+        }
+        if !ttfts.isEmpty {
+            let sorted = ttfts.sorted()
+            s.stream = StreamSummary(
+                ttft: LatencySummary(p50: Statistics.percentile(sorted: sorted, 0.5)!, p95: Statistics.percentile(sorted: sorted, 0.95)!,
+                                     p99: Statistics.percentile(sorted: sorted, 0.99)!, mean: Statistics.mean(sorted)!, max: sorted.last!, count: sorted.count),
+                interTokenP50Ms: Statistics.percentile(sorted: gapMedians.sorted(), 0.5), interTokenP95Ms: Statistics.percentile(sorted: gapP95s.sorted(), 0.5),
+                tokensPerSecond: Statistics.percentile(sorted: rates.sorted(), 0.5))
         }
         if !latencies.isEmpty {
             let sorted = latencies.map(Double.init).sorted()

@@ -17,6 +17,8 @@ public struct CaseOutput: Sendable {
     public var input = ""
     /// The functions the model called.
     public var toolCalls: [ToolCall] = []
+    /// Time to the first token of a streamed answer.
+    public var ttftMs: Double?
     /// Judged assertions' outcomes, by the assertion's position in the case.
     public var judgements: [Int: JudgeOutcome] = [:]
     /// What the judge calls of this case cost.
@@ -356,7 +358,7 @@ public final class Scorer: Sendable {
             var r = evaluate(a, output, tools: prepared.tools)
             if a.spec.weight == 0 && r.errorKind == nil { r.pass = true }
             results.append(r)
-            let metricOnly = (a.spec.type == .latency || a.spec.type == .cost) && a.spec.threshold == nil
+            let metricOnly = (a.spec.type == .latency || a.spec.type == .cost || a.spec.type == .ttft) && a.spec.threshold == nil
             if let m = a.spec.metric ?? (a.spec.type == .similar ? "semantic_similarity" : nil) {
                 let w = a.spec.weight == 0 || metricOnly ? 1 : a.spec.weight
                 let s = metricSums[m] ?? (0, 0)
@@ -477,13 +479,15 @@ public final class Scorer: Sendable {
             pass = b >= t
             score = b
             reason = "BLEU \(format(b)) (threshold \(format(t)))"
-        case .latency, .cost:
-            // Both compare a measured quantity with an upper limit; without a limit they only
+        case .latency, .cost, .ttft:
+            // Each compares a measured quantity with an upper limit; without a limit they only
             // record the raw value under their metric.
-            let measured = spec.type == .latency ? output.latencyMs : output.costUSD
-            let describe: (Double) -> String = spec.type == .latency ? { "\(format($0)) ms" } : { "$\(format($0))" }
+            let measured = spec.type == .latency ? output.latencyMs : spec.type == .ttft ? output.ttftMs : output.costUSD
+            let describe: (Double) -> String = spec.type == .cost ? { "$\(format($0))" } : { "\(format($0)) ms" }
             guard let value = measured else {
-                let why = spec.type == .latency ? "no latency was measured" : "the endpoint has no pricing, so no cost is known"
+                let why = spec.type == .latency ? "no latency was measured"
+                    : spec.type == .ttft ? "no time to first token was measured (the endpoint does not stream: set stream: true)"
+                    : "the endpoint has no pricing, so no cost is known"
                 return AssertionResult(type: spec.displayType, pass: false, score: 0, weight: spec.weight, metric: spec.metric, reason: why)
             }
             guard let t = spec.threshold else {

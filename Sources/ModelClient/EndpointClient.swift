@@ -56,6 +56,9 @@ public struct ModelResponse: Sendable {
         self.rateLimited = rateLimited
     }
 
+    /// A streamed answer's timing (endpoints with `stream: true`).
+    public var stream: StreamTiming?
+
     /// The cache's form: what the answer was and how long it took to get.
     public var cacheJSON: JSONValue {
         var o: [String: JSONValue] = [
@@ -64,6 +67,7 @@ public struct ModelResponse: Sendable {
         ]
         if let f = finishReason { o["finish_reason"] = .string(f) }
         if !toolCalls.isEmpty { o["tool_calls"] = .array(toolCalls.map(\.json)) }
+        if let t = stream { o["stream"] = t.json }
         return .object(o)
     }
 
@@ -77,6 +81,10 @@ public struct ModelResponse: Sendable {
         if let calls = j["tool_calls"] {
             guard let list = ToolCall.list(json: calls) else { return nil }
             toolCalls = list
+        }
+        if let t = j["stream"] {
+            guard let timing = StreamTiming(json: t) else { return nil }
+            stream = timing
         }
     }
 }
@@ -166,6 +174,10 @@ public final class EndpointClient: Sendable {
         if let v = p.seed { o["seed"] = .number(Double(v)) }
         if let v = p.stop { o["stop"] = .array(v.map(JSONValue.string)) }
         if let v = p.responseFormat { o["response_format"] = v }
+        if endpoint.stream {
+            o["stream"] = true
+            o["stream_options"] = ["include_usage": true]
+        }
         for (k, v) in p.extraBody where o[k] == nil { o[k] = v }
         return .object(o)
     }
@@ -320,21 +332,38 @@ public final class EndpointClient: Sendable {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
-        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "Accept", value: endpoint.stream ? "text/event-stream" : "application/json")
         if let authorization { request.headers.add(name: "Authorization", value: authorization) }
         request.body = .bytes(ByteBuffer(bytes: bytes))
         let start = ContinuousClock.now
         let response: HTTPClientResponse
         let body: ByteBuffer
+        var streamed: StreamedCompletion?
         do {
             // One deadline over head and body: AsyncHTTPClient's timeout covers the head and its
-            // read timeout restarts with every byte, so a dripping body would outlive request_seconds.
+            // read timeout restarts with every byte, so a dripping body (or a stream that stalls)
+            // would outlive request_seconds.
+            let streaming = endpoint.stream
             let exchange = try await withDeadline(seconds: endpoint.requestTimeoutSeconds) { [http, request] in
                 let response = try await http.execute(request, timeout: .clampedSeconds(self.endpoint.requestTimeoutSeconds))
-                return (response, try await response.body.collect(upTo: EndpointClient.maxResponseBytes))
+                // A server that ignores `stream` answers one JSON body: read it as one.
+                let isEventStream = response.headers.first(name: "content-type")?.lowercased().contains("text/event-stream") ?? false
+                guard streaming, response.status == .ok, isEventStream else {
+                    return (response, try await response.body.collect(upTo: EndpointClient.maxResponseBytes), StreamedCompletion?.none)
+                }
+                var s = StreamedCompletion()
+                var total = 0
+                for try await chunk in response.body {
+                    total += chunk.readableBytes
+                    if total > EndpointClient.maxResponseBytes { throw NIOTooManyBytesError(maxBytes: EndpointClient.maxResponseBytes) }
+                    s.feed(chunk.readableBytesView, elapsedMs: (ContinuousClock.now - start).seconds * 1000)
+                    if s.done || s.error != nil { break }
+                }
+                s.finish(elapsedMs: (ContinuousClock.now - start).seconds * 1000)
+                return (response, ByteBuffer(), Optional(s))
             }
             guard let exchange else { throw HTTPClientError.deadlineExceeded }
-            (response, body) = exchange
+            (response, body, streamed) = exchange
         } catch {
             return .failure(classify(error))
         }
@@ -361,13 +390,26 @@ public final class EndpointClient: Sendable {
                 return .failure(ModelCallError(code: .http(status), message: "HTTP \(status): \(snippet)", retryable: false, attempts: 0, rateLimited: 0))
             }
         }
-        let json: JSONValue
+        if let s = streamed {
+            if let e = s.error { return .failure(e) }
+            guard s.complete else {
+                return .failure(ModelCallError(code: .streamCut, message: "the stream ended after \(s.tokenTimesMs.count) token chunks without a finish chunk or [DONE]",
+                    retryable: true, attempts: 0, rateLimited: 0))
+            }
+            return .success(s.completionJSON, latencyMs: latencyMs, limits: limits)
+        }
+        var json: JSONValue
         do {
             json = try body.withUnsafeReadableBytes { raw throws(JSONParseError) in
                 try JSONValue.parse(bytes: UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count))
             }
         } catch {
             return .failure(ModelCallError(code: .malformedResponse, message: "the endpoint answered 200 with \(error)", retryable: true, attempts: 0, rateLimited: 0))
+        }
+        // The stream timing is ours alone: a body cannot bring its own.
+        if case .object(var o) = json, o[StreamedCompletion.timingKey] != nil {
+            o[StreamedCompletion.timingKey] = nil
+            json = .object(o)
         }
         // Proactively stop when the endpoint says its window is spent.
         return .success(json, latencyMs: latencyMs, limits: limits)
@@ -414,6 +456,7 @@ public final class EndpointClient: Sendable {
         }
         var r = ModelResponse(text: text ?? "", finishReason: choice["finish_reason"]?.stringValue, promptTokens: prompt, completionTokens: completion, latencyMs: latencyMs)
         r.toolCalls = toolCalls
+        r.stream = json[StreamedCompletion.timingKey].flatMap(StreamTiming.init(json:))
         return .success((r, used))
     }
 

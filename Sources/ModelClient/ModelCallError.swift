@@ -6,6 +6,7 @@ public struct ModelCallError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: Hashable, Sendable {
             case timeout, connection, rateLimited, http(Int), redirected, malformedResponse, responseTooLarge, emptyOutput, badDimensions, cancelled
+            case streamCut
         }
 
         private let base: Base
@@ -32,6 +33,8 @@ public struct ModelCallError: Error, Sendable, CustomStringConvertible {
         public static let badDimensions = Code(.badDimensions)
         /// The run was cancelled while the call waited or ran.
         public static let cancelled = Code(.cancelled)
+        /// A streamed answer whose body ended before its finish chunk (or `[DONE]`).
+        public static let streamCut = Code(.streamCut)
 
         /// The HTTP status, for `http(_:)` codes.
         public var httpStatus: Int? {
@@ -40,7 +43,7 @@ public struct ModelCallError: Error, Sendable, CustomStringConvertible {
         }
 
         /// `timeout`, `connection`, `rate_limited`, `http_NNN`, `redirected`, `malformed_response`,
-        /// `response_too_large`, `empty_output`, `bad_dimensions`, `cancelled`.
+        /// `response_too_large`, `empty_output`, `bad_dimensions`, `cancelled`, `stream_cut`.
         public var shortDescription: String {
             switch base {
             case .timeout: return "timeout"
@@ -53,6 +56,7 @@ public struct ModelCallError: Error, Sendable, CustomStringConvertible {
             case .emptyOutput: return "empty_output"
             case .badDimensions: return "bad_dimensions"
             case .cancelled: return "cancelled"
+            case .streamCut: return "stream_cut"
             }
         }
 

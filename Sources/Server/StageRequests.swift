@@ -85,7 +85,7 @@ public struct StageRequest: Sendable {
             let endpoint = try endpointName(json, "endpoint", config)
             let gate = try thresholds(json) { v throws(FieldError) in try GateConfig.decode(v) } ?? .default
             if let e = config.endpoints.first(where: { $0.name == endpoint }), let problem = gate.unmeasurableCheck(endpoint: e) {
-                throw RequestError.semantic("unmeasurable_check", "thresholds.max_cost_usd", problem)
+                throw RequestError.semantic("unmeasurable_check", problem.hasPrefix("max_p95_ttft_ms") ? "thresholds.max_p95_ttft_ms" : "thresholds.max_cost_usd", problem)
             }
             let prompt = try loadInput { () throws(InputError) in try ConfigFiles.loadPrompt(path: promptPath) }
             let needs = try loadInput { () throws(InputError) in try EvalRunner.inspect(goldenSetPath: golden, prompts: [prompt]) }

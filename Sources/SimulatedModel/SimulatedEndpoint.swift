@@ -158,7 +158,9 @@ public final class SimulatedEndpoint: Sendable {
         if let early = fault.response { return early }
         let empty = fault.empty
 
-        try await sleepLatency(&rng)
+        // A streamed answer's wait is its time to first token, spent while streaming.
+        let streaming = api == .chat && parsed["stream"]?.boolValue == true
+        if !streaming { try await sleepLatency(&rng) }
 
         let params = parsed
         let seed = params["seed"]?.wholeNumber(in: Int.min...Int.max)
@@ -220,6 +222,12 @@ public final class SimulatedEndpoint: Sendable {
             "usage": ["prompt_tokens": .number(Double(promptTokens)), "completion_tokens": .number(Double(completionTokens)),
                       "total_tokens": .number(Double(promptTokens + completionTokens))],
         ]
+        if streaming {
+            let usage: JSONValue = ["prompt_tokens": .number(Double(promptTokens)), "completion_tokens": .number(Double(completionTokens)),
+                                    "total_tokens": .number(Double(promptTokens + completionTokens))]
+            return stream(text: text, call: call, finishReason: call == nil ? finishReason : "tool_calls", usage: usage,
+                          includeUsage: parsed["stream_options"]?["include_usage"]?.boolValue == true, model: model, id: "cmpl-sim-\(n)", seed: rng.next())
+        }
         var response = fault.slowDrip ? drip(answer) : json(.ok, answer)
         // LiteLLM says what is left of the window, and not when it resets.
         if let windowRemaining { response.headers[HTTPField.Name("x-ratelimit-remaining-requests")!] = String(windowRemaining) }
@@ -278,6 +286,80 @@ public final class SimulatedEndpoint: Sendable {
 
     /// The real answer, eight bytes at a time over `dripSeconds`: only a deadline on the whole
     /// response (not an idle timer, which every byte resets) cuts it short.
+    /// A streamed answer as `chat.completion.chunk` events: a role-only chunk at once, the first
+    /// token after the profile's time to first token, each further one after its per-token delay,
+    /// then the finish chunk (with usage, in the `transformers` style) and, in the `openai` style,
+    /// a usage chunk when asked and `[DONE]`. `stall_after_chunks` / `cut_after_chunks` stop it early.
+    private func stream(text: String, call: (name: String, arguments: String)?, finishReason: String, usage: JSONValue, includeUsage: Bool,
+                        model: String, id: String, seed: UInt64) -> Response {
+        let config = profile.stream
+        let ttft = config.ttft ?? profile.latency
+        let hang = profile.faults.hangSeconds
+        @Sendable func event(_ delta: JSONValue, finish: String? = nil, usage: JSONValue? = nil) -> ByteBuffer {
+            var o: [String: JSONValue] = [
+                "id": .string(id), "object": "chat.completion.chunk", "model": .string(model),
+                "choices": [["index": 0, "delta": delta, "finish_reason": finish.map(JSONValue.string) ?? .null]],
+            ]
+            if let usage { o["usage"] = usage }
+            var bytes = Array("data: ".utf8)
+            JSONValue.object(o).write(to: &bytes)
+            bytes.append(contentsOf: "\n\n".utf8)
+            return ByteBuffer(bytes: bytes)
+        }
+        var deltas: [JSONValue] = []
+        if let call {
+            deltas.append(["tool_calls": [["index": 0, "id": .string("call_" + String(seed, radix: 16)), "type": "function", "function": ["name": .string(call.name), "arguments": ""]]]])
+            var rest = Substring(call.arguments)
+            while !rest.isEmpty {
+                deltas.append(["tool_calls": [["index": 0, "function": ["arguments": .string(String(rest.prefix(8)))]]]])
+                rest = rest.dropFirst(8)
+            }
+        } else {
+            // Tokens: words with the space before them.
+            var current = ""
+            for ch in text {
+                if ch == " ", !current.isEmpty {
+                    deltas.append(["content": .string(current)])
+                    current = ""
+                }
+                current.append(ch)
+            }
+            if !current.isEmpty { deltas.append(["content": .string(current)]) }
+        }
+        let style = config.style
+        let chunks = deltas
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: .init { writer in
+            var rng = SplitMix64(seed: seed)
+            try await writer.write(event(["role": "assistant"]))
+            for (i, delta) in chunks.enumerated() {
+                if let stall = config.stallAfterChunks, i == stall {
+                    try await Task.sleep(for: .seconds(hang))
+                    break
+                }
+                if let cut = config.cutAfterChunks, i == cut {
+                    try await writer.finish(nil)
+                    return
+                }
+                let ms = SimulatedEndpoint.sampleMs(i == 0 ? ttft : config.perToken, &rng)
+                if ms > 0 { try await Task.sleep(for: .microseconds(Int64(ms * 1000))) }
+                try await writer.write(event(delta))
+            }
+            if style == "transformers" {
+                try await writer.write(event([:], finish: finishReason, usage: usage))
+            } else {
+                try await writer.write(event([:], finish: finishReason))
+                if includeUsage {
+                    var bytes = Array("data: ".utf8)
+                    JSONValue.object(["id": .string(id), "object": "chat.completion.chunk", "model": .string(model), "choices": [], "usage": usage]).write(to: &bytes)
+                    bytes.append(contentsOf: "\n\n".utf8)
+                    try await writer.write(ByteBuffer(bytes: bytes))
+                }
+                try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+            }
+            try await writer.finish(nil)
+        })
+    }
+
     private func drip(_ answer: JSONValue) -> Response {
         var bytes: [UInt8] = []
         answer.write(to: &bytes)
@@ -343,18 +425,22 @@ public final class SimulatedEndpoint: Sendable {
     }
 
     private func sleepLatency(_ rng: inout SplitMix64) async throws {
-        let ms: Double
-        switch profile.latency {
-        case .none: return
-        case .fixed(let v): ms = v
-        case .uniform(let lo, let hi): ms = lo + (hi - lo) * rng.nextUnit()
+        let ms = SimulatedEndpoint.sampleMs(profile.latency, &rng)
+        if ms > 0 { try await Task.sleep(for: .microseconds(Int64(ms * 1000))) }
+    }
+
+    /// One draw of a latency distribution, in milliseconds.
+    static func sampleMs(_ latency: SimulatorProfile.Latency, _ rng: inout SplitMix64) -> Double {
+        switch latency {
+        case .none: return 0
+        case .fixed(let v): return v
+        case .uniform(let lo, let hi): return lo + (hi - lo) * rng.nextUnit()
         case .lognormal(let median, let p99):
             let sigma = log(p99 / median) / 2.326_347_874
             let u1 = max(rng.nextUnit(), 1e-12)
             let z = (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * rng.nextUnit())
-            ms = median * exp(sigma * z)
+            return median * exp(sigma * z)
         }
-        if ms > 0 { try await Task.sleep(for: .microseconds(Int64(ms * 1000))) }
     }
 
     private func injectedStatus(_ status: HTTPResponse.Status) -> Response {

@@ -35,7 +35,24 @@ public struct SimulatorProfile: Sendable, Hashable {
         public init() {}
     }
 
+    /// How streamed answers (`stream: true` requests) arrive.
+    public struct Stream: Sendable, Hashable {
+        /// Time to the first token (the role-only chunk goes at once); nil: the profile's `latency`.
+        public var ttft: Latency?
+        /// Delay before each further token chunk.
+        public var perToken: Latency = .none
+        /// After this many token chunks the stream stalls (sends nothing more, keeps the connection).
+        public var stallAfterChunks: Int?
+        /// After this many token chunks the body ends, without a finish chunk or `[DONE]`.
+        public var cutAfterChunks: Int?
+        /// `openai`: role chunk, content chunks, finish chunk, a usage chunk when asked, `[DONE]`.
+        /// `transformers` (as `transformers serve` 5.24): usage inside the finish chunk, no `[DONE]`.
+        public var style = "openai"
+        public init() {}
+    }
+
     public var accuracy = 0.9
+    public var stream = Stream()
     /// Accuracy per model name, overriding `accuracy`.
     public var modelAccuracy: [String: Double] = [:]
     public var latency: Latency = .none
@@ -70,7 +87,7 @@ public struct SimulatorProfile: Sendable, Hashable {
 
     static let knownFields: Set<String> = [
         "accuracy", "model_accuracy", "latency", "faults", "rate_limit", "max_concurrency", "embedding_dimensions", "seed", "description",
-        "judge_accuracy", "judge_format_noise", "judge_unparseable_rate", "judge_bias",
+        "judge_accuracy", "judge_format_noise", "judge_unparseable_rate", "judge_bias", "stream",
     ]
 
     /// Decodes a profile file (`profiles/sim-*.yaml`).
@@ -95,19 +112,37 @@ public struct SimulatorProfile: Sendable, Hashable {
         if let m = o["model_accuracy"]?.objectValue {
             for (k, v) in m { p.modelAccuracy[k] = try fraction(v, "model_accuracy.\(k)") }
         }
-        if let l = o["latency"], l != .null {
-            guard let lo = l.objectValue else { throw FieldError(field: "latency", message: "must be an object") }
+        func latency(_ l: JSONValue, _ field: String) throws(FieldError) -> Latency {
+            guard let lo = l.objectValue else { throw FieldError(field: field, message: "must be an object") }
             switch lo["distribution"]?.stringValue ?? "fixed" {
-            case "none": p.latency = .none
-            case "fixed": p.latency = .fixed(ms: try nonNegative(lo["ms"], "latency.ms") ?? 0)
+            case "none": return .none
+            case "fixed": return .fixed(ms: try nonNegative(lo["ms"], field + ".ms") ?? 0)
             case "uniform":
-                p.latency = .uniform(minMs: try nonNegative(lo["min_ms"], "latency.min_ms") ?? 0, maxMs: try nonNegative(lo["max_ms"], "latency.max_ms") ?? 0)
+                return .uniform(minMs: try nonNegative(lo["min_ms"], field + ".min_ms") ?? 0, maxMs: try nonNegative(lo["max_ms"], field + ".max_ms") ?? 0)
             case "lognormal":
-                guard let median = try nonNegative(lo["median_ms"], "latency.median_ms"), median > 0,
-                    let p99 = try nonNegative(lo["p99_ms"], "latency.p99_ms"), p99 >= median
-                else { throw FieldError(field: "latency", message: "lognormal needs median_ms > 0 and p99_ms >= median_ms") }
-                p.latency = .lognormal(medianMs: median, p99Ms: p99)
-            case let other: throw FieldError(field: "latency.distribution", message: "unknown distribution '\(other)' (none, fixed, uniform, lognormal)")
+                guard let median = try nonNegative(lo["median_ms"], field + ".median_ms"), median > 0,
+                    let p99 = try nonNegative(lo["p99_ms"], field + ".p99_ms"), p99 >= median
+                else { throw FieldError(field: field, message: "lognormal needs median_ms > 0 and p99_ms >= median_ms") }
+                return .lognormal(medianMs: median, p99Ms: p99)
+            case let other: throw FieldError(field: field + ".distribution", message: "unknown distribution '\(other)' (none, fixed, uniform, lognormal)")
+            }
+        }
+        if let l = o["latency"], l != .null { p.latency = try latency(l, "latency") }
+        if let st = o["stream"], st != .null {
+            guard let so = st.objectValue else { throw FieldError(field: "stream", message: "must be an object") }
+            for key in so.keys where !["ttft", "per_token", "stall_after_chunks", "cut_after_chunks", "style"].contains(key) {
+                throw FieldError(field: "stream.\(key)", message: "unknown field (expected ttft, per_token, stall_after_chunks, cut_after_chunks, style)")
+            }
+            if let v = so["ttft"], v != .null { p.stream.ttft = try latency(v, "stream.ttft") }
+            if let v = so["per_token"], v != .null { p.stream.perToken = try latency(v, "stream.per_token") }
+            for (key, path) in [("stall_after_chunks", \Stream.stallAfterChunks), ("cut_after_chunks", \Stream.cutAfterChunks)] {
+                guard let v = so[key], v != .null else { continue }
+                guard let n = v.wholeNumber(in: 0...1_000_000) else { throw FieldError(field: "stream.\(key)", message: "must be a whole number from 0 to 1000000") }
+                p.stream[keyPath: path] = n
+            }
+            if let v = so["style"], v != .null {
+                guard let s = v.stringValue, ["openai", "transformers"].contains(s) else { throw FieldError(field: "stream.style", message: "must be openai or transformers") }
+                p.stream.style = s
             }
         }
         if let f = o["faults"], f != .null {

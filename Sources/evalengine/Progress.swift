@@ -81,6 +81,12 @@ enum TerminalSummary {
             let live = s.cacheHits > 0 ? " (\(l.count) answers measured in this run; \(s.cacheHits) from the cache not counted)" : ""
             lines.append(String(format: "  latency ms: p50 %.1f  p95 %.1f  p99 %.1f  max %.1f", l.p50, l.p95, l.p99, l.max) + live)
         }
+        if let st = s.stream {
+            var line = String(format: "  time to first token ms: p50 %.1f  p95 %.1f  p99 %.1f", st.ttft.p50, st.ttft.p95, st.ttft.p99)
+            if let a = st.interTokenP50Ms, let b = st.interTokenP95Ms { line += String(format: "   inter-token ms: p50 %.1f  p95 %.1f", a, b) }
+            if let r = st.tokensPerSecond { line += String(format: "   %.1f tokens/s", r) }
+            lines.append(line)
+        }
         var usage = "  tokens: \(s.promptTokens) in, \(s.completionTokens) out"
         if let c = s.costUSD { usage += String(format: "   cost $%.4f", c) }
         usage += "   retries \(s.retries)   429s \(s.rateLimited)"
