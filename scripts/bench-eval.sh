@@ -7,6 +7,7 @@
 #   scripts/bench-eval.sh memory       # 100,000 cases: peak RSS
 #   scripts/bench-eval.sh warm         # 10,000 cases twice: the warm re-run's wall time, zero endpoint calls
 #   scripts/bench-eval.sh judged       # 10,000 judged cases (3 judge calls each where judged) vs the same cases unjudged: cases/s, CPU/case
+#   scripts/bench-eval.sh stream       # streamed answers at TTFT 200 ms / 20 ms per token: reported TTFT and inter-token gaps, capacity's TTFT columns
 #   scripts/bench-eval.sh vs-python    # 20,000 equals cases: evalengine vs a plain Python asyncio runner, same endpoint, 3 rounds (BIN_BEFORE=old build adds it)
 # BIN defaults to the release build (swift build -c release).
 set -euo pipefail
@@ -138,5 +139,28 @@ print(f'$what: 10,000 cases in {$t1 - $t0:.2f} s = {10000 / ($t1 - $t0):,.0f} ca
     echo "target simulator: $(stats 18091)"
     echo "judge simulator: $(stats 18096)"
     ;;
-  *) echo "usage: $0 rate-limit|throughput|faults|memory|warm|vs-python|judged"; exit 64 ;;
+  stream)
+    # Streamed answers from a simulator with time to first token fixed at 200 ms and 20 ms per
+    # token, at three concurrencies: what we report beside what was configured (the difference
+    # is our measurement's overhead plus the host's scheduling), and the capacity table's TTFT columns.
+    printf 'accuracy: 0.96\nstream: {ttft: {distribution: fixed, ms: 200}, per_token: {distribution: fixed, ms: 20}}\n' > "$WORK/stream.yaml"
+    start_sim 18097 "$WORK/stream.yaml"
+    printf 'endpoints:\n  - {name: st, base_url: "http://127.0.0.1:18097", model: sim-small, stream: true, max_in_flight: 512}\n' > "$WORK/stream-endpoints.yaml"
+    python3 -c "
+import json
+for i in range(400):
+    print(json.dumps({'id': f's{i}', 'vars': {'question': f'Summarize: The river {i} project shipped its canyon release on time. Later the team met.'}, 'assert': [{'type': 'ttft', 'metric': 'ttft_ms'}]}))" > "$WORK/stream.jsonl"
+    for c in 8 64 256; do
+      "$BIN" eval --golden "$WORK/stream.jsonl" --prompt golden-sets/qa/prompt.yaml --config "$WORK/stream-endpoints.yaml" --endpoint st \
+        --quiet --concurrency $c --cache-mode off --report "$WORK/stream.json" --cache-path "$WORK/stream-$c.sqlite" > /dev/null || true
+      python3 -c "
+import json
+s = json.load(open('$WORK/stream.json'))['summary']['stream']
+t = s['ttft_ms']
+print(f'concurrency $c: ttft p50 {t[\"p50\"]:.1f} ms (configured 200, +{t[\"p50\"] - 200:.1f}), p95 {t[\"p95\"]:.1f}; inter-token p50 {s[\"inter_token_p50_ms\"]:.2f} ms (configured 20, +{s[\"inter_token_p50_ms\"] - 20:.2f}), p95 {s[\"inter_token_p95_ms\"]:.2f}; {s[\"tokens_per_second\"]:.1f} tokens/s')"
+    done
+    printf 'name: stream\nkind: steps\nsteps: [{rate: 20, seconds: 3}, {rate: 100, seconds: 3}]\nslo_p99_ms: 1000\ntimeout_seconds: 10\n' > "$WORK/stream-load.yaml"
+    "$BIN" capacity --profile "$WORK/stream-load.yaml" --target st --config "$WORK/stream-endpoints.yaml" | tail -4
+    ;;
+  *) echo "usage: $0 rate-limit|throughput|faults|memory|warm|vs-python|judged|stream"; exit 64 ;;
 esac

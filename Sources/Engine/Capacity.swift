@@ -95,6 +95,11 @@ public struct CapacityStep: Sendable {
     public var p99Ms: Double?
     public var maxMs: Double?
     public var errorKinds: [String: Int]
+    /// Time to first token of the step's streamed answers (endpoints with `stream: true`),
+    /// from each request's send, HdrHistogram with 3 significant digits.
+    public var ttftP50Ms: Double?
+    public var ttftP90Ms: Double?
+    public var ttftP99Ms: Double?
 }
 
 /// The result of a capacity run.
@@ -113,24 +118,36 @@ public struct CapacityResult: Sendable {
 public struct CapacityRunner: Sendable {
     /// Sends one request; returns an error kind or nil.
     public typealias Send = @Sendable () async -> String?
-    public let send: Send
+    /// As `Send`, with the answer's time to first token when it was streamed.
+    public typealias TimedSend = @Sendable () async -> (error: String?, ttftMs: Double?)
+    public let send: TimedSend
     public let maxInFlight: Int
 
     public init(maxInFlight: Int = 4096, send: @escaping Send) {
-        self.send = send
+        self.send = { (await send(), nil) }
+        self.maxInFlight = maxInFlight
+    }
+
+    public init(maxInFlight: Int = 4096, timedSend: @escaping TimedSend) {
+        self.send = timedSend
         self.maxInFlight = maxInFlight
     }
 
     /// A target that is a configured endpoint: one chat completion per request, through a client
     /// with no limiter of our own (we measure the endpoint, not our throttle) and no retries.
-    public static func endpoint(_ client: EndpointClient, prompt: String) -> Send {
+    public static func endpoint(_ client: EndpointClient, prompt: String) -> TimedSend {
         let body = client.body(for: ModelRequest(messages: [ChatMessage(role: "user", content: prompt)], params: {
             var p = ModelParams()
             p.maxTokens = 16
             return p
         }()))
         return {
-            do { _ = try await client.complete(body: body, estimatedTokens: 20); return nil } catch let e as ModelCallError { return e.kind } catch { return "error" }
+            do throws(ModelCallError) {
+                let r = try await client.complete(body: body, estimatedTokens: 20)
+                return (nil, r.stream?.ttftMs)
+            } catch {
+                return (error.kind, nil)
+            }
         }
     }
 
@@ -139,12 +156,14 @@ public struct CapacityRunner: Sendable {
         // Guarded by `lock`; requests finish on many threads.
         private let lock = NSLock()
         private var histograms: [Histogram<UInt64>]
+        private var ttfts: [Histogram<UInt64>]
         private(set) var ok: [Int]
         private(set) var errors: [[String: Int]]
         private var inFlight = 0
 
         init(steps: Int) {
             histograms = (0..<steps).map { _ in Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three) }
+            ttfts = histograms
             ok = [Int](repeating: 0, count: steps)
             errors = [[String: Int]](repeating: [:], count: steps)
         }
@@ -163,16 +182,23 @@ public struct CapacityRunner: Sendable {
             if release { inFlight -= 1 }
         }
 
-        func success(_ step: Int, micros: UInt64) {
+        func success(_ step: Int, micros: UInt64, ttftMs: Double?) {
             lock.lock(); defer { lock.unlock() }
             ok[step] += 1
             _ = histograms[step].record(max(1, micros))
+            // Range-checked before the integer conversion: the figure comes from the stream's clock.
+            if let t = ttftMs, t.isFinite, t >= 0, t < 3_600_000 { _ = ttfts[step].record(max(1, UInt64(t * 1000))) }
             inFlight -= 1
         }
 
         func histogram(_ step: Int) -> Histogram<UInt64> {
             lock.lock(); defer { lock.unlock() }
             return histograms[step]
+        }
+
+        func ttftHistogram(_ step: Int) -> Histogram<UInt64> {
+            lock.lock(); defer { lock.unlock() }
+            return ttfts[step]
         }
     }
 
@@ -197,21 +223,21 @@ public struct CapacityRunner: Sendable {
                         continue
                     }
                     group.addTask {
-                        let outcome = await withTaskGroup(of: String??.self) { race -> String? in
-                            race.addTask { .some(await send()) }
+                        let (outcome, ttft) = await withTaskGroup(of: (error: String?, ttftMs: Double?)?.self) { race -> (String?, Double?) in
+                            race.addTask { await send() }
                             race.addTask {
                                 try? await Task.sleep(until: scheduled + timeout, clock: clock)
-                                return Task.isCancelled ? nil : .some("timeout")
+                                return Task.isCancelled ? nil : ("timeout", nil)
                             }
-                            var first: String?? = nil
+                            var first: (error: String?, ttftMs: Double?)?
                             while first == nil, let r = await race.next() { first = r }
                             race.cancelAll()
-                            return first ?? "cancelled"
+                            return first.map { ($0.error, $0.ttftMs) } ?? ("cancelled", nil)
                         }
                         // Latency from the scheduled time: a target that falls behind shows its queue.
                         let d = clock.now - scheduled
                         let micros = UInt64(max(0, d.components.seconds * 1_000_000 + d.components.attoseconds / 1_000_000_000_000))
-                        if let outcome { recorder.error(i, outcome, release: true) } else { recorder.success(i, micros: micros) }
+                        if let outcome { recorder.error(i, outcome, release: true) } else { recorder.success(i, micros: micros, ttftMs: ttft) }
                     }
                 }
                 stepStart += .nanoseconds(Int64(step.seconds * 1e9))
@@ -222,9 +248,12 @@ public struct CapacityRunner: Sendable {
             let h = recorder.histogram(i)
             let has = h.totalCount > 0
             func ms(_ p: Double) -> Double? { has ? Double(h.valueAtPercentile(p)) / 1000 : nil }
+            let t = recorder.ttftHistogram(i)
+            func ttft(_ p: Double) -> Double? { t.totalCount > 0 ? Double(t.valueAtPercentile(p)) / 1000 : nil }
             steps.append(CapacityStep(offeredRate: s.rate, seconds: s.seconds, sent: sent[i], ok: recorder.ok[i], errors: recorder.errors[i].values.reduce(0, +),
                                       throughput: Double(recorder.ok[i]) / s.seconds, p50Ms: ms(50), p90Ms: ms(90), p99Ms: ms(99),
-                                      maxMs: has ? Double(h.max) / 1000 : nil, errorKinds: recorder.errors[i]))
+                                      maxMs: has ? Double(h.max) / 1000 : nil, errorKinds: recorder.errors[i],
+                                      ttftP50Ms: ttft(50), ttftP90Ms: ttft(90), ttftP99Ms: ttft(99)))
         }
         let good = steps.filter { $0.errors == 0 && ($0.p99Ms ?? .infinity) <= profile.sloP99Ms }
         return CapacityResult(profile: profile, target: target, steps: steps, kneeRate: good.map(\.offeredRate).max())

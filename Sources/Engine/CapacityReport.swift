@@ -15,6 +15,7 @@ extension CapacityResult {
                  "errors": .number(Double(s.errors)), "throughput": .number(s.throughput),
                  "latency_ms": ["p50": opt(s.p50Ms), "p90": opt(s.p90Ms), "p99": opt(s.p99Ms), "max": opt(s.maxMs)],
                  "error_kinds": .object(s.errorKinds.mapValues { .number(Double($0)) }),
+                 "ttft_ms": s.ttftP50Ms == nil ? .null : ["p50": opt(s.ttftP50Ms), "p90": opt(s.ttftP90Ms), "p99": opt(s.ttftP99Ms)],
                  "meets_slo": .bool(s.errors == 0 && (s.p99Ms ?? .infinity) <= profile.sloP99Ms)]
             }),
         ]
@@ -23,12 +24,15 @@ extension CapacityResult {
     /// The terminal table.
     public var table: String {
         func ms(_ v: Double?) -> String { v.map { String(format: "%9.1f", $0) } ?? "      n/a" }
+        // Streamed answers add time-to-first-token columns.
+        let streamed = steps.contains { $0.ttftP50Ms != nil }
         var lines = ["capacity: \(profile.name) against \(target), SLO p99 <= \(format(profile.sloP99Ms)) ms",
-                     "  offered/s       done/s      p50 ms    p90 ms    p99 ms    max ms   errors  SLO"]
+                     "  offered/s       done/s      p50 ms    p90 ms    p99 ms    max ms   errors  SLO" + (streamed ? "   ttft p50  ttft p90  ttft p99" : "")]
         for s in steps {
             let meets = s.errors == 0 && (s.p99Ms ?? .infinity) <= profile.sloP99Ms
             lines.append(String(format: "  %9.1f   %10.1f   ", s.offeredRate, s.throughput) + "\(ms(s.p50Ms)) \(ms(s.p90Ms)) \(ms(s.p99Ms)) \(ms(s.maxMs))"
-                + String(format: "   %6d  ", s.errors) + (meets ? "ok" : "MISSED"))
+                + String(format: "   %6d  ", s.errors) + (meets ? (streamed ? "ok    " : "ok") : "MISSED")
+                + (streamed ? " \(ms(s.ttftP50Ms)) \(ms(s.ttftP90Ms)) \(ms(s.ttftP99Ms))" : ""))
         }
         lines.append(kneeRate.map { "knee: \(format($0)) requests/s (the highest offered rate whose p99 met the SLO without errors)" }
                      ?? "knee: none (not even the first step met the SLO)")

@@ -78,7 +78,7 @@ struct CapacityCommand: AsyncParsableCommand {
             let endpoint = e
             let max = maxInFlight
             result = try await EndpointSession.with(endpoint, registry: LimiterRegistry(), apiKey: key) { client in
-                await CapacityRunner(maxInFlight: max, send: CapacityRunner.endpoint(client, prompt: load.prompt)).run(load, target: "endpoint \(endpoint.name)", progress: printProgress)
+                await CapacityRunner(maxInFlight: max, timedSend: CapacityRunner.endpoint(client, prompt: load.prompt)).run(load, target: "endpoint \(endpoint.name)", progress: printProgress)
             }
         }
         print(result.table)
