@@ -15,6 +15,8 @@ public struct CaseRecord: Sendable {
     public var toolCalls: [ToolCall] = []
     /// A streamed answer's timing: time to first token, gaps between tokens.
     public var stream: StreamTiming?
+    /// A multi-turn case's answers, turn by turn.
+    public var turns: [TurnRecord] = []
     public var latencyMs: Double?
     public var promptTokens: Int
     public var completionTokens: Int
@@ -90,5 +92,39 @@ extension CaseRecord {
         r.errorMessage = r.status == .errored ? firstError?.errorMessage : nil
         r.samples = samples
         return r
+    }
+}
+
+/// One turn's answer of a multi-turn case, as reports show it.
+public struct TurnRecord: Sendable, Hashable {
+    public var output: String
+    public var toolCalls: [ToolCall]
+    public var latencyMs: Double?
+    public var cached: Bool
+
+    public init(output: String, toolCalls: [ToolCall] = [], latencyMs: Double? = nil, cached: Bool = false) {
+        self.output = output
+        self.toolCalls = toolCalls
+        self.latencyMs = latencyMs
+        self.cached = cached
+    }
+
+    public var json: JSONValue {
+        var o: [String: JSONValue] = ["output": .string(output), "cached": .bool(cached)]
+        if !toolCalls.isEmpty { o["tool_calls"] = .array(toolCalls.map(\.json)) }
+        if let l = latencyMs { o["latency_ms"] = .number(l) }
+        return .object(o)
+    }
+
+    public init?(json j: JSONValue) {
+        guard let output = j["output"]?.stringValue else { return nil }
+        var calls: [ToolCall] = []
+        if let c = j["tool_calls"] {
+            guard let list = ToolCall.list(json: c) else { return nil }
+            calls = list
+        }
+        let latency = j["latency_ms"]?.numberValue
+        if let l = latency, !(l.isFinite && l >= 0) { return nil }
+        self.init(output: output, toolCalls: calls, latencyMs: latency, cached: j["cached"]?.boolValue ?? false)
     }
 }

@@ -16,6 +16,7 @@ extension CaseRecord {
         if includeOutput, let out = r.output { o["output"] = .string(out) }
         if let f = r.finishReason { o["finish_reason"] = .string(f) }
         if !r.toolCalls.isEmpty { o["tool_calls"] = .array(r.toolCalls.map(\.json)) }
+        if !r.turns.isEmpty { o["turns"] = .array(r.turns.map(\.json)) }
         if let t = r.stream {
             var timing = t.json.objectValue ?? [:]
             if let rate = t.tokensPerSecond(completionTokens: r.completionTokens) { timing["tokens_per_second"] = .number(round3(rate)) }
@@ -84,6 +85,15 @@ extension CaseRecord {
         if let t = j["stream"] {
             guard let timing = StreamTiming(json: t) else { return nil }
             stream = timing
+        }
+        if let t = j["turns"] {
+            guard let list = t.arrayValue, list.count <= ConversationTurn.maxTurns else { return nil }
+            var out: [TurnRecord] = []
+            for item in list {
+                guard let turn = TurnRecord(json: item) else { return nil }
+                out.append(turn)
+            }
+            turns = out
         }
         threshold = j["threshold"]?.numberValue
         target = j["target"]?.stringValue

@@ -586,7 +586,30 @@ public struct EvalRunner: Sendable {
             rateLimited: 0, assertions: [], errorKind: nil, errorMessage: nil)
         record.threshold = c.threshold
         do {
-            let (response, cached) = try await source.response(for: request)
+            var response: ModelResponse
+            var cached: Bool
+            var turnOutputs: [CaseOutput] = []
+            var lastUser: String?
+            if c.turns.isEmpty {
+                (response, cached) = try await source.response(for: request)
+            } else {
+                // A conversation: the record's figures are its calls' totals, its output the last answer.
+                let talk = try await Conversation(turns: c.turns, vars: c.vars).run(request, source: source)
+                response = talk.turns.last!.response
+                response.promptTokens = talk.promptTokens
+                response.completionTokens = talk.completionTokens
+                response.latencyMs = talk.latencyMs
+                response.attempts = talk.attempts
+                response.rateLimited = talk.rateLimited
+                cached = talk.cached
+                lastUser = talk.lastUser
+                record.turns = talk.turns.map { t in TurnRecord(output: t.response.text, toolCalls: t.response.toolCalls, latencyMs: t.response.latencyMs, cached: t.cached) }
+                turnOutputs = talk.turns.map { t in
+                    var o = CaseOutput(text: t.response.text, latencyMs: t.response.latencyMs, finishReason: t.response.finishReason)
+                    o.toolCalls = t.response.toolCalls
+                    return o
+                }
+            }
             record.cached = cached
             let cost = client.endpoint.pricing?.cost(promptTokens: response.promptTokens, completionTokens: response.completionTokens)
             // What the target answered is kept whatever happens while scoring it: it was billed.
@@ -602,9 +625,10 @@ public struct EvalRunner: Sendable {
             record.stream = response.stream
             var output = CaseOutput(text: response.text, latencyMs: response.latencyMs, costUSD: cost, finishReason: response.finishReason)
             output.toolCalls = response.toolCalls
+            output.turnOutputs = turnOutputs
             output.ttftMs = response.stream?.ttftMs
             if !steps.isEmpty {
-                output.input = request.prompt ?? request.messages.last { $0.role == "user" }?.content ?? ""
+                output.input = lastUser ?? request.prompt ?? request.messages.last { $0.role == "user" }?.content ?? ""
                 for step in steps where step.applies(to: prepared) { await step.run(prepared, output: &output) }
                 record.judgeUsage = output.judgeUsage
             }

@@ -125,6 +125,8 @@ public struct AssertionSpec: Sendable, Hashable {
     /// Judged types: sampling parameters for the judge (`provider: {id, config: {...}}`), over
     /// the judge defaults (temperature 0, max_tokens 512).
     public var judgeParams: JudgeParams?
+    /// Multi-turn cases: the turn (1-based) whose answer this assertion checks; nil is the last.
+    public var turn: Int?
     /// factuality: the score of each category, A–E (promptfoo's `factuality` option:
     /// `subset`, `superset`, `agree`, `disagree`, `differ_but_factual`); a category scoring above 0 passes.
     public var factualityScores: [Character: Double]?
@@ -144,7 +146,7 @@ public struct AssertionSpec: Sendable, Hashable {
     /// The type as written, with its `not-` prefix.
     public var displayType: String { (negated ? "not-" : "") + type.rawValue }
 
-    static let knownFields: Set<String> = ["type", "value", "threshold", "weight", "metric", "provider", "rubric_prompt", "judge_samples", "factuality"]
+    static let knownFields: Set<String> = ["type", "value", "threshold", "weight", "metric", "provider", "rubric_prompt", "judge_samples", "factuality", "turn"]
 
     /// promptfoo's names of the factuality categories.
     static let factualityCategories: [(name: String, letter: Character)] = [
@@ -224,6 +226,12 @@ public struct AssertionSpec: Sendable, Hashable {
                 throw FieldError(field: "judge_samples", message: "must be a whole number from 1 to \(AssertionSpec.maxJudgeSamples)")
             }
             spec.judgeSamples = k
+        }
+        if let t = object["turn"], t != .null {
+            guard let n = t.wholeNumber(in: 1...ConversationTurn.maxTurns) else { throw FieldError(field: "turn", message: "must be a turn number from 1 to \(ConversationTurn.maxTurns)") }
+            // A judge sees the final answer's input and output; a turn's answer is for the deterministic types.
+            if type.isJudged { throw FieldError(field: "turn", message: "model-graded assertions check the final answer; turn applies to the deterministic types") }
+            spec.turn = n
         }
         if let f = object["factuality"], f != .null {
             guard type == .factuality else { throw FieldError(field: "factuality", message: "only factuality assertions take category scores") }

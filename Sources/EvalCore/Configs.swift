@@ -77,10 +77,16 @@ public struct MessageTemplate: Sendable, Hashable {
 public struct ChatMessage: Sendable, Hashable {
     public var role: String
     public var content: String
+    /// An assistant message that called tools (multi-turn conversations carry the model's calls).
+    public var toolCalls: [ToolCall] = []
+    /// A `tool` message: the call it answers.
+    public var toolCallID: String?
 
-    public init(role: String, content: String) {
+    public init(role: String, content: String, toolCalls: [ToolCall] = [], toolCallID: String? = nil) {
         self.role = role
         self.content = content
+        self.toolCalls = toolCalls
+        self.toolCallID = toolCallID
     }
 }
 

@@ -47,6 +47,8 @@ public struct GoldenCase: Sendable, Hashable {
     public var location: SourceLocation
     /// True when `id` was derived from the content (the case had none).
     public var hasGeneratedID = false
+    /// A multi-turn conversation (empty: one request, as the prompt renders it).
+    public var turns: [ConversationTurn] = []
 
     public init(
         id: String, description: String? = nil, vars: [String: JSONValue] = [:], expected: JSONValue? = nil,
@@ -114,7 +116,7 @@ public struct CaseDefaults: Sendable, Hashable {
 
 extension GoldenCase {
     static let knownFields: Set<String> = [
-        "id", "description", "vars", "expected", "assert", "threshold", "tags", "metadata",
+        "id", "description", "vars", "expected", "assert", "threshold", "tags", "metadata", "turns",
     ]
 
     /// Decodes one case from its JSON form and merges `defaults` into it. A case without an `id` gets
@@ -162,6 +164,23 @@ extension GoldenCase {
             id: id, description: description, vars: vars, expected: expected, assertions: assertions,
             threshold: threshold, tags: tags, metadata: metadata, location: location)
         c.hasGeneratedID = object["id"] == nil || object["id"] == .null
+        if let t = object["turns"], t != .null {
+            c.turns = try ConversationTurn.decodeList(t)
+            var known = Set(vars.keys)
+            for (i, turn) in c.turns.enumerated() {
+                for name in turn.user.variableNames where !known.contains(name.split(separator: ".").first.map(String.init) ?? name) {
+                    throw FieldError(field: "turns[\(i)].user", message: "reads var '\(name)', which neither the case nor an earlier turn's store_output_as defines")
+                }
+                if let s = turn.storeOutputAs { known.insert(s) }
+            }
+            for (i, a) in assertions.enumerated() {
+                if let t = a.turn, t > c.turns.count {
+                    throw FieldError(field: "assert[\(i)].turn", message: "the case has \(c.turns.count) turns")
+                }
+            }
+        } else if let i = assertions.firstIndex(where: { $0.turn != nil }) {
+            throw FieldError(field: "assert[\(i)].turn", message: "the case has no turns")
+        }
         return c
     }
 }

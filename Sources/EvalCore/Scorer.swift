@@ -19,6 +19,9 @@ public struct CaseOutput: Sendable {
     public var toolCalls: [ToolCall] = []
     /// Time to the first token of a streamed answer.
     public var ttftMs: Double?
+    /// A multi-turn case's answers, turn by turn (the last is this output's text); assertions
+    /// with `turn: i` check the i-th.
+    public var turnOutputs: [CaseOutput] = []
     /// Judged assertions' outcomes, by the assertion's position in the case.
     public var judgements: [Int: JudgeOutcome] = [:]
     /// What the judge calls of this case cost.
@@ -355,7 +358,10 @@ public final class Scorer: Sendable {
         var allPass = true
         var metricSums: [String: (Double, Double)] = [:]
         for a in prepared.assertions {
-            var r = evaluate(a, output, tools: prepared.tools)
+            // A turn beyond the answers the conversation got (it ended early) is not a pass.
+            let subject = a.spec.turn.map { $0 <= output.turnOutputs.count ? output.turnOutputs[$0 - 1] : CaseOutput(text: "") } ?? output
+            var r = evaluate(a, subject, tools: prepared.tools)
+            if let t = a.spec.turn { r.reason = "turn \(t): " + r.reason }
             if a.spec.weight == 0 && r.errorKind == nil { r.pass = true }
             results.append(r)
             let metricOnly = (a.spec.type == .latency || a.spec.type == .cost || a.spec.type == .ttft) && a.spec.threshold == nil

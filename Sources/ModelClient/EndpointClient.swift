@@ -162,7 +162,18 @@ public final class EndpointClient: Sendable {
     public func body(for request: ModelRequest) -> JSONValue {
         var o: [String: JSONValue] = ["model": .string(endpoint.model)]
         if endpoint.api == .chat {
-            o["messages"] = .array(request.messages.map { ["role": .string($0.role), "content": .string($0.content)] })
+            o["messages"] = .array(request.messages.map { m in
+                var message: [String: JSONValue] = ["role": .string(m.role), "content": .string(m.content)]
+                if !m.toolCalls.isEmpty {
+                    // OpenAI's form of an assistant turn that called tools: content may be null.
+                    if m.content.isEmpty { message["content"] = .null }
+                    message["tool_calls"] = .array(m.toolCalls.map { c in
+                        ["id": .string(c.id ?? ""), "type": "function", "function": ["name": .string(c.name), "arguments": .string(c.rawArguments)]]
+                    })
+                }
+                if let id = m.toolCallID { message["tool_call_id"] = .string(id) }
+                return .object(message)
+            })
         } else {
             o["prompt"] = .string(request.prompt ?? request.messages.map(\.content).joined(separator: "\n\n"))
         }

@@ -29,11 +29,17 @@ public struct SimulatedBrain: Sendable {
 
     /// The answer to the last user message (the system message only sets the style). `sample`
     /// tells apart repeated unseeded calls at temperature > 0 (0 for the first, as always).
-    public func answer(model: String, prompt: String, seed: Int?, temperature: Double?, sample: Int = 0) -> String {
+    /// `previous` is the model's own answer before this message in a conversation: a follow-up
+    /// ("Multiply that by 4.", "Add 7 to that.") works on the number it answered.
+    public func answer(model: String, prompt: String, seed: Int?, temperature: Double?, sample: Int = 0, previous: String? = nil) -> String {
+        // Only a follow-up depends on the previous answer (a few-shot prompt's assistant turns do not).
+        let follow = previous.flatMap { SimulatedBrain.followUp(prompt, previous: $0) }
+        let conversation = follow == nil ? nil : previous
         var key: [UInt8] = Array(model.utf8)
         key.append(0)
+        if let conversation { key.append(contentsOf: (conversation + "\u{0}").utf8) }
         key.append(contentsOf: prompt.utf8)
-        var difficulty = SimulatedBrain.difficulty(prompt)
+        var difficulty = SimulatedBrain.difficulty(conversation.map { $0 + "\n" + prompt } ?? prompt)
         if let t = temperature, t > 0 {
             // Sampling: the seed and the deployment's salt pick the sample.
             key.append(contentsOf: "|seed=\(seed ?? 0)|t=\(t)|salt=\(samplingSalt)".utf8)
@@ -42,7 +48,24 @@ public struct SimulatedBrain: Sendable {
             difficulty += 0.05 * min(t, 2) * (2 * jitter.nextUnit() - 1)
         }
         var rng = SplitMix64(seed: fnv1a(key) ^ 0x9E37_79B9_7F4A_7C15)
+        if let value = follow {
+            if difficulty < accuracy { return String(value) }
+            return String(value + Int(rng.next(below: 3)) + 1)
+        }
         return solve(prompt, correct: difficulty < accuracy, rng: &rng)
+    }
+
+    /// "Multiply that by N", "Add N to that", "Subtract N from that" on the last number of `previous`.
+    static func followUp(_ prompt: String, previous: String) -> Int? {
+        let words = prompt.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber && $0 != "-" }).map(String.init)
+        guard words.contains("that"), let n = words.compactMap({ Int($0) }).last else { return nil }
+        guard let last = previous.split(whereSeparator: { !$0.isNumber && $0 != "-" }).compactMap({ Int($0) }).last else { return nil }
+        // Bounded: a follow-up of huge numbers must not trap the simulator.
+        guard abs(last) < 1_000_000_000, abs(n) < 1_000_000_000 else { return nil }
+        if words.contains("multiply") || words.contains("times") { return last * n }
+        if words.contains("add") || words.contains("plus") { return last + n }
+        if words.contains("subtract") || words.contains("minus") { return last - n }
+        return nil
     }
 
     /// The tool call the model makes for a prompt offering `tools` (by name), or nil when none

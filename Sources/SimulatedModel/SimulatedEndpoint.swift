@@ -106,6 +106,10 @@ public final class SimulatedEndpoint: Sendable {
         let model = parsed["model"]?.stringValue ?? "sim-small"
         let prompt: String
         var system = ""
+        // Multi-turn: the assistant's answer before the last user message, and a tool result after it.
+        var previousAnswer: String?
+        var pendingAnswer: String?
+        var toolResult: String?
         var promptChars = 0
         switch api {
         case .chat:
@@ -116,7 +120,13 @@ public final class SimulatedEndpoint: Sendable {
             for m in messages {
                 let content = m["content"]?.stringValue ?? ""
                 promptChars += content.utf8.count
-                if m["role"]?.stringValue == "user" { last = content }
+                if m["role"]?.stringValue == "user" {
+                    last = content
+                    previousAnswer = pendingAnswer
+                }
+                if m["role"]?.stringValue == "assistant" { pendingAnswer = content }
+                // A tool's answer stands for the assistant's (the model goes on from the result).
+                if m["role"]?.stringValue == "tool" { toolResult = content }
                 if m["role"]?.stringValue == "system" { system += content }
             }
             prompt = last
@@ -178,8 +188,19 @@ public final class SimulatedEndpoint: Sendable {
         }
         var judge = SimulatedJudge(accuracy: profile.judgeAccuracy, formatNoise: profile.judgeFormatNoise, unparseableRate: profile.judgeUnparseableRate, salt: profile.seed)
         judge.bias = profile.judgeBias
-        var text = empty ? "" : judge.answer(prompt: prompt, system: system, sample: sample) ?? SimulatedBrain(accuracy: profile.accuracy(for: model), samplingSalt: profile.seed).answer(
-            model: model, prompt: prompt, seed: seed, temperature: temperature, sample: sample)
+        let brain = SimulatedBrain(accuracy: profile.accuracy(for: model), samplingSalt: profile.seed)
+        let afterTool = toolResult != nil && (parsed["messages"]?.arrayValue?.last?["role"]?.stringValue == "tool")
+        var text: String
+        if empty {
+            text = ""
+        } else if afterTool {
+            // Given a tool's result, the model answers with it.
+            text = "The result is \(toolResult!.trimmingCharacters(in: .whitespacesAndNewlines))."
+        } else if let judged = judge.answer(prompt: prompt, system: system, sample: sample) {
+            text = judged
+        } else {
+            text = brain.answer(model: model, prompt: prompt, seed: seed, temperature: temperature, sample: sample, previous: previousAnswer)
+        }
         var finishReason = "stop"
         for stop in params["stop"]?.arrayValue?.compactMap(\.stringValue) ?? params["stop"]?.stringValue.map({ [$0] }) ?? [] {
             if let r = text.range(of: stop) { text = String(text[..<r.lowerBound]) }
@@ -201,8 +222,8 @@ public final class SimulatedEndpoint: Sendable {
         // Offered tools it knows how to use: it answers with a call instead of text.
         let offered = Set(parsed["tools"]?.arrayValue?.compactMap { $0["function"]?["name"]?.stringValue } ?? [])
         var call: (name: String, arguments: String)?
-        if api == .chat, !empty, !offered.isEmpty, parsed["tool_choice"]?.stringValue != "none" {
-            call = SimulatedBrain(accuracy: profile.accuracy(for: model), samplingSalt: profile.seed).toolCall(
+        if api == .chat, !empty, !afterTool, !offered.isEmpty, parsed["tool_choice"]?.stringValue != "none" {
+            call = brain.toolCall(
                 model: model, prompt: prompt, tools: offered, seed: seed, temperature: temperature, sample: sample)
         }
         let choice: JSONValue

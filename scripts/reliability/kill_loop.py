@@ -28,7 +28,7 @@ def lost_or_duplicated(rows, store_path, sim, cases, targets=1, repeats=1, judge
     shape += f"{repeats} samples x " if repeats > 1 else ""
     return ok, (f"report {len(set(keys))}/{want} distinct rows ({shape}{cases} cases), {len(keys) - len(set(keys))} duplicated, "
                 f"{samples}/{want * repeats} samples; store integrity_check {integrity}, duplicate case rows {dups}; "
-                f"the endpoint answered {chat} requests for {want * repeats} samples" + (f" and {judge_calls} judge calls" if judge_calls else "")
+                f"the endpoint answered {chat} requests for {want * repeats} samples" + (f" and {judge_calls} more calls (judge or later turns)" if judge_calls else "")
                 + f" ({chat - want * repeats - judge_calls} lost in flight at kills and sent again)")
 
 
@@ -41,6 +41,19 @@ def cli_loop(binary, kills, rng, cases, variant="plain"):
     cmd = [binary, "eval", "--golden", s.path("data/g.jsonl"), "--prompt", s.path("data/prompt.yaml"), "--config", endpoints,
            "--endpoint", "sim", "--cache-path", s.path("store.sqlite"), "--report", s.path("report.json"), "--quiet"]
     targets, repeats = 1, 1
+    calls_per_case = 1
+    if variant == "conversation":
+        # Three turns per case, each a request over the conversation so far: a kill between
+        # turns must cost only the turns not yet answered.
+        with open(s.path("data/g.jsonl")) as f:
+            lines = [json.loads(line) for line in f if line.strip()]
+        for c in lines:
+            q = c["vars"]["question"]
+            c["turns"] = [q, "Multiply that by 2.", "Add 16 to that."]
+            c["assert"] = [{"type": "equals", "value": c["expected"], "turn": 1}]
+        s.write("data/g.jsonl", "".join(json.dumps(c) + "\n" for c in lines))
+        s.write("data/prompt.yaml", "messages:\n  - {role: system, content: Answer with the number only.}\nparams: {temperature: 0, max_tokens: 32}\n")
+        calls_per_case = 3
     if variant == "select-best":
         with open(endpoints) as f:
             text = f.read()
@@ -79,8 +92,12 @@ def cli_loop(binary, kills, rng, cases, variant="plain"):
             done = rc
         report = json.load(open(s.path("report.json")))
         intact, figures = lost_or_duplicated(report["cases"], s.path("store.sqlite"), sim, cases, targets, repeats,
-                                             judge_calls=cases if variant == "select-best" else 0)
+                                             judge_calls=cases if variant == "select-best" else cases * (calls_per_case - 1))
         ok = done in (0, 1) and report["summary"]["total"] == cases * targets * repeats and intact
+        if variant == "conversation":
+            complete = sum(1 for r in report["cases"] if len(r.get("turns", [])) == 3)
+            ok = ok and complete == cases
+            figures += f"; {complete}/{cases} conversations with all 3 turns"
         if variant == "select-best":
             # Rows replayed from a killed attempt and rows run again must agree: one winner per case.
             winners = {}
@@ -148,5 +165,6 @@ def run(binary, kills, seed):
     ok4, k4 = cli_loop(binary, extra, rng, cases // 2, "repeat")
     ok5, k5 = server_loop(binary, extra, rng, cases // 2, repeats=3)
     ok6, k6 = cli_loop(binary, extra, rng, cases // 2, "select-best")
-    print(f"kill-loop: {k1 + k2 + k3 + k4 + k5 + k6} kills in all (seed {seed})")
-    return ok1 and ok2 and ok3 and ok4 and ok5 and ok6
+    ok7, k7 = cli_loop(binary, extra, rng, cases // 2, "conversation")
+    print(f"kill-loop: {k1 + k2 + k3 + k4 + k5 + k6 + k7} kills in all (seed {seed})")
+    return ok1 and ok2 and ok3 and ok4 and ok5 and ok6 and ok7
