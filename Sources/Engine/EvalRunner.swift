@@ -2,6 +2,7 @@ import CoreMetrics
 import EvalCore
 import Foundation
 import GoldenSets
+import NIOPosix
 import ModelClient
 import ResultStore
 import VectorSearch
@@ -281,6 +282,10 @@ public struct EvalRunner: Sendable {
     /// Judge endpoints of model-graded assertions, and the run's default among them.
     public var judges: [EndpointClient] = []
     public var defaultJudge: String?
+    /// Webhook scorers (`webhooks:` of the endpoints config) that webhook assertions may name.
+    public var webhooks: [WebhookConfig] = []
+    /// Worker processes per script scorer command.
+    public var scorerWorkers = min(max(2, ProcessInfo.processInfo.activeProcessorCount), 8)
 
     public var client: EndpointClient { clients[0] }
 
@@ -338,6 +343,10 @@ public struct EvalRunner: Sendable {
         public var judgeProviders: [String: SourceLocation] = [:]
         /// The first case with a `select-best` assertion (it needs a matrix: two or more targets).
         public var selectBest: SourceLocation?
+        /// Webhooks named by webhook assertions, with the first place each is named.
+        public var webhooks: [String: SourceLocation] = [:]
+        /// The first case with a script scorer (a process on this host).
+        public var script: SourceLocation?
 
         public init() {}
     }
@@ -349,9 +358,23 @@ public struct EvalRunner: Sendable {
     {
         let reader = try GoldenSetReader(path: goldenSetPath)
         var needs = SetNeeds()
+        var checkedCommands: Set<[String]> = []
         while let c = try reader.next() {
             var prepared: PreparedCase?
             for p in prompts { prepared = try prepare(c, prompt: p, scorer: scorer).0 }
+            // A scorer that cannot be started is found here, before anything is sent.
+            for s in prepared?.scorerRequests ?? [] {
+                switch s.target {
+                case .command(let command, let directory):
+                    if needs.script == nil { needs.script = c.location }
+                    guard checkedCommands.insert(command + [directory]).inserted else { continue }
+                    if let problem = UserScorers.problem(command, in: directory) {
+                        throw InputError(location: c.location, caseID: c.id, field: "assert[\(s.assertionIndex)].command", message: problem)
+                    }
+                case .webhook(let name):
+                    if needs.webhooks[name] == nil { needs.webhooks[name] = c.location }
+                }
+            }
             if shard?.contains(c.id) ?? true, filter?.contains(c) ?? true, let prepared {
                 needs.cases += 1
                 needs.needsEmbeddings = needs.needsEmbeddings || !prepared.similarityTexts.isEmpty
@@ -414,6 +437,7 @@ public struct EvalRunner: Sendable {
         let reader = try GoldenSetReader(path: job.goldenSetPath, expectedCases: job.shard == nil && job.filter == nil ? total : 0)
         var units = EvalUnits(reader: reader, job: job, targets: targets, scorer: scorer)
         var sources: [[ResponseSource]] = []
+        var userScorers: UserScorers?
         // select-best: a sample's units wait for each other, so at least a group's worth run at once.
         let board = targets.count > 1 && !judges.isEmpty ? SelectBestBoard(targets: targets.count) : nil
         let core = RunCore(memory: job.memory, concurrency: board == nil ? job.concurrency : max(job.concurrency, targets.count), warn: job.warn)
@@ -435,6 +459,11 @@ public struct EvalRunner: Sendable {
                     judgeStep = JudgeStep(sources: judgeSources, defaultJudge: defaultJudge, params: JudgeStep.defaultParams, embedder: job.embedder)
                     steps.append(judgeStep!)
                 }
+                let scorers = UserScorers(
+                    webhooks: Dictionary(webhooks.map { ($0.name, WebhookClient($0, eventLoopGroup: MultiThreadedEventLoopGroup.singleton)) }) { a, _ in a },
+                    store: context.memory.store, writer: context.writer, workers: scorerWorkers)
+                userScorers = scorers
+                steps.append(ScorerStep(scorers: scorers))
                 let lookup = targetSources
                 let allSteps = steps
                 let labelled = targets.count > 1
@@ -473,6 +502,7 @@ public struct EvalRunner: Sendable {
                 event.elapsedSeconds = (clock.now - t0).seconds
                 progress(event)
             })
+        await userScorers?.shutdown()
         for t in aggregates.indices { for row in aggregates[t].drainIncomplete() { try sink.write(row) } }
 
         let seconds = (clock.now - t0).seconds

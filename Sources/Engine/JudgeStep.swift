@@ -30,7 +30,7 @@ struct JudgeStep: CaseStep {
         return p
     }
 
-    func applies(to prepared: PreparedCase) -> Bool { prepared.judgeRequests.contains { !$0.comparesTargets } }
+    func applies(to prepared: PreparedCase) -> Bool { prepared.hasJudged && prepared.judgeRequests.contains { !$0.comparesTargets } }
 
     func run(_ prepared: PreparedCase, output: inout CaseOutput) async {
         for spec in prepared.judgeRequests where !spec.comparesTargets {

@@ -84,7 +84,7 @@ struct SelectBestStep: CaseStep {
     let sample: Int
     let judge: JudgeStep
 
-    func applies(to prepared: PreparedCase) -> Bool { prepared.judgeRequests.contains(where: \.comparesTargets) }
+    func applies(to prepared: PreparedCase) -> Bool { prepared.hasJudged && prepared.judgeRequests.contains(where: \.comparesTargets) }
 
     func skipped(_ prepared: PreparedCase) async {
         guard applies(to: prepared) else { return }

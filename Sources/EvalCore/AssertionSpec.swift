@@ -61,6 +61,10 @@ public enum AssertionType: String, Sendable, CaseIterable, Hashable {
     case toolCall = "tool-call"
     /// The called tool names, in order, are the expected list in `value`.
     case toolSequence = "tool-sequence"
+    /// The user's own scorer: a persistent worker process (`command`) answering JSON lines.
+    case script
+    /// The user's own scorer behind a URL named in the endpoints config's `webhooks:`.
+    case webhook
 
     /// Graded by a judge model (a call to the judge endpoint per assertion).
     public var isJudged: Bool {
@@ -82,7 +86,7 @@ public enum AssertionType: String, Sendable, CaseIterable, Hashable {
     /// Types that exist in promptfoo but need a model, a script or the vector engine; named so the
     /// error can say "not supported yet" rather than "unknown".
     static let recognisedButUnsupported: Set<String> = [
-        "similar:dot", "similar:euclidean", "javascript", "python", "ruby", "webhook", "assert-set",
+        "similar:dot", "similar:euclidean", "javascript", "python", "ruby", "assert-set",
         "max-score", "moderation", "classifier", "perplexity", "perplexity-score",
     ]
 
@@ -127,6 +131,17 @@ public struct AssertionSpec: Sendable, Hashable {
     public var judgeParams: JudgeParams?
     /// Multi-turn cases: the turn (1-based) whose answer this assertion checks; nil is the last.
     public var turn: Int?
+    /// script: the worker's command line (relative paths are the golden set's).
+    public var command: [String]?
+    /// script / webhook: handed to the scorer as `config`.
+    public var scorerConfig: JSONValue?
+    /// webhook: the name of a webhook in the endpoints config (never a URL).
+    public var webhook: String?
+    /// script / webhook: the most one answer may take.
+    public var scorerTimeoutSeconds: Double?
+    /// script / webhook: answers cached by the content of the request (and the scorer's files).
+    public var scorerCache = false
+    public static let maxScorerTimeoutSeconds = 600.0
     /// factuality: the score of each category, A–E (promptfoo's `factuality` option:
     /// `subset`, `superset`, `agree`, `disagree`, `differ_but_factual`); a category scoring above 0 passes.
     public var factualityScores: [Character: Double]?
@@ -146,7 +161,8 @@ public struct AssertionSpec: Sendable, Hashable {
     /// The type as written, with its `not-` prefix.
     public var displayType: String { (negated ? "not-" : "") + type.rawValue }
 
-    static let knownFields: Set<String> = ["type", "value", "threshold", "weight", "metric", "provider", "rubric_prompt", "judge_samples", "factuality", "turn"]
+    static let knownFields: Set<String> = ["type", "value", "threshold", "weight", "metric", "provider", "rubric_prompt", "judge_samples", "factuality", "turn", "command", "config", "webhook",
+        "timeout_seconds", "cache"]
 
     /// promptfoo's names of the factuality categories.
     static let factualityCategories: [(name: String, letter: Character)] = [
@@ -227,6 +243,34 @@ public struct AssertionSpec: Sendable, Hashable {
             }
             spec.judgeSamples = k
         }
+        if let c = object["command"], c != .null {
+            let parts = c.arrayValue?.compactMap(\.stringValue) ?? c.stringValue.map { $0.split(separator: " ").map(String.init) }
+            guard type == .script else { throw FieldError(field: "command", message: "only script assertions take a command") }
+            guard let parts, !parts.isEmpty, parts.count == (c.arrayValue?.count ?? parts.count), parts.allSatisfy({ !$0.isEmpty }) else {
+                throw FieldError(field: "command", message: "must be a list of strings, e.g. [python3, scorers/grade.py]")
+            }
+            spec.command = parts
+        }
+        if let v = object["config"], v != .null {
+            guard type == .script || type == .webhook else { throw FieldError(field: "config", message: "only script and webhook assertions take a config") }
+            spec.scorerConfig = v
+        }
+        if let w = object["webhook"], w != .null {
+            guard type == .webhook, let name = w.stringValue, !name.isEmpty else { throw FieldError(field: "webhook", message: "the name of a webhook in the endpoints config (webhook assertions only)") }
+            spec.webhook = name
+        }
+        if let t = object["timeout_seconds"], t != .null {
+            guard type == .script || type == .webhook, let n = t.numberValue, n >= 0.001, n <= maxScorerTimeoutSeconds else {
+                throw FieldError(field: "timeout_seconds", message: "a number of seconds from 0.001 to \(format(maxScorerTimeoutSeconds)) (script and webhook assertions)")
+            }
+            spec.scorerTimeoutSeconds = n
+        }
+        if let v = object["cache"], v != .null {
+            guard type == .script || type == .webhook, let b = v.boolValue else { throw FieldError(field: "cache", message: "true or false (script and webhook assertions)") }
+            spec.scorerCache = b
+        }
+        if type == .script, spec.command == nil { throw FieldError(field: "command", message: "a script assertion needs its command, e.g. [python3, scorers/grade.py]") }
+        if type == .webhook, spec.webhook == nil { throw FieldError(field: "webhook", message: "a webhook assertion needs the name of a webhook in the endpoints config") }
         if let t = object["turn"], t != .null {
             guard let n = t.wholeNumber(in: 1...ConversationTurn.maxTurns) else { throw FieldError(field: "turn", message: "must be a turn number from 1 to \(ConversationTurn.maxTurns)") }
             // A judge sees the final answer's input and output; a turn's answer is for the deterministic types.
@@ -389,6 +433,8 @@ public struct AssertionSpec: Sendable, Hashable {
                 }
                 if let p = c["partial"], p.boolValue == nil { throw FieldError(field: "value.partial", message: "must be true or false") }
             }
+        case .script, .webhook:
+            break  // the value is the scorer's to read
         case .answerRelevance, .contextFaithfulness, .contextRelevance:
             if value != nil { throw FieldError(field: "value", message: "\(type.rawValue) reads the output, the input and vars.context; it takes no value") }
         case .contextPrecisionIDs, .contextRecallIDs:

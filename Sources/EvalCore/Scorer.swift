@@ -22,6 +22,8 @@ public struct CaseOutput: Sendable {
     /// A multi-turn case's answers, turn by turn (the last is this output's text); assertions
     /// with `turn: i` check the i-th.
     public var turnOutputs: [CaseOutput] = []
+    /// The user's scorers' answers (script, webhook), by the assertion's position in the case.
+    public var scorerResults: [Int: ScorerOutcome] = [:]
     /// Judged assertions' outcomes, by the assertion's position in the case.
     public var judgements: [Int: JudgeOutcome] = [:]
     /// What the judge calls of this case cost.
@@ -82,6 +84,9 @@ public struct PreparedCase: Sendable {
     let assertions: [PreparedAssertion]
     /// The prompt's tools and their compiled parameter schemas, by name (is-valid-openai-tools-call).
     var tools: [String: JSONSchemaValidator] = [:]
+    /// Whether any assertion needs a judge, or the user's scorer (cheap checks for the run's steps).
+    public internal(set) var hasJudged = false
+    public internal(set) var hasScorers = false
 
     /// True when an assertion may take real CPU time on a large output (patterns, schemas,
     /// embedded-JSON search, edit distance, n-gram metrics): the runner scores such cases on
@@ -98,6 +103,22 @@ public struct PreparedCase: Sendable {
 
     /// What the case's judged assertions ask their judges.
     public var judgeRequests: [JudgeRequestSpec] { assertions.compactMap(\.judge) }
+
+    /// What the case asks the user's scorers (script and webhook assertions).
+    public var scorerRequests: [ScorerRequestSpec] {
+        assertions.enumerated().compactMap { i, a in
+            switch a.spec.type {
+            case .script, .webhook:
+                let dir = goldenCase.location.file.contains("/") ? String(goldenCase.location.file[..<goldenCase.location.file.lastIndex(of: "/")!]) : "."
+                var r = ScorerRequestSpec(assertionIndex: i, target: a.spec.type == .script ? .command(a.spec.command ?? [], directory: dir) : .webhook(a.spec.webhook ?? ""),
+                                          value: a.value, config: a.spec.scorerConfig, timeoutSeconds: a.spec.scorerTimeoutSeconds ?? ScorerRequestSpec.defaultTimeoutSeconds,
+                                          cache: a.spec.scorerCache)
+                r.turn = a.spec.turn
+                return r
+            default: return nil
+            }
+        }
+    }
 
     /// Texts whose embeddings the `similar` assertions compare the output with.
     public var similarityTexts: [String] {
@@ -116,6 +137,8 @@ struct PreparedAssertion: Sendable {
     let schema: JSONSchemaValidator?
     let list: [String]
     var judge: JudgeRequestSpec?
+    /// The assertion's position in its case (steps' answers are looked up by it).
+    var position = 0
 }
 
 /// Prepares and scores cases. Compiled regular expressions and schemas are shared across cases.
@@ -143,6 +166,7 @@ public final class Scorer: Sendable {
         for (i, spec) in c.assertions.enumerated() {
             do throws(FieldError) {
                 var a = try prepare(spec, in: c)
+                a.position = i
                 if spec.type.isJudged { a.judge = try judgeRequest(spec, index: i, value: a.value, in: c) }
                 if spec.type == .isValidOpenAIToolsCall {
                     guard !tools.isEmpty else { throw FieldError(field: "type", message: "is-valid-openai-tools-call needs a prompt that declares tools") }
@@ -155,6 +179,8 @@ public final class Scorer: Sendable {
         }
         var p = PreparedCase(goldenCase: c, assertions: prepared)
         p.tools = validators
+        p.hasJudged = prepared.contains { $0.judge != nil }
+        p.hasScorers = prepared.contains { $0.spec.type == .script || $0.spec.type == .webhook }
         return p
     }
 
@@ -370,6 +396,13 @@ public final class Scorer: Sendable {
                 let s = metricSums[m] ?? (0, 0)
                 metricSums[m] = (s.0 + r.score * w, s.1 + w)
             }
+            // A scorer's own named scores are metrics of the case.
+            if r.errorKind == nil, case .answer(_, _, _, let named)? = output.scorerResults[a.position] {
+                for (k, v) in named {
+                    let s = metricSums[k] ?? (0, 0)
+                    metricSums[k] = (s.0 + v, s.1 + 1)
+                }
+            }
             if metricOnly { continue }
             weighted += r.score * a.spec.weight
             totalWeight += a.spec.weight
@@ -571,6 +604,20 @@ public final class Scorer: Sendable {
             reason = pass ? "tools called in order: \(called.joined(separator: " → "))" : "called [\(called.joined(separator: " → "))], expected [\(a.list.joined(separator: " → "))]"
         case .toolCall:
             (pass, reason) = Scorer.matchToolCalls(output.toolCalls, expected: a.value?.arrayValue ?? a.value.map { [$0] } ?? [])
+        case .script, .webhook:
+            guard let outcome = output.scorerResults[a.position] else {
+                return AssertionResult(type: spec.displayType, pass: false, score: 0, weight: spec.weight, metric: spec.metric,
+                                       reason: "the scorer gave no answer", errorKind: "scorer_error")
+            }
+            switch outcome {
+            case .failed(let message):
+                // A scorer that crashed, hung or answered nonsense is not a verdict on the output.
+                return AssertionResult(type: spec.displayType, pass: false, score: 0, weight: spec.weight, metric: spec.metric, reason: message, errorKind: "scorer_error")
+            case .answer(let p, let sc, let why, _):
+                pass = p
+                score = sc
+                reason = why.isEmpty ? (p ? "the scorer passed it" : "the scorer failed it") : why
+            }
         case .finishReason:
             let want = a.value!.textForm.lowercased()
             let got = output.finishReason?.lowercased() ?? "(none)"

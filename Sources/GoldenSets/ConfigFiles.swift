@@ -37,6 +37,24 @@ public enum ConfigFiles {
         return out
     }
 
+    /// Reads `webhooks: [...]` (scorers behind URLs) from an endpoints file; none when it has none.
+    public static func loadWebhooks(path: String) throws(InputError) -> [WebhookConfig] {
+        let root = try document(path)
+        guard let list = root["webhooks"] else { return [] }
+        guard case .list(let items) = list.kind else {
+            throw InputError(location: SourceLocation(file: path, line: list.line), field: "webhooks", message: "must be a list of {name, url}")
+        }
+        var out: [WebhookConfig] = []
+        for (i, item) in items.enumerated() {
+            let w = try decodeLocated(item, file: path, prefix: "webhooks[\(i)]", WebhookConfig.decode)
+            if out.contains(where: { $0.name == w.name }) {
+                throw InputError(location: SourceLocation(file: path, line: item.line), field: "webhooks[\(i)].name", message: "duplicate webhook name '\(w.name)'")
+            }
+            out.append(w)
+        }
+        return out
+    }
+
     /// Reads a prompt file (`messages` or `prompt`, and `params`).
     /// `tools: file:tools.json` (or .yaml) reads the tool definitions from that file, relative to the prompt's.
     public static func loadPrompt(path: String) throws(InputError) -> PromptConfig {

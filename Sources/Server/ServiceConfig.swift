@@ -35,10 +35,14 @@ public struct ServiceConfig: Sendable {
     public var tokens: [String] = []
     /// Whether `/metrics` needs a token too (Prometheus scrapers usually have none).
     public var protectMetrics = false
+    /// Golden sets may run `script` scorers (processes on this host): off unless the operator says so.
+    public var allowScriptScorers = false
+    /// Webhook scorers, from the endpoints file's `webhooks:`.
+    public var webhooks: [WebhookConfig] = []
 
     public init() {}
 
-    static let knownFields: Set<String> = ["listen", "endpoints", "data_dir", "store", "reports_dir", "limits", "drain_grace_seconds", "auth", "description"]
+    static let knownFields: Set<String> = ["listen", "endpoints", "data_dir", "store", "reports_dir", "limits", "drain_grace_seconds", "auth", "description", "scorers"]
 
     /// Reads the config file; relative paths in it are relative to the working directory.
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(InputError) -> ServiceConfig {
@@ -96,7 +100,12 @@ public struct ServiceConfig: Sendable {
             if a["tokens"] != nil { throw fail("auth.tokens", "tokens are secrets: give tokens_file or tokens_env, never the tokens themselves") }
             c.protectMetrics = a["protect_metrics"]?.boolValue ?? false
         }
+        if let sc = json["scorers"] {
+            guard let allow = sc["allow_scripts"]?.boolValue else { throw fail("scorers.allow_scripts", "must be true or false") }
+            c.allowScriptScorers = allow
+        }
         c.endpoints = try ConfigFiles.loadEndpoints(path: c.endpointsPath)
+        c.webhooks = try ConfigFiles.loadWebhooks(path: c.endpointsPath)
         return c
     }
 }

@@ -35,6 +35,7 @@ struct StageExecutor {
                 var runner = EvalRunner(client: client)
                 runner.judges = judgeNames.compactMap { clients[$0] }
                 runner.defaultJudge = defaultJudge
+                runner.webhooks = config.webhooks
                 let result = try await runner.run(job, total: total, sink: &sink)
                 if result.cancelled { return .cancelled }
                 try sink.finish(result, info: RunInfo(goldenSet: golden, endpoint: endpoint, model: client.endpoint.model, concurrency: concurrency, totalCases: total))

@@ -95,6 +95,12 @@ public struct StageRequest: Sendable {
             for (name, location) in needs.judgeProviders.sorted(by: { $0.value.line < $1.value.line }) where !config.endpoints.contains(where: { $0.name == name }) {
                 throw RequestError.semantic("unknown_endpoint", "golden_set", "\(location.file):\(location.line): field 'provider': no judge endpoint named '\(name)'")
             }
+            if let location = needs.script, !config.allowScriptScorers {
+                throw RequestError.semantic("scripts_not_allowed", "golden_set", "\(location.file):\(location.line): script scorers run processes on the service's host; the service config does not allow them (scorers: {allow_scripts: true})")
+            }
+            for (name, location) in needs.webhooks.sorted(by: { $0.value.line < $1.value.line }) where !config.webhooks.contains(where: { $0.name == name }) {
+                throw RequestError.semantic("unknown_webhook", "golden_set", "\(location.file):\(location.line): field 'webhook': no webhook named '\(name)'")
+            }
             if let location = needs.selectBest {
                 throw RequestError.semantic("needs_matrix", "golden_set", "\(location.file):\(location.line): select-best compares the targets of a matrix, and a service eval has one endpoint and one prompt")
             }

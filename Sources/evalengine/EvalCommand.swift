@@ -203,6 +203,17 @@ struct EvalCommand: AsyncParsableCommand {
             printError("\(location.file):\(location.line): field 'provider': no judge endpoint named '\(name)' in \(config) (defined: \(allEndpoints.map(\.name).joined(separator: ", "))); nothing was sent")
             return ExitCodes.dataError
         }
+        var webhooks: [WebhookConfig] = []
+        if !needs.webhooks.isEmpty {
+            do { webhooks = try ConfigFiles.loadWebhooks(path: config) } catch {
+                printError(error.description)
+                return ExitCodes.config
+            }
+            for (name, location) in needs.webhooks.sorted(by: { $0.value.line < $1.value.line }) where !webhooks.contains(where: { $0.name == name }) {
+                printError("\(location.file):\(location.line): field 'webhook': no webhook named '\(name)' in \(config) (webhooks: \(webhooks.map(\.name).joined(separator: ", ")))); nothing was sent")
+                return ExitCodes.dataError
+            }
+        }
         if let location = needs.selectBest, prompts.count * endpointConfigs.count < 2 {
             printError("\(location.file):\(location.line): field 'assert': select-best compares the targets of a matrix; give two or more --endpoint or --prompt; nothing was sent")
             return ExitCodes.usage
@@ -251,6 +262,7 @@ struct EvalCommand: AsyncParsableCommand {
         for j in judgeConfigs where !sessions.contains(where: { $0.name == j.name }) { sessions.append(j) }
         let judgeNames = judgeConfigs.map { $0.name }
         let defaultJudge = judgeEndpoint
+        let runWebhooks = webhooks
         let names = endpointConfigs.map(\.name)
         let keys = apiKeys
         let runTask = Task { () throws -> EvalResult in
@@ -274,6 +286,7 @@ struct EvalCommand: AsyncParsableCommand {
                 var runner = EvalRunner(clients: names.map { clients[$0]! })
                 runner.judges = judgeNames.map { clients[$0]! }
                 runner.defaultJudge = defaultJudge
+                runner.webhooks = runWebhooks
                 let result = try await runner.run(job, total: total, sink: &sink) { progress.update($0) }
                 progress.finish()
                 try sink.finish(result, info: info)
