@@ -8,6 +8,7 @@
 #   scripts/bench-eval.sh warm         # 10,000 cases twice: the warm re-run's wall time, zero endpoint calls
 #   scripts/bench-eval.sh judged       # 10,000 judged cases (3 judge calls each where judged) vs the same cases unjudged: cases/s, CPU/case
 #   scripts/bench-eval.sh stream       # streamed answers at TTFT 200 ms / 20 ms per token: reported TTFT and inter-token gaps, capacity's TTFT columns
+#   scripts/bench-eval.sh scorers      # 10,000 cases scored by a Python worker pool vs unscored vs the scorer alone: wall, CPU
 #   scripts/bench-eval.sh vs-python    # 20,000 equals cases: evalengine vs a plain Python asyncio runner, same endpoint, 3 rounds (BIN_BEFORE=old build adds it)
 # BIN defaults to the release build (swift build -c release).
 set -euo pipefail
@@ -162,5 +163,42 @@ print(f'concurrency $c: ttft p50 {t[\"p50\"]:.1f} ms (configured 200, +{t[\"p50\
     printf 'name: stream\nkind: steps\nsteps: [{rate: 20, seconds: 3}, {rate: 100, seconds: 3}]\nslo_p99_ms: 1000\ntimeout_seconds: 10\n' > "$WORK/stream-load.yaml"
     "$BIN" capacity --profile "$WORK/stream-load.yaml" --target st --config "$WORK/stream-endpoints.yaml" | tail -4
     ;;
-  *) echo "usage: $0 rate-limit|throughput|faults|memory|warm|vs-python|judged|stream"; exit 64 ;;
+  scorers)
+    # 10,000 cases scored by golden-sets/scorers/grade.py as a pool of persistent Python workers,
+    # beside the same cases with a trivial assertion (no scorer), and beside grade.py alone over
+    # the same 10,000 requests (what the scoring itself costs): wall and CPU (workers included,
+    # as time(1) counts reaped children).
+    start_sim 18091 profiles/sim-fast.yaml
+    python3 -c "
+import json
+for i in range(10000):
+    a, b = 100 + i % 900, 7 + i // 900
+    print(json.dumps({'id': f'a{i}', 'vars': {'question': f'What is {a} * {b}?'}, 'expected': str(a * b),
+                      'assert': [{'type': 'script', 'command': ['python3', '$PWD/golden-sets/scorers/grade.py'], 'metric': 'overlap'}]}))" > "$WORK/scored.jsonl"
+    python3 -c "
+import json
+for line in open('$WORK/scored.jsonl'):
+    c = json.loads(line); c['assert'] = [{'type': 'equals', 'metric': 'accuracy'}]; print(json.dumps(c))" > "$WORK/plain.jsonl"
+    for what in plain scored; do
+      t0=$(now)
+      /usr/bin/time -o "$WORK/$what.time" -f "%U %S" "$BIN" eval --golden "$WORK/$what.jsonl" --prompt golden-sets/qa/prompt.yaml --endpoint bench-fast \
+        --gate configs/gates/bench.yaml --quiet --concurrency 256 --cache-path "$WORK/$what.sqlite" > "$WORK/$what.out" || true
+      t1=$(now)
+      python3 -c "
+u, s = open('$WORK/$what.time').read().split()[-2:]
+print(f'evalengine, $what: 10,000 cases in {$t1 - $t0:.2f} s = {10000 / ($t1 - $t0):,.0f} cases/s, CPU {float(u) + float(s):.2f} s ({(float(u) + float(s)) / 10000 * 1e3:.3f} ms/case, scorer workers included)')"
+      grep -E "passed" "$WORK/$what.out" | sed 's/^/    /'
+    done
+    python3 -c "
+import json
+for line in open('$WORK/scored.jsonl'):
+    c = json.loads(line); print(json.dumps({'id': c['id'], 'output': c['expected'], 'vars': c['vars'], 'expected': c['expected']}))" > "$WORK/requests.jsonl"
+    t0=$(now)
+    /usr/bin/time -o "$WORK/alone.time" -f "%U %S" python3 golden-sets/scorers/grade.py < "$WORK/requests.jsonl" > /dev/null
+    t1=$(now)
+    python3 -c "
+u, s = open('$WORK/alone.time').read().split()[-2:]
+print(f'grade.py alone over the 10,000 requests: {$t1 - $t0:.2f} s wall, CPU {float(u) + float(s):.2f} s')"
+    ;;
+  *) echo "usage: $0 rate-limit|throughput|faults|memory|warm|vs-python|judged|stream|scorers"; exit 64 ;;
 esac

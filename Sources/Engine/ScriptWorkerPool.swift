@@ -1,6 +1,7 @@
 import Dispatch
 import EvalCore
 import Foundation
+import ModelClient
 import Synchronization
 
 /// One persistent scorer process speaking JSON lines: a request line on its stdin, one answer
@@ -164,9 +165,12 @@ actor ScriptWorkerPool {
         do { worker = try await acquire() } catch {
             return .failure(.init(message: "cannot start the scorer \(command.joined(separator: " ")): \(error)"))
         }
-        let outcome = await withTaskGroup(of: Result<[UInt8], ScorerCallError>?.self) { race in
-            race.addTask {
-                await withCheckedContinuation { c in
+        // One deadline per call on the shared scheduler (a Task.sleep per call would keep a timer
+        // alive until it was due). On the deadline the body is cancelled, which kills the worker:
+        // its blocked read then ends.
+        let exchanged = try? await withDeadline(seconds: timeout) { () async -> Result<[UInt8], ScorerCallError> in
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (c: CheckedContinuation<Result<[UInt8], ScorerCallError>, Never>) in
                     worker.queue.async {
                         switch worker.exchange(line) {
                         case .success(let answer): c.resume(returning: .success(answer))
@@ -176,20 +180,12 @@ actor ScriptWorkerPool {
                         }
                     }
                 }
+            } onCancel: {
+                worker.kill()
             }
-            race.addTask {
-                try? await Task.sleep(for: .milliseconds(Int64(timeout * 1000)))
-                return Task.isCancelled ? nil : .failure(.init(message: "the scorer did not answer within \(format(timeout)) s", restart: true))
-            }
-            var first: Result<[UInt8], ScorerCallError>?
-            while first == nil, let r = await race.next() {
-                first = r
-                // A hung worker is killed so that its blocked read ends and the group can finish.
-                if case .failure(let e)? = r, e.restart { worker.kill() }
-            }
-            race.cancelAll()
-            return first!
         }
+        let outcome: Result<[UInt8], ScorerCallError> = exchanged.flatMap { $0 }
+            ?? .failure(.init(message: "the scorer did not answer within \(format(timeout)) s", restart: true))
         var healthy = true
         if case .failure(let e) = outcome, e.restart { healthy = false }
         release(worker, healthy: healthy)

@@ -66,6 +66,7 @@ import Testing
                 "inline.yaml": "messages:\n  - {role: user, content: \"{{question}}\"}\ntools:\n  - type: function\n    function:\n      name: calc\n      parameters: {type: object, required: a}\n",
                 "plain.yaml": "messages:\n  - {role: user, content: \"{{question}}\"}\n",
                 "g.jsonl": #"{"id":"a","vars":{"question":"What is 2 + 2?"},"assert":[{"type":"is-valid-openai-tools-call"}]}"# + "\n",
+                "turns.jsonl": #"{"id":"a","vars":{"question":"q"},"assert":[{"type":"equals","value":"4"}]}"# + "\n" + #"{"id":"b","turns":"What is 2 + 2?"}"# + "\n",
             ])
             let base = ["eval", "--golden", dir + "/g.jsonl", "--config", dir + "/endpoints.yaml", "--endpoint", "sim", "--quiet", "--cache-path", dir + "/c.sqlite"]
             let file = try await runCLI(base + ["--prompt", dir + "/prompt.yaml"])
@@ -74,6 +75,9 @@ import Testing
             #expect(inline.status == 65 && inline.stderr.contains("inline.yaml:") && inline.stderr.contains("tools[0].function.parameters.required"), "\(inline.stderr)")
             let noTools = try await runCLI(base + ["--prompt", dir + "/plain.yaml"])
             #expect(noTools.status == 65 && noTools.stderr.contains("g.jsonl:1: case 'a': field 'assert[0].type'") && noTools.stderr.contains("declares tools"), "\(noTools.stderr)")
+            let badTurns = try await runCLI(["eval", "--golden", dir + "/turns.jsonl", "--config", dir + "/endpoints.yaml", "--endpoint", "sim", "--quiet",
+                                             "--cache-path", dir + "/c.sqlite", "--prompt", dir + "/plain.yaml"])
+            #expect(badTurns.status == 65 && badTurns.stderr.contains("turns.jsonl:2") && badTurns.stderr.contains("field 'turns'"), "\(badTurns.stderr)")
             #expect(sim.currentStats.requests == 0)
         }
     }
