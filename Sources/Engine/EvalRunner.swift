@@ -31,6 +31,9 @@ public struct EvalJob: Sendable {
     public var seed: UInt64 = 0x5EED
     /// Cache, persisted results and resume.
     public var memory = RunMemory()
+    /// Where script scorers' relative paths are resolved and run, when not the golden set's own
+    /// directory (the service runs from a snapshot of the golden set, the scorers stay put).
+    public var scorerDirectory: String?
     /// Samples per case (`--repeat K`); each repeat has a cache namespace of its own.
     public var repeats = 1
     /// Run only the cases this admits.
@@ -354,7 +357,7 @@ public struct EvalRunner: Sendable {
     /// Reads and checks every case for every prompt; counts and needs are over the cases in the
     /// shard and admitted by `filter`.
     public static func inspect(goldenSetPath: String, prompts: [PromptConfig], scorer: Scorer = Scorer(), shard: Shard? = nil,
-                               filter: CaseFilter? = nil) throws(InputError) -> SetNeeds
+                               filter: CaseFilter? = nil, scorerDirectory: String? = nil) throws(InputError) -> SetNeeds
     {
         let reader = try GoldenSetReader(path: goldenSetPath)
         var needs = SetNeeds()
@@ -365,7 +368,8 @@ public struct EvalRunner: Sendable {
             // A scorer that cannot be started is found here, before anything is sent.
             for s in prepared?.scorerRequests ?? [] {
                 switch s.target {
-                case .command(let command, let directory):
+                case .command(let command, let ownDirectory):
+                    let directory = scorerDirectory ?? ownDirectory
                     if needs.script == nil { needs.script = c.location }
                     guard checkedCommands.insert(command + [directory]).inserted else { continue }
                     if let problem = UserScorers.problem(command, in: directory) {
@@ -461,7 +465,7 @@ public struct EvalRunner: Sendable {
                 }
                 let scorers = UserScorers(
                     webhooks: Dictionary(webhooks.map { ($0.name, WebhookClient($0, eventLoopGroup: MultiThreadedEventLoopGroup.singleton)) }) { a, _ in a },
-                    store: context.memory.store, writer: context.writer, workers: scorerWorkers)
+                    store: context.memory.store, writer: context.writer, workers: scorerWorkers, directory: job.scorerDirectory)
                 userScorers = scorers
                 steps.append(ScorerStep(scorers: scorers))
                 let lookup = targetSources

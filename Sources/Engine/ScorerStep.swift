@@ -13,16 +13,21 @@ final class UserScorers: Sendable {
     let store: Store?
     let writer: StoreWriter?
     let workers: Int
+    /// Overrides the golden set's directory for commands (see `EvalJob.scorerDirectory`).
+    let directory: String?
 
-    init(webhooks: [String: WebhookClient], store: Store?, writer: StoreWriter?, workers: Int) {
+    init(webhooks: [String: WebhookClient], store: Store?, writer: StoreWriter?, workers: Int, directory: String? = nil) {
         self.webhooks = webhooks
         self.store = store
         self.writer = writer
         self.workers = workers
+        self.directory = directory
     }
 
     /// The scorer's answer to one request.
-    func answer(_ spec: ScorerRequestSpec, request: JSONValue) async -> ScorerOutcome {
+    func answer(_ given: ScorerRequestSpec, request: JSONValue) async -> ScorerOutcome {
+        var spec = given
+        if let directory, case .command(let command, _) = spec.target { spec.target = .command(command, directory: directory) }
         let key = spec.cache ? cacheKey(spec, request) : nil
         if let key, let store, let bytes = try? store.response(key, maxAge: nil), let json = try? JSONValue.parse(bytes: bytes), let cached = ScorerOutcome.read(json) {
             return cached

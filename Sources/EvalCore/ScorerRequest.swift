@@ -10,7 +10,7 @@ public struct ScorerRequestSpec: Sendable, Hashable {
     }
 
     public let assertionIndex: Int
-    public let target: Target
+    public var target: Target
     public let value: JSONValue?
     public let config: JSONValue?
     public let timeoutSeconds: Double

@@ -24,12 +24,13 @@ struct StageExecutor {
         do {
             try FileManager.default.createDirectory(atPath: config.reportsDir, withIntermediateDirectories: true)
             switch request.plan {
-            case .eval(let golden, let prompt, let gate, let endpoint, let concurrency, let seed, let total, let repeats, let judgeNames, let defaultJudge):
+            case .eval(let golden, let prompt, let gate, let endpoint, let concurrency, let seed, let total, let repeats, let judgeNames, let defaultJudge, let scorerDirectory):
                 guard let client = clients[endpoint] else { return .errored(code: "unknown_endpoint", message: "endpoint '\(endpoint)' is not open", retryable: false) }
                 var job = EvalJob(goldenSetPath: golden, prompt: prompt, gate: gate, concurrency: concurrency)
                 job.seed = seed
                 job.repeats = repeats
                 job.memory.store = store
+                job.scorerDirectory = scorerDirectory
                 job.embedder = Embedder(client: client, store: store)
                 var sink = try ReportSink(targets: ReportTargets(jsonPath: reportPath))
                 var runner = EvalRunner(client: client)

@@ -34,7 +34,7 @@ public struct RequestError: Error, Sendable, CustomStringConvertible {
 public struct StageRequest: Sendable {
     public enum Plan: Sendable {
         case eval(goldenSet: String, prompt: PromptConfig, gate: GateConfig, endpoint: String, concurrency: Int, seed: UInt64, total: Int, repeats: Int,
-                  judges: [String], defaultJudge: String?)
+                  judges: [String], defaultJudge: String?, scorerDirectory: String)
         case shadow(cases: ShadowJob.Cases, input: String, gate: ShadowGate, baseline: String, candidate: String, embedding: String, concurrency: Int, seed: UInt64)
         case indexTest(IndexTestJob, endpoints: [String])
     }
@@ -88,7 +88,9 @@ public struct StageRequest: Sendable {
                 throw RequestError.semantic("unmeasurable_check", problem.hasPrefix("max_p95_ttft_ms") ? "thresholds.max_p95_ttft_ms" : "thresholds.max_cost_usd", problem)
             }
             let prompt = try loadInput { () throws(InputError) in try ConfigFiles.loadPrompt(path: promptPath) }
-            let needs = try loadInput { () throws(InputError) in try EvalRunner.inspect(goldenSetPath: golden, prompts: [prompt]) }
+            // Script scorers live beside the golden set the request names (a job runs from its snapshot).
+            let scorerDirectory = resolver.originalDirectory(json, "golden_set")
+            let needs = try loadInput { () throws(InputError) in try EvalRunner.inspect(goldenSetPath: golden, prompts: [prompt], scorerDirectory: scorerDirectory) }
             let total = needs.cases
             // Judges are configured endpoints too: named by the request or by the cases' provider:.
             let defaultJudge = try json["judge_endpoint"] == nil ? nil : endpointName(json, "judge_endpoint", config)
@@ -111,7 +113,7 @@ public struct StageRequest: Sendable {
             let repeats = options.repeats ?? gate.repeats ?? 1
             if let problem = gate.repeatProblem(repeats: repeats) { throw RequestError.semantic("needs_repeats", "options.repeat", problem) }
             plan = .eval(goldenSet: golden, prompt: prompt, gate: gate, endpoint: endpoint, concurrency: options.concurrency, seed: options.seed, total: total,
-                         repeats: repeats, judges: judges, defaultJudge: defaultJudge)
+                         repeats: repeats, judges: judges, defaultJudge: defaultJudge, scorerDirectory: scorerDirectory)
         case .shadowCompare:
             let casesPath = try resolver.path(json, "cases")
             let baseline = try endpointName(json["baseline"] ?? .null, "endpoint", config, prefix: "baseline.")
@@ -292,5 +294,12 @@ final class RefResolver {
         }
         resolved.append((field, full))
         return full
+    }
+
+    /// The data-directory folder of a ref (checked by `path` first): where files beside it are.
+    func originalDirectory(_ json: JSONValue, _ key: String) -> String {
+        let ref = json[key]?["ref"]?.stringValue ?? ""
+        let dir = ref.contains("/") ? String(ref[..<ref.lastIndex(of: "/")!]) : ""
+        return dir.isEmpty ? root : root + "/" + dir
     }
 }

@@ -85,6 +85,24 @@ import Testing
         #expect(result.summary.passed == 0)
     }
 
+    /// Tool calls stream as deltas; assembled, they score as the unstreamed ones do.
+    @Test func streamedToolCallsAreAssembled() async throws {
+        var p = SimulatorProfile()
+        p.accuracy = 1
+        let prompt = try ConfigFiles.loadPrompt(path: repoRoot + "/golden-sets/tools/prompt.yaml")
+        let golden = repoRoot + "/golden-sets/tools/cases.jsonl"
+        let rows = try await withSimulator(p) { _, port in
+            var e = EndpointConfig(name: "s", baseURL: nil, model: "sim-small")
+            e.stream = true
+            let client = makeClient(e, port: port)
+            var sink = MemorySink()
+            _ = try await EvalRunner(client: client).run(EvalJob(goldenSetPath: golden, prompt: prompt, gate: .default, concurrency: 8), total: 150, sink: &sink)
+            await client.shutdown()
+            return sink.records
+        }
+        #expect(rows.count == 150 && rows.allSatisfy { $0.status == .passed && $0.toolCalls.count == 1 && $0.stream != nil }, "\(rows.first { $0.status != .passed }.map { "\($0.id) \($0.assertions.map(\.reason)) \($0.errorMessage ?? "")" } ?? "")")
+    }
+
     @Test func aServerThatIgnoresStreamIsReadAsOneAnswer() async throws {
         let plain = ScriptedEndpoint { _ in .chat("The release shipped.") }
         let rows = try await plain.with { port in

@@ -115,6 +115,30 @@ import TestSupport
         }
     }
 
+    /// Script scorers run processes on the service's host: refused unless the config allows them;
+    /// a webhook must be one of the endpoints file's.
+    @Test func scriptScorersNeedTheOperatorsConsentAndWebhooksTheirConfig() async throws {
+        try await withSimulator { sim, simPort in
+            for allow in [false, true] {
+                let dir = setUp(simPort: simPort, serviceExtra: allow ? "scorers: {allow_scripts: true}" : "")
+                FileManager.default.createFile(atPath: dir + "/data/s.jsonl", contents: Data((#"{"id":"a","vars":{"question":"What is 2 + 2?"},"assert":[{"type":"script","command":["python3","ok.py"]}]}"# + "\n").utf8))
+                FileManager.default.createFile(atPath: dir + "/data/ok.py", contents: Data("import json, sys\nfor line in sys.stdin:\n    print(json.dumps({'pass': True, 'reason': 'ok'}), flush=True)\n".utf8))
+                FileManager.default.createFile(atPath: dir + "/data/w.jsonl", contents: Data((#"{"id":"a","vars":{"question":"q"},"assert":[{"type":"webhook","webhook":"nope"}]}"# + "\n").utf8))
+                let server = try await ServerProcess(config: dir + "/service.yaml", dir: dir)
+                let body = evalBody.replacingOccurrences(of: "g.jsonl", with: "s.jsonl")
+                let r = try await http(.POST, server.base + "/v1/eval?wait=60", body: body)
+                if allow {
+                    #expect(r.status == 200 && r.json["verdict"]?.stringValue == "pass", "\(r.body)")
+                } else {
+                    #expect(r.status == 422 && r.json["error"]?["code"]?.stringValue == "scripts_not_allowed", "\(r.body)")
+                }
+                let w = try await http(.POST, server.base + "/v1/eval", body: evalBody.replacingOccurrences(of: "g.jsonl", with: "w.jsonl"))
+                #expect(w.status == 422 && w.json["error"]?["code"]?.stringValue == "unknown_webhook", "\(w.body)")
+                _ = sim
+            }
+        }
+    }
+
     @Test func statusCodesFollowTheContract() async throws {
         var profile = SimulatorProfile()
         profile.modelAccuracy = ["sim-weak": 0.3]
