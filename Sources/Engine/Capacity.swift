@@ -100,6 +100,8 @@ public struct CapacityStep: Sendable {
     public var ttftP50Ms: Double?
     public var ttftP90Ms: Double?
     public var ttftP99Ms: Double?
+    /// Median over the step's streamed answers of each one's median gap between tokens.
+    public var interTokenP50Ms: Double?
 }
 
 /// The result of a capacity run.
@@ -119,7 +121,7 @@ public struct CapacityRunner: Sendable {
     /// Sends one request; returns an error kind or nil.
     public typealias Send = @Sendable () async -> String?
     /// As `Send`, with the answer's time to first token when it was streamed.
-    public typealias TimedSend = @Sendable () async -> (error: String?, ttftMs: Double?)
+    public typealias TimedSend = @Sendable () async -> (error: String?, stream: StreamTiming?)
     public let send: TimedSend
     public let maxInFlight: Int
 
@@ -144,7 +146,7 @@ public struct CapacityRunner: Sendable {
         return {
             do throws(ModelCallError) {
                 let r = try await client.complete(body: body, estimatedTokens: 20)
-                return (nil, r.stream?.ttftMs)
+                return (nil, r.stream)
             } catch {
                 return (error.kind, nil)
             }
@@ -157,6 +159,7 @@ public struct CapacityRunner: Sendable {
         private let lock = NSLock()
         private var histograms: [Histogram<UInt64>]
         private var ttfts: [Histogram<UInt64>]
+        private var gaps: [[Double]]
         private(set) var ok: [Int]
         private(set) var errors: [[String: Int]]
         private var inFlight = 0
@@ -164,6 +167,7 @@ public struct CapacityRunner: Sendable {
         init(steps: Int) {
             histograms = (0..<steps).map { _ in Histogram<UInt64>(highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: .three) }
             ttfts = histograms
+            gaps = [[Double]](repeating: [], count: steps)
             ok = [Int](repeating: 0, count: steps)
             errors = [[String: Int]](repeating: [:], count: steps)
         }
@@ -182,13 +186,19 @@ public struct CapacityRunner: Sendable {
             if release { inFlight -= 1 }
         }
 
-        func success(_ step: Int, micros: UInt64, ttftMs: Double?) {
+        func success(_ step: Int, micros: UInt64, stream: StreamTiming?) {
             lock.lock(); defer { lock.unlock() }
             ok[step] += 1
             _ = histograms[step].record(max(1, micros))
             // Range-checked before the integer conversion: the figure comes from the stream's clock.
-            if let t = ttftMs, t.isFinite, t >= 0, t < 3_600_000 { _ = ttfts[step].record(max(1, UInt64(t * 1000))) }
+            if let t = stream?.ttftMs, t.isFinite, t >= 0, t < 3_600_000 { _ = ttfts[step].record(max(1, UInt64(t * 1000))) }
+            if let g = stream?.interTokenP50Ms, g.isFinite, g >= 0 { gaps[step].append(g) }
             inFlight -= 1
+        }
+
+        func gapMedian(_ step: Int) -> Double? {
+            lock.lock(); defer { lock.unlock() }
+            return Statistics.percentile(sorted: gaps[step].sorted(), 0.5)
         }
 
         func histogram(_ step: Int) -> Histogram<UInt64> {
@@ -223,21 +233,21 @@ public struct CapacityRunner: Sendable {
                         continue
                     }
                     group.addTask {
-                        let (outcome, ttft) = await withTaskGroup(of: (error: String?, ttftMs: Double?)?.self) { race -> (String?, Double?) in
+                        let (outcome, timing) = await withTaskGroup(of: (error: String?, stream: StreamTiming?)?.self) { race -> (String?, StreamTiming?) in
                             race.addTask { await send() }
                             race.addTask {
                                 try? await Task.sleep(until: scheduled + timeout, clock: clock)
                                 return Task.isCancelled ? nil : ("timeout", nil)
                             }
-                            var first: (error: String?, ttftMs: Double?)?
+                            var first: (error: String?, stream: StreamTiming?)?
                             while first == nil, let r = await race.next() { first = r }
                             race.cancelAll()
-                            return first.map { ($0.error, $0.ttftMs) } ?? ("cancelled", nil)
+                            return first.map { ($0.error, $0.stream) } ?? ("cancelled", nil)
                         }
                         // Latency from the scheduled time: a target that falls behind shows its queue.
                         let d = clock.now - scheduled
                         let micros = UInt64(max(0, d.components.seconds * 1_000_000 + d.components.attoseconds / 1_000_000_000_000))
-                        if let outcome { recorder.error(i, outcome, release: true) } else { recorder.success(i, micros: micros, ttftMs: ttft) }
+                        if let outcome { recorder.error(i, outcome, release: true) } else { recorder.success(i, micros: micros, stream: timing) }
                     }
                 }
                 stepStart += .nanoseconds(Int64(step.seconds * 1e9))
@@ -253,7 +263,7 @@ public struct CapacityRunner: Sendable {
             steps.append(CapacityStep(offeredRate: s.rate, seconds: s.seconds, sent: sent[i], ok: recorder.ok[i], errors: recorder.errors[i].values.reduce(0, +),
                                       throughput: Double(recorder.ok[i]) / s.seconds, p50Ms: ms(50), p90Ms: ms(90), p99Ms: ms(99),
                                       maxMs: has ? Double(h.max) / 1000 : nil, errorKinds: recorder.errors[i],
-                                      ttftP50Ms: ttft(50), ttftP90Ms: ttft(90), ttftP99Ms: ttft(99)))
+                                      ttftP50Ms: ttft(50), ttftP90Ms: ttft(90), ttftP99Ms: ttft(99), interTokenP50Ms: recorder.gapMedian(i)))
         }
         let good = steps.filter { $0.errors == 0 && ($0.p99Ms ?? .infinity) <= profile.sloP99Ms }
         return CapacityResult(profile: profile, target: target, steps: steps, kneeRate: good.map(\.offeredRate).max())

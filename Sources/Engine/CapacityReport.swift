@@ -16,6 +16,7 @@ extension CapacityResult {
                  "latency_ms": ["p50": opt(s.p50Ms), "p90": opt(s.p90Ms), "p99": opt(s.p99Ms), "max": opt(s.maxMs)],
                  "error_kinds": .object(s.errorKinds.mapValues { .number(Double($0)) }),
                  "ttft_ms": s.ttftP50Ms == nil ? .null : ["p50": opt(s.ttftP50Ms), "p90": opt(s.ttftP90Ms), "p99": opt(s.ttftP99Ms)],
+                 "inter_token_p50_ms": opt(s.interTokenP50Ms),
                  "meets_slo": .bool(s.errors == 0 && (s.p99Ms ?? .infinity) <= profile.sloP99Ms)]
             }),
         ]
@@ -27,12 +28,12 @@ extension CapacityResult {
         // Streamed answers add time-to-first-token columns.
         let streamed = steps.contains { $0.ttftP50Ms != nil }
         var lines = ["capacity: \(profile.name) against \(target), SLO p99 <= \(format(profile.sloP99Ms)) ms",
-                     "  offered/s       done/s      p50 ms    p90 ms    p99 ms    max ms   errors  SLO" + (streamed ? "   ttft p50  ttft p90  ttft p99" : "")]
+                     "  offered/s       done/s      p50 ms    p90 ms    p99 ms    max ms   errors  SLO" + (streamed ? "   ttft p50  ttft p90  ttft p99   itl p50" : "")]
         for s in steps {
             let meets = s.errors == 0 && (s.p99Ms ?? .infinity) <= profile.sloP99Ms
             lines.append(String(format: "  %9.1f   %10.1f   ", s.offeredRate, s.throughput) + "\(ms(s.p50Ms)) \(ms(s.p90Ms)) \(ms(s.p99Ms)) \(ms(s.maxMs))"
                 + String(format: "   %6d  ", s.errors) + (meets ? (streamed ? "ok    " : "ok") : "MISSED")
-                + (streamed ? " \(ms(s.ttftP50Ms)) \(ms(s.ttftP90Ms)) \(ms(s.ttftP99Ms))" : ""))
+                + (streamed ? " \(ms(s.ttftP50Ms)) \(ms(s.ttftP90Ms)) \(ms(s.ttftP99Ms)) \(ms(s.interTokenP50Ms))" : ""))
         }
         lines.append(kneeRate.map { "knee: \(format($0)) requests/s (the highest offered rate whose p99 met the SLO without errors)" }
                      ?? "knee: none (not even the first step met the SLO)")

@@ -43,11 +43,12 @@ import Testing
 
     /// A streamed target's time to first token goes into each step's own histogram and the table.
     @Test func timeToFirstTokenIsReportedPerStep() async {
-        let runner = CapacityRunner(maxInFlight: 1000, timedSend: { (nil, 42.0) })
+        let runner = CapacityRunner(maxInFlight: 1000, timedSend: { (nil, StreamTiming(ttftMs: 42, interTokenP50Ms: 7, interTokenP95Ms: 9, tokens: 5, streamMs: 30)) })
         let profile = LoadProfile(name: "t", steps: [.init(rate: 100, seconds: 0.2), .init(rate: 200, seconds: 0.2)], sloP99Ms: 60_000, timeoutSeconds: 30, prompt: "x")
         let r = await runner.run(profile, target: "fake")
         #expect(r.steps.allSatisfy { s in [s.ttftP50Ms, s.ttftP90Ms, s.ttftP99Ms].allSatisfy { abs(($0 ?? 0) - 42) < 0.1 } })
         #expect(r.table.contains("ttft p50") && r.json["steps"]?.arrayValue?.first?["ttft_ms"]?["p99"]?.numberValue != nil)
+        #expect(r.steps.allSatisfy { $0.interTokenP50Ms == 7 })
         // An untimed target has no TTFT columns.
         let plain = await CapacityRunner(maxInFlight: 10) { nil }.run(profile, target: "fake")
         #expect(!plain.table.contains("ttft") && plain.json["steps"]?.arrayValue?.first?["ttft_ms"] == .null)
