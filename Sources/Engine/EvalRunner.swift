@@ -399,6 +399,11 @@ public struct EvalRunner: Sendable {
         return needs
     }
 
+    /// A case's prepared assertions and its rendered request (what `validate` measures).
+    public static func prepareRequest(_ c: GoldenCase, prompt: PromptConfig, scorer: Scorer) throws(InputError) -> (PreparedCase, ModelRequest) {
+        try prepare(c, prompt: prompt, scorer: scorer)
+    }
+
     static func prepare(_ c: GoldenCase, prompt: PromptConfig, scorer: Scorer) throws(InputError) -> (PreparedCase, ModelRequest) {
         let prepared: PreparedCase
         do {

@@ -16,6 +16,9 @@ public struct EndpointConfig: Sendable, Hashable {
     public struct Pricing: Sendable, Hashable {
         public var inputPerMillion: Double
         public var outputPerMillion: Double
+        /// When the prices were last checked (`as_of: YYYY-MM-DD`): `validate --check-endpoints`
+        /// calls them stale past an age.
+        public var asOf: String?
 
         public init(inputPerMillion: Double, outputPerMillion: Double) {
             self.inputPerMillion = inputPerMillion
@@ -52,6 +55,8 @@ public struct EndpointConfig: Sendable, Hashable {
     public var simulatedProfile: String?
     /// Chat answers are streamed (SSE), timing the first token and the gaps between tokens.
     public var stream = false
+    /// The model's context window in tokens (`validate --check-endpoints` checks the longest case against it).
+    public var contextWindow: Int?
 
     public init(name: String, baseURL: String?, model: String) {
         self.name = name
@@ -73,7 +78,7 @@ public struct EndpointConfig: Sendable, Hashable {
 
     static let knownFields: Set<String> = [
         "name", "base_url", "model", "api", "api_key_env", "api_key_file", "timeouts", "max_in_flight",
-        "requests_per_minute", "tokens_per_minute", "burst_seconds", "retry", "pricing", "simulated", "description", "stream",
+        "requests_per_minute", "tokens_per_minute", "burst_seconds", "retry", "pricing", "simulated", "description", "stream", "context_window",
     ]
 
     /// Decodes one entry of `endpoints:`.
@@ -115,6 +120,10 @@ public struct EndpointConfig: Sendable, Hashable {
         if let a = o["api"] {
             guard let s = a.stringValue, let api = API(rawValue: s) else { throw FieldError(field: "api", message: "must be 'chat' or 'completions'") }
             e.api = api
+        }
+        if let v = o["context_window"], v != .null {
+            guard let n = v.wholeNumber(in: 1...100_000_000) else { throw FieldError(field: "context_window", message: "must be a whole number of tokens from 1 to 100000000") }
+            e.contextWindow = n
         }
         if let v = o["stream"], v != .null {
             guard let b = v.boolValue else { throw FieldError(field: "stream", message: "must be true or false") }
@@ -176,7 +185,35 @@ public struct EndpointConfig: Sendable, Hashable {
                 throw FieldError(field: "pricing.output_per_million", message: "must be a number >= 0 (USD per million output tokens)")
             }
             e.pricing = Pricing(inputPerMillion: i, outputPerMillion: out)
+            if let d = p["as_of"], d != .null {
+                guard let text = d.stringValue, EndpointConfig.dayNumber(text) != nil else {
+                    throw FieldError(field: "pricing.as_of", message: "must be a date YYYY-MM-DD")
+                }
+                e.pricing?.asOf = text
+            }
+            for key in p.objectValue?.keys ?? [:].keys where !["input_per_million", "output_per_million", "as_of"].contains(key) {
+                throw FieldError(field: "pricing.\(key)", message: "unknown field (expected input_per_million, output_per_million, as_of)")
+            }
         }
         return e
+    }
+}
+
+extension EndpointConfig {
+    /// Days since 1970-01-01 of a `YYYY-MM-DD` date (proleptic Gregorian), nil when it is not one.
+    public static func dayNumber(_ text: String) -> Int? {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+            let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]), (1970...9999).contains(y), (1...12).contains(m)
+        else { return nil }
+        let days = [31, (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard (1...days[m - 1]).contains(d) else { return nil }
+        // Howard Hinnant's days_from_civil.
+        let yy = m <= 2 ? y - 1 : y
+        let era = yy / 400
+        let yoe = yy - era * 400
+        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
     }
 }

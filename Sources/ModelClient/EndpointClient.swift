@@ -220,6 +220,68 @@ public final class EndpointClient: Sendable {
         return response
     }
 
+    /// The server's root: the base URL without the API path.
+    private var rootURL: String {
+        String(url.dropLast(endpoint.api == .chat ? "/v1/chat/completions".count : "/v1/completions".count))
+    }
+
+    /// One GET or POST outside the completion path (model listing, tokenizing), bounded like the
+    /// rest: the request deadline, 1 MiB, no redirects; nil and a message when it fails.
+    private func fetchJSON(_ path: String, body: JSONValue? = nil) async -> (json: JSONValue?, status: Int, problem: String?) {
+        var request = HTTPClientRequest(url: rootURL + path)
+        request.method = body == nil ? .GET : .POST
+        request.headers.add(name: "Accept", value: "application/json")
+        if let authorization { request.headers.add(name: "Authorization", value: authorization) }
+        if let body {
+            var bytes: [UInt8] = []
+            body.write(to: &bytes)
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: bytes))
+        }
+        do {
+            let exchange = try await withDeadline(seconds: endpoint.requestTimeoutSeconds) { [http, request] in
+                let response = try await http.execute(request, timeout: .clampedSeconds(self.endpoint.requestTimeoutSeconds))
+                return (Int(response.status.code), try await response.body.collect(upTo: 1 << 20))
+            }
+            guard let (status, data) = exchange else { return (nil, 0, "no answer within \(format(endpoint.requestTimeoutSeconds)) s") }
+            let json = try? JSONValue.parse(bytes: Array(data.readableBytesView))
+            if status != 200 { return (json, status, redactor.redact("HTTP \(status): \(EndpointClient.errorText(data))")) }
+            return (json, status, json == nil ? "the answer is not JSON" : nil)
+        } catch {
+            return (nil, 0, classify(error).message)
+        }
+    }
+
+    /// `GET /v1/models`: the ids the server lists, and what it says of each (vLLM's
+    /// `max_model_len`, others' `context_length` / `context_window`).
+    public func listModels() async -> Result<[String: JSONValue], ModelCallError> {
+        let (json, _, problem) = await fetchJSON("/v1/models")
+        if let problem { return .failure(ModelCallError(code: .malformedResponse, message: "GET /v1/models: \(problem)", retryable: false, attempts: 1, rateLimited: 0)) }
+        guard let data = json?["data"]?.arrayValue ?? json?["models"]?.arrayValue else {
+            return .failure(ModelCallError(code: .malformedResponse, message: "GET /v1/models answered no 'data' list", retryable: false, attempts: 1, rateLimited: 0))
+        }
+        var out: [String: JSONValue] = [:]
+        for m in data.prefix(10_000) { if let id = m["id"]?.stringValue ?? m["name"]?.stringValue { out[id] = m } }
+        return .success(out)
+    }
+
+    /// The exact prompt token count from the server's `/tokenize` (vLLM: `{model, messages}` →
+    /// `count`; llama.cpp: `{content}` → `tokens`), or nil where it offers none.
+    public func tokenize(_ request: ModelRequest) async -> Int? {
+        var body: [String: JSONValue] = ["model": .string(endpoint.model)]
+        if endpoint.api == .chat {
+            body["messages"] = .array(request.messages.map { ["role": .string($0.role), "content": .string($0.content)] })
+        } else {
+            body["prompt"] = .string(request.prompt ?? "")
+        }
+        body["content"] = .string(request.prompt ?? request.messages.map(\.content).joined(separator: "\n"))
+        let (json, status, _) = await fetchJSON("/tokenize", body: .object(body))
+        guard status == 200, let json else { return nil }
+        if let n = json["count"]?.wholeNumber(in: 0...OutsideNumber.maxTokens) { return n }
+        if let tokens = json["tokens"]?.arrayValue, tokens.count <= OutsideNumber.maxTokens { return tokens.count }
+        return nil
+    }
+
     /// Embeds `texts` in one `/v1/embeddings` request (same limiter and retry policy as chat),
     /// returning one vector per text, in order.
     public func embed(_ texts: [String], model: String? = nil) async throws(ModelCallError) -> (vectors: [[Float]], attempts: Int) {

@@ -53,7 +53,15 @@ public final class SimulatedEndpoint: Sendable {
         router.post("/v1/completions") { request, _ in try await self.handle(request, api: .completions) }
         router.post("/v1/embeddings") { request, _ in try await self.handleEmbeddings(request) }
         router.get("/v1/models") { _, _ in
-            self.json(.ok, ["object": "list", "data": [["id": "sim-small", "object": "model"], ["id": "sim-large", "object": "model"]]])
+            self.json(.ok, ["object": "list", "data": .array(self.profile.models.map { ["id": .string($0), "object": "model", "max_model_len": .number(Double(self.profile.contextWindow))] })])
+        }
+        // vLLM's /tokenize: the simulator's own count (4 bytes a token, as it charges usage).
+        router.post("/tokenize") { request, _ in
+            var request = request
+            let body = try await request.collectBody(upTo: 16 * 1024 * 1024)
+            guard let parsed = try? JSONValue.parse(bytes: Array(buffer: body)) else { return self.json(.badRequest, self.errorBody("invalid JSON body", type: "invalid_request_error")) }
+            let chars = parsed["messages"]?.arrayValue?.reduce(0) { $0 + ($1["content"]?.stringValue?.utf8.count ?? 0) } ?? parsed["prompt"]?.stringValue?.utf8.count ?? 0
+            return self.json(.ok, ["count": .number(Double(chars / 4 + 1)), "max_model_len": .number(Double(self.profile.contextWindow))])
         }
         router.get("/sim/stats") { _, _ in self.json(.ok, self.currentStats.json) }
         router.post("/sim/reset") { _, _ in

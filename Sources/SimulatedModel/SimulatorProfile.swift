@@ -53,6 +53,10 @@ public struct SimulatorProfile: Sendable, Hashable {
 
     public var accuracy = 0.9
     public var stream = Stream()
+    /// What `GET /v1/models` lists (the simulator answers any model name all the same).
+    public var models = ["sim-small", "sim-large", "sim-judge"]
+    /// The context window `GET /v1/models` reports (`max_model_len`, as vLLM) and `/tokenize` uses.
+    public var contextWindow = 8192
     /// Accuracy per model name, overriding `accuracy`.
     public var modelAccuracy: [String: Double] = [:]
     public var latency: Latency = .none
@@ -87,7 +91,7 @@ public struct SimulatorProfile: Sendable, Hashable {
 
     static let knownFields: Set<String> = [
         "accuracy", "model_accuracy", "latency", "faults", "rate_limit", "max_concurrency", "embedding_dimensions", "seed", "description",
-        "judge_accuracy", "judge_format_noise", "judge_unparseable_rate", "judge_bias", "stream",
+        "judge_accuracy", "judge_format_noise", "judge_unparseable_rate", "judge_bias", "stream", "models", "context_window",
     ]
 
     /// Decodes a profile file (`profiles/sim-*.yaml`).
@@ -128,6 +132,16 @@ public struct SimulatorProfile: Sendable, Hashable {
             }
         }
         if let l = o["latency"], l != .null { p.latency = try latency(l, "latency") }
+        if let m = o["models"], m != .null {
+            guard let names = m.arrayValue?.compactMap(\.stringValue), names.count == m.arrayValue?.count, !names.isEmpty else {
+                throw FieldError(field: "models", message: "must be a list of model names")
+            }
+            p.models = names
+        }
+        if let c = o["context_window"], c != .null {
+            guard let n = c.wholeNumber(in: 1...100_000_000) else { throw FieldError(field: "context_window", message: "must be a whole number of tokens") }
+            p.contextWindow = n
+        }
         if let st = o["stream"], st != .null {
             guard let so = st.objectValue else { throw FieldError(field: "stream", message: "must be an object") }
             for key in so.keys where !["ttft", "per_token", "stall_after_chunks", "cut_after_chunks", "style"].contains(key) {

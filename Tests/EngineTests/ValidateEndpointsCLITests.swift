@@ -1,0 +1,56 @@
+import EvalCore
+import Foundation
+import TestSupport
+import Testing
+
+/// `validate --check-endpoints` against simulated endpoints: a model the endpoint does not list,
+/// a case over the context window, stale or missing pricing — each named where a person fixes it.
+@Suite(.serialized) struct ValidateEndpointsCLITests {
+    @Test func endpointsAreAskedAndProblemsNamed() async throws {
+        let dir = scratchDir([
+            "p.yaml": "accuracy: 0.9\n",
+            "endpoints.yaml": """
+                endpoints:
+                  - name: sim
+                    model: sim-small
+                    simulated: {profile: PROFILE}
+                    context_window: 4096
+                    pricing: {input_per_million: 0.15, output_per_million: 0.60, as_of: "TODAY"}
+                  - name: ghost
+                    model: sim-ghost
+                    simulated: {profile: PROFILE}
+                    pricing: {input_per_million: 0.15, output_per_million: 0.60, as_of: "2025-01-01"}
+                  - name: small
+                    model: sim-small
+                    simulated: {profile: PROFILE}
+                    context_window: 64
+                    pricing: {input_per_million: 0.15, output_per_million: 0.60, as_of: "TODAY"}
+                  - name: unpriced
+                    model: sim-small
+                    simulated: {profile: PROFILE}
+
+                """,
+        ])
+        let today = ISO8601DateFormatter.string(from: Date(), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate, .withDashSeparatorInDate])
+        let text = try String(contentsOfFile: dir + "/endpoints.yaml", encoding: .utf8).replacingOccurrences(of: "PROFILE", with: dir + "/p.yaml").replacingOccurrences(of: "TODAY", with: today)
+        try text.write(toFile: dir + "/endpoints.yaml", atomically: true, encoding: .utf8)
+        let base = ["validate", "--golden", qaGolden, "--prompt", qaPrompt, "--check-endpoints", "--config", dir + "/endpoints.yaml"]
+        let ok = try await runCLI(base + ["--endpoint", "sim"])
+        #expect(ok.status == 0 && ok.stdout.contains("model 'sim-small' listed") && ok.stdout.contains("of 4096 tokens"), "\(ok.stdout)\(ok.stderr)")
+        let ghost = try await runCLI(base + ["--endpoint", "ghost"])
+        #expect(ghost.status == 78 && ghost.stderr.contains("endpoints.yaml:8: endpoint 'ghost': model 'sim-ghost' is not listed by GET /v1/models"), "\(ghost.stderr)")
+        #expect(ghost.stderr.contains("endpoints.yaml:10: endpoint 'ghost': pricing as of 2025-01-01"), "\(ghost.stderr)")
+        // The longest case over a 64-token window, counted exactly by the server's /tokenize.
+        let small = try await runCLI(base + ["--endpoint", "small"])
+        #expect(small.status == 65 && small.stderr.contains("cases.jsonl:") && small.stderr.contains("case '") && small.stderr.contains("counted by /tokenize")
+                && small.stderr.contains("context window of 64"), "\(small.stderr)")
+        // Missing pricing: the configured outcome.
+        let unpriced = try await runCLI(base + ["--endpoint", "unpriced"])
+        #expect(unpriced.status == 78 && unpriced.stderr.contains("no pricing"), "\(unpriced.stderr)")
+        let warned = try await runCLI(base + ["--endpoint", "unpriced", "--stale-pricing", "warn"])
+        #expect(warned.status == 0 && warned.stdout.contains("warning:") && warned.stdout.contains("no pricing"), "\(warned.stdout)")
+        // Offline, validate still asks nobody.
+        let offline = try await runCLI(["validate", "--golden", qaGolden, "--prompt", qaPrompt])
+        #expect(offline.status == 0 && offline.stdout.contains("valid"))
+    }
+}
