@@ -111,6 +111,16 @@ public struct IndexTestRunner: Sendable {
             }
         }
         guard !chunkTexts.isEmpty else { throw RunError(.noChunks, "RAG config '\(config.name)': the corpus produced no chunks") }
+        // One probe first: a model of another dimension must not cost the whole corpus's embeddings.
+        if let want = config.embeddingDimensions {
+            let got: Int
+            do { got = try await embedder.embed(["evalengine dimension probe"], model: config.embeddingModel)[0].count } catch {
+                throw RunError(.embeddingFailed, "RAG config '\(config.name)': the embedding probe failed: \(error.kind): \(error.message)")
+            }
+            guard got == want else {
+                throw RunError(.needsEmbeddings, "RAG config '\(config.name)': embedding.dimensions is \(want), but '\(config.embeddingEndpoint)' answers \(got)-dimensional vectors; nothing of the corpus was embedded")
+            }
+        }
         let chunkVectors: [[Float]]
         let queryVectors: [[Float]]
         do {

@@ -146,6 +146,9 @@ public struct RAGConfig: Sendable, Hashable {
     public var embeddingEndpoint: String
     /// Embedding model; nil uses the endpoint's model.
     public var embeddingModel: String?
+    /// The vectors' dimension the config expects (`embedding.dimensions`): checked with one probe
+    /// before any document is embedded.
+    public var embeddingDimensions: Int?
     public var queryPrefix = ""
     public var documentPrefix = ""
     /// L2-normalise vectors so inner product is cosine.
@@ -190,6 +193,10 @@ public struct RAGConfig: Sendable, Hashable {
         }
         var config = RAGConfig(name: o["name"]?.stringValue ?? defaultName, chunker: chunker, embeddingEndpoint: endpoint)
         config.embeddingModel = e["model"]?.stringValue
+        if let d = e["dimensions"], d != .null {
+            guard let n = d.wholeNumber(in: 1...65_536) else { throw FieldError(field: "embedding.dimensions", message: "must be a whole number from 1 to 65536") }
+            config.embeddingDimensions = n
+        }
         config.queryPrefix = o["query_prefix"]?.stringValue ?? ""
         config.documentPrefix = o["document_prefix"]?.stringValue ?? ""
         config.normalize = o["normalize"]?.boolValue ?? true

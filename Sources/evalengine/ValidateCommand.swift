@@ -38,6 +38,9 @@ struct ValidateCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Endpoints config.")
     var config: String = "configs/endpoints.yaml"
 
+    @Option(name: .long, help: "RAG config (repeatable): with --check-endpoints its embedding endpoint is probed once and must answer embedding.dimensions-dimensional vectors.")
+    var ragConfig: [String] = []
+
     @Option(name: .long, help: "Pricing older than this many days (its as_of) is stale.")
     var maxPricingAgeDays: Int = 90
 
@@ -62,9 +65,19 @@ struct ValidateCommand: AsyncParsableCommand {
             printError("evalengine validate: --stale-pricing must be fail or warn")
             throw ExitCode(ExitCodes.usage)
         }
-        guard !endpoint.isEmpty else {
-            printError("evalengine validate: --check-endpoints needs --endpoint NAME")
+        guard !endpoint.isEmpty || !ragConfig.isEmpty else {
+            printError("evalengine validate: --check-endpoints needs --endpoint NAME (or --rag-config FILE)")
             throw ExitCode(ExitCodes.usage)
+        }
+        var rags: [(path: String, config: RAGConfig, line: Int)] = []
+        for path in ragConfig {
+            do {
+                let c = try RAGInputs.loadConfig(path: path)
+                rags.append((path, c, try ConfigFiles.document(path).line(of: "embedding.dimensions")))
+            } catch {
+                printError(error.description)
+                throw ExitCode(ExitCodes.dataError)
+            }
         }
         let all: [EndpointConfig]
         let doc: DocNode
@@ -77,6 +90,7 @@ struct ValidateCommand: AsyncParsableCommand {
         }
         var names = endpoint
         if let j = judgeEndpoint, !names.contains(j) { names.append(j) }
+        for r in rags where !names.contains(r.config.embeddingEndpoint) { names.append(r.config.embeddingEndpoint) }
         var chosen: [EndpointConfig] = []
         var keys: [String: String] = [:]
         for name in names {
@@ -98,6 +112,7 @@ struct ValidateCommand: AsyncParsableCommand {
         }
         let targets = Set(endpoint)
         let opened = chosen
+        let ragChecks = rags
         let golden = self.golden, config = self.config, maxAge = maxPricingAgeDays, failStale = stalePricing == "fail"
         let outcome = try await EndpointSession.withClients(opened, registry: LimiterRegistry(), apiKeys: keys) { clients -> (problems: [String], exit: Int32) in
             var problems: [String] = []
@@ -160,6 +175,25 @@ struct ValidateCommand: AsyncParsableCommand {
                     }
                 } catch {
                     problem("\(error)", ExitCodes.dataError)
+                }
+            }
+            // Each RAG config's embedding endpoint, probed once: the dimension must be the config's.
+            for r in ragChecks {
+                guard let client = clients[r.config.embeddingEndpoint] else { continue }
+                do throws(ModelCallError) {
+                    let (vectors, _) = try await client.embed(["evalengine dimension probe"], model: r.config.embeddingModel)
+                    let got = vectors.first?.count ?? 0
+                    if let want = r.config.embeddingDimensions {
+                        if got != want {
+                            problem("\(r.path):\(r.line): RAG config '\(r.config.name)': embedding.dimensions is \(want), but endpoint '\(r.config.embeddingEndpoint)' answers \(got)-dimensional vectors", ExitCodes.config)
+                        } else {
+                            print("RAG config '\(r.config.name)': endpoint '\(r.config.embeddingEndpoint)' answers \(got)-dimensional vectors, as configured")
+                        }
+                    } else {
+                        print("warning: RAG config '\(r.config.name)' sets no embedding.dimensions; endpoint '\(r.config.embeddingEndpoint)' answers \(got)")
+                    }
+                } catch {
+                    problem("\(r.path): RAG config '\(r.config.name)': the embedding probe of '\(r.config.embeddingEndpoint)' failed: \(error.kind): \(error.message)", ExitCodes.config)
                 }
             }
             return (problems, exit)

@@ -49,6 +49,20 @@ import Testing
         #expect(unpriced.status == 78 && unpriced.stderr.contains("no pricing"), "\(unpriced.stderr)")
         let warned = try await runCLI(base + ["--endpoint", "unpriced", "--stale-pricing", "warn"])
         #expect(warned.status == 0 && warned.stdout.contains("warning:") && warned.stdout.contains("no pricing"), "\(warned.stdout)")
+        // A RAG config whose embedding dimension is not the endpoint's: named before any corpus is embedded.
+        let rag = try String(contentsOfFile: repoRoot + "/golden-sets/rag/baseline.yaml", encoding: .utf8)
+        try rag.replacingOccurrences(of: "model: sim-embed}", with: "model: sim-embed, dimensions: 768}").write(toFile: dir + "/rag-bad.yaml", atomically: true, encoding: .utf8)
+        try rag.replacingOccurrences(of: "model: sim-embed}", with: "model: sim-embed, dimensions: 256}").write(toFile: dir + "/rag-ok.yaml", atomically: true, encoding: .utf8)
+        let dims = try await runCLI(base + ["--endpoint", "sim", "--rag-config", dir + "/rag-bad.yaml"])
+        #expect(dims.status == 78 && dims.stderr.contains("rag-bad.yaml:4: RAG config") && dims.stderr.contains("embedding.dimensions is 768, but endpoint 'sim' answers 256"), "\(dims.stderr)")
+        let dimsOK = try await runCLI(base + ["--endpoint", "sim", "--rag-config", dir + "/rag-ok.yaml"])
+        #expect(dimsOK.status == 0 && dimsOK.stdout.contains("256-dimensional vectors, as configured"), "\(dimsOK.stdout)\(dimsOK.stderr)")
+        // index-test refuses the same mismatch after one probe, before the corpus is embedded.
+        let rg = repoRoot + "/golden-sets/rag"
+        let indexTest = try await runCLI(["index-test", "--corpus", rg + "/corpus.jsonl", "--queries", rg + "/queries.jsonl", "--qrels", rg + "/qrels.txt",
+                                          "--baseline", dir + "/rag-bad.yaml", "--candidate", dir + "/rag-ok.yaml", "--config", dir + "/endpoints.yaml",
+                                          "--cache-path", dir + "/c.sqlite"])
+        #expect(indexTest.status != 0 && indexTest.stderr.contains("embedding.dimensions is 768") && indexTest.stderr.contains("nothing of the corpus was embedded"), "\(indexTest.stderr)")
         // Offline, validate still asks nobody.
         let offline = try await runCLI(["validate", "--golden", qaGolden, "--prompt", qaPrompt])
         #expect(offline.status == 0 && offline.stdout.contains("valid"))
