@@ -68,3 +68,22 @@ import Testing
         #expect(offline.status == 0 && offline.stdout.contains("valid"))
     }
 }
+
+/// `lint`: every file read as what it is, every problem printed with file, line and field.
+@Suite(.serialized) struct LintCLITests {
+    @Test func everyFileIsCheckedAndEveryProblemNamed() async throws {
+        let dir = scratchDir([
+            "bad.jsonl": #"{"id":"a","assert":[{"type":"equalz"}]}"# + "\n",
+            "bad-endpoints.yaml": "endpoints:\n  - {name: x, model: m, base_url: ftp://host}\n",
+            "bad-gate.yaml": "min_pass_rate: 2\n",
+        ])
+        let good = try await runCLI(["lint", "--golden", qaGolden, "--prompt", qaPrompt, "--endpoints", repoRoot + "/configs/endpoints.yaml",
+                                     "--gate", repoRoot + "/configs/gates/qa.yaml", "--rag-config", repoRoot + "/golden-sets/rag/baseline.yaml"])
+        #expect(good.status == 0 && good.stdout.contains("250 cases, valid") && good.stdout.contains("RAG config 'baseline-recursive-600', valid"), "\(good.stdout)\(good.stderr)")
+        let bad = try await runCLI(["lint", "--golden", dir + "/bad.jsonl", "--endpoints", dir + "/bad-endpoints.yaml", "--gate", dir + "/bad-gate.yaml"])
+        #expect(bad.status == 65 && bad.stderr.contains("bad.jsonl:1: case 'a': field 'assert[0].type'") && bad.stderr.contains("bad-endpoints.yaml:2")
+                && bad.stderr.contains("bad-gate.yaml:1") && bad.stderr.contains("3 of 3 files have problems"), "\(bad.stderr)")
+        let none = try await runCLI(["lint"])
+        #expect(none.status == 64)
+    }
+}
