@@ -215,6 +215,11 @@ public final class EndpointClient: Sendable {
         var response = result.value
         // An endpoint that echoes the key into an answer must not get it into reports or the cache.
         response.text = redactor.redactSecrets(response.text)
+        // ... nor into a tool call's name or arguments.
+        for i in response.toolCalls.indices {
+            let c = response.toolCalls[i]
+            response.toolCalls[i] = ToolCall(id: c.id, name: redactor.redactSecrets(c.name), rawArguments: redactor.redactSecrets(c.rawArguments))
+        }
         response.attempts = result.attempts
         response.rateLimited = result.rateLimited
         return response
@@ -464,7 +469,11 @@ public final class EndpointClient: Sendable {
             }
         }
         if let s = streamed {
-            if let e = s.error { return .failure(e) }
+            // What a stream's error event says is the endpoint's text: redacted like an error body.
+            if var e = s.error {
+                e.message = redactor.redact(e.message)
+                return .failure(e)
+            }
             guard s.complete else {
                 return .failure(ModelCallError(code: .streamCut, message: "the stream ended after \(s.tokenTimesMs.count) token chunks without a finish chunk or [DONE]",
                     retryable: true, attempts: 0, rateLimited: 0))

@@ -87,14 +87,15 @@ public struct SimulatedBrain: Sendable {
         var rng = SplitMix64(seed: fnv1a(key) ^ 0x9E37_79B9_7F4A_7C15)
         if tools.contains("calculator"), let r = lower.range(of: "what is ") {
             let tokens = String(lower[r.upperBound...]).trimmingCharacters(in: CharacterSet(charactersIn: " ?.\n")).split(separator: " ")
-            if tokens.count == 3, var a = Int(tokens[0]), let b = Int(tokens[2]), let op = ["+": "+", "plus": "+", "-": "-", "minus": "-", "*": "*", "x": "*", "times": "*"][String(tokens[1])] {
+            // Bounded: operands a request makes huge must not overflow the simulator.
+            if tokens.count == 3, var a = Int(tokens[0]), let b = Int(tokens[2]), abs(a) < 1_000_000_000, abs(b) < 1_000_000_000, let op = ["+": "+", "plus": "+", "-": "-", "minus": "-", "*": "*", "x": "*", "times": "*"][String(tokens[1])] {
                 if !correct { a += Int(rng.next(below: 3)) + 1 }
                 return ("calculator", "{\"a\": \(a), \"b\": \(b), \"op\": \"\(op)\"}")
             }
         }
         if tools.contains("record_person"), let text = after(prompt, lower, "extract the person:") ?? after(prompt, lower, "extract the person as json:") {
             let words = text.trimmingCharacters(in: CharacterSet(charactersIn: ". ")).split(separator: " ").map(String.init)
-            if words.count >= 9, let age = Int(words[2]) {
+            if words.count >= 9, let age = Int(words[2]), abs(age) < 1_000_000 {
                 let city = words[8...].joined(separator: " ")
                 return ("record_person", "{\"name\": \"\(words[0])\", \"age\": \(correct ? age : age + 1), \"city\": \"\(city)\"}")
             }
@@ -165,7 +166,8 @@ public struct SimulatedBrain: Sendable {
 
     private func arithmetic(_ text: String) -> Int? {
         let tokens = text.trimmingCharacters(in: CharacterSet(charactersIn: " ?.\n")).split(separator: " ")
-        guard tokens.count == 3, let a = Int(tokens[0]), let b = Int(tokens[2]) else { return nil }
+        // Bounded: a request's 9223372036854775807 + 1 must not trap the simulator.
+        guard tokens.count == 3, let a = Int(tokens[0]), let b = Int(tokens[2]), abs(a) < 1_000_000_000, abs(b) < 1_000_000_000 else { return nil }
         switch tokens[1] {
         case "+", "plus": return a + b
         case "-", "minus": return a - b
@@ -177,7 +179,7 @@ public struct SimulatedBrain: Sendable {
     private func extractPerson(_ text: String, correct: Bool, rng: inout SplitMix64) -> String {
         // "<Name> is <age> years old and lives in <City>."
         let words = text.trimmingCharacters(in: CharacterSet(charactersIn: ". ")).split(separator: " ").map(String.init)
-        guard words.count >= 9, let age = Int(words[2]) else { return "{\"error\": \"could not parse\"}" }
+        guard words.count >= 9, let age = Int(words[2]), abs(age) < 1_000_000 else { return "{\"error\": \"could not parse\"}" }
         let name = words[0]
         let city = words[8...].joined(separator: " ")
         if correct { return "{\"name\": \"\(name)\", \"age\": \(age), \"city\": \"\(city)\"}" }

@@ -1,6 +1,7 @@
 import EvalCore
 import Foundation
 import Testing
+import TestSupport
 @testable import ModelClient
 
 /// Streamed answers as real servers send them (OpenAI, vLLM, `transformers serve` 5.24), fed in
@@ -78,5 +79,52 @@ import Testing
         #expect(notJSON.error?.code == .malformedResponse)
         let reported = Self.feed(#"data: {"error":{"message":"overloaded"}}"# + "\n\n", split: 100)
         #expect(reported.error?.message.contains("overloaded") == true)
+    }
+}
+
+/// An endpoint that echoes the key into a tool call or a stream's error event does not get it
+/// into reports, caches or messages; a simulator asked to add Int.max does not trap.
+@Suite struct HostileToolAndStreamTests {
+    static let key = "sk-hostile-test-key-0123456789"
+
+    @Test func echoedKeysAreRedacted() async throws {
+        let toolEcho = ScriptedEndpoint { _ in
+            ScriptedAnswer(json: ["choices": [["index": 0, "finish_reason": "tool_calls", "message": [
+                "role": "assistant", "content": .null,
+                "tool_calls": [["id": "c", "type": "function", "function": ["name": "t", "arguments": .string(#"{"k": "\#(Self.key)"}"#)]]],
+            ]]]])
+        }
+        let call = try await toolEcho.with { port in
+            let client = makeClient(EndpointConfig(name: "e", baseURL: nil, model: "m"), port: port, apiKey: Self.key)
+            defer { Task { await client.shutdown() } }
+            return try await client.complete(request("hi"))
+        }
+        #expect(call.toolCalls.count == 1 && !call.toolCalls[0].rawArguments.contains(Self.key), "\(call.toolCalls)")
+        let streamEcho = ScriptedEndpoint { _ in
+            ScriptedAnswer(headers: [("Content-Type", "text/event-stream")], body: Array(#"data: {"error": {"message": "invalid key \#(Self.key)"}}"#.utf8) + Array("\n\n".utf8))
+        }
+        let message = try await streamEcho.with { port -> String in
+            var e = EndpointConfig(name: "s", baseURL: nil, model: "m")
+            e.stream = true
+            e.retry.maxAttempts = 1
+            let client = makeClient(e, port: port, apiKey: Self.key)
+            defer { Task { await client.shutdown() } }
+            do throws(ModelCallError) {
+                _ = try await client.complete(request("hi"))
+                return "answered"
+            } catch {
+                return error.message
+            }
+        }
+        #expect(message.contains("the stream reported an error") && !message.contains(Self.key), "\(message)")
+    }
+
+    @Test func hugeOperandsDoNotTrapTheSimulator() async throws {
+        let text = try await withSimulator { _, port in
+            try await withClient(EndpointConfig(name: "sim", baseURL: nil, model: "sim-small"), port: port) { client in
+                try await client.complete(request("What is 9223372036854775807 + 1?")).text
+            }
+        }
+        #expect(!text.isEmpty)
     }
 }
