@@ -67,7 +67,7 @@ public final class Store: Sendable {
     /// Cached rows whose checksum did not match (treated as misses).
     private let damaged = Atomic<Int>(0)
 
-    static let schemaVersion: Int64 = 3
+    static let schemaVersion: Int64 = 4
     /// How long a writer keeps retrying a busy database before giving up, in seconds.
     static let busyDeadline = 120.0
 
@@ -220,6 +220,26 @@ public final class Store: Sendable {
                     ALTER TABLE jobs ADD COLUMN idle_starts INTEGER NOT NULL DEFAULT 0;
                     ALTER TABLE jobs ADD COLUMN progress_mark INTEGER NOT NULL DEFAULT -1;
                     PRAGMA user_version = 3;
+                    """)
+            }
+            if (try c.scalarInt("PRAGMA user_version") ?? 0) < 4 {
+                // v4: the audit trail (who asked for which job, for which artifact; kept longer than
+                // the jobs), and the indexes retention deletes by.
+                try c.execute("""
+                    CREATE TABLE IF NOT EXISTS audit(
+                        id INTEGER PRIMARY KEY, job_id TEXT NOT NULL, kind TEXT NOT NULL, caller TEXT NOT NULL,
+                        artifact TEXT NOT NULL, artifact_type TEXT NOT NULL, revision TEXT NOT NULL,
+                        request_digest TEXT NOT NULL, inputs TEXT NOT NULL, purpose TEXT NOT NULL,
+                        submitted_at REAL NOT NULL, state TEXT NOT NULL, verdict TEXT, report_digest TEXT,
+                        started_at REAL, finished_at REAL);
+                    CREATE UNIQUE INDEX IF NOT EXISTS audit_key ON audit(job_id, caller, artifact, revision);
+                    CREATE INDEX IF NOT EXISTS audit_artifact ON audit(artifact, submitted_at);
+                    CREATE INDEX IF NOT EXISTS audit_time ON audit(submitted_at);
+                    CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finished_at);
+                    CREATE INDEX IF NOT EXISTS runs_updated ON runs(updated_at);
+                    CREATE INDEX IF NOT EXISTS responses_created ON responses(created_at);
+                    CREATE INDEX IF NOT EXISTS embeddings_created ON embeddings(created_at);
+                    PRAGMA user_version = 4;
                     """)
             }
         }

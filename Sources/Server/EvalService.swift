@@ -55,19 +55,23 @@ public struct EvalService: Sendable {
                 logger: logger
             )
             // Shut down in reverse order: the manager drains first while the server still answers.
-            let group = ServiceGroup(services: [app, manager], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
+            var services: [any Service] = [app, manager]
+            if let policy = config.retention {
+                services.append(RetentionSweeper(config: config, policy: policy, store: store, logger: logger))
+            }
+            let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
             try await group.run()
         }
     }
 
-    static func router(config: ServiceConfig, manager: JobManager, store: Store, registry: PrometheusCollectorRegistry?, logger: Logger) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    static func router(config: ServiceConfig, manager: JobManager, store: Store, registry: PrometheusCollectorRegistry?, logger: Logger) -> Router<EvalRequestContext> {
+        let router = Router(context: EvalRequestContext.self)
         router.add(middleware: ObservingMiddleware(logger: logger))
-        router.add(middleware: BearerAuthMiddleware(tokens: config.tokens, protectMetrics: config.protectMetrics))
+        router.add(middleware: BearerAuthMiddleware(tokens: config.tokens, names: config.tokenNames, protectMetrics: config.protectMetrics))
 
         for kind in StageKind.allCases {
-            router.post("/v1/\(kind.rawValue)") { request, _ in
-                try await submit(kind, request, config: config, manager: manager, store: store)
+            router.post("/v1/\(kind.rawValue)") { request, context in
+                try await submit(kind, request, caller: context.callerName, config: config, manager: manager, store: store)
             }
         }
         router.get("/v1/jobs/:id") { request, context in
@@ -101,6 +105,9 @@ public struct EvalService: Sendable {
             }
             return envelopeResponse(job, reused: true, status: 200)
         }
+        router.get("/v1/audit") { request, _ in
+            try await audit(request, store: store)
+        }
         router.get("/healthz") { _, _ in jsonResponse(200, ["status": "ok"]) }
         router.get("/readyz") { _, _ in
             if await manager.isDraining {
@@ -115,6 +122,7 @@ public struct EvalService: Sendable {
             return jsonResponse(200, ["status": "ready"])
         }
         router.get("/metrics") { _, _ in
+            CoreMetrics.Gauge(label: "evalengine_sqlite_memory_bytes").record(Store.sqliteMemoryUsed())
             let bytes = registry?.emitToBuffer() ?? []
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }
@@ -124,7 +132,7 @@ public struct EvalService: Sendable {
         return router
     }
 
-    static func submit(_ kind: StageKind, _ request: Request, config: ServiceConfig, manager: JobManager, store: Store) async throws -> Response {
+    static func submit(_ kind: StageKind, _ request: Request, caller: String, config: ServiceConfig, manager: JobManager, store: Store) async throws -> Response {
         if await manager.isDraining {
             var r = errorResponse(503, "draining", "the service is shutting down; retry against another replica or after restart", retryable: true)
             r.headers[.retryAfter] = "5"
@@ -164,7 +172,7 @@ public struct EvalService: Sendable {
         let job: StoredJob
         let reused: Bool
         do {
-            (job, reused) = try await manager.submit(stage, key: keyHeader)
+            (job, reused) = try await manager.submit(stage, key: keyHeader, caller: caller)
         } catch {
             switch error {
             case .keyMismatch(let existing):
@@ -185,6 +193,22 @@ public struct EvalService: Sendable {
         if wait > 0 { await manager.waitForTerminal(job.id, seconds: wait) }
         let current = (try? manager.job(id: job.id)) ?? job
         return envelopeResponse(current, reused: reused, status: current.state.terminal ? 200 : 202)
+    }
+
+    /// `GET /v1/audit?artifact=&since=&after=&limit=`: audit lines, oldest first, a page at a time.
+    static func audit(_ request: Request, store: Store) async throws -> Response {
+        let q = request.uri.queryParameters
+        let parsed = Result { () throws(RequestError) -> AuditQuery in
+            try AuditQuery(artifact: q["artifact"].map(String.init), since: q["since"].map(String.init), after: q["after"].map(String.init),
+                           limit: q["limit"].map(String.init))
+        }
+        guard case .success(let query) = parsed else {
+            if case .failure(let e) = parsed { return errorResponse(e) }
+            return errorResponse(400, "invalid_request", "bad query")
+        }
+        let rows = try store.audit(artifact: query.artifact, since: query.since, after: query.after, limit: query.limit)
+        let next: JSONValue = rows.count == query.limit ? .number(Double(rows.last!.id)) : .null
+        return jsonResponse(200, ["api_version": "v1", "entries": .array(rows.map(\.entry.json)), "next_after": next])
     }
 
     static func waitSeconds(_ request: Request, _ config: ServiceConfig) throws -> Double {
@@ -298,36 +322,48 @@ struct ObservingMiddleware<Context: RequestContext>: RouterMiddleware {
 
 /// Optional bearer-token auth for `/v1/*` (and `/metrics` when asked); tokens compared in
 /// constant time. Health and readiness stay open for the kubelet.
-struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
+struct BearerAuthMiddleware: RouterMiddleware {
+    typealias Context = EvalRequestContext
     let tokens: [[UInt8]]
+    let names: [String]
     let protectMetrics: Bool
 
-    init(tokens: [String], protectMetrics: Bool) {
+    init(tokens: [String], names: [String], protectMetrics: Bool) {
         self.tokens = tokens.map { Array($0.utf8) }
+        self.names = names
         self.protectMetrics = protectMetrics
     }
 
+    /// Paths that need a token when the service has tokens: the API, the web view and the docs
+    /// (they show reports and configuration), and `/metrics` when asked.
+    func isProtected(_ path: String) -> Bool {
+        path.hasPrefix("/v1/") || path == "/ui" || path.hasPrefix("/ui/") || path == "/docs" || path.hasPrefix("/docs/")
+            || (protectMetrics && path == "/metrics")
+    }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let path = request.uri.path
-        guard !tokens.isEmpty, path.hasPrefix("/v1/") || (protectMetrics && path == "/metrics") else { return try await next(request, context) }
+        guard !tokens.isEmpty, isProtected(request.uri.path) else { return try await next(request, context) }
         let header = request.headers[.authorization] ?? ""
-        guard header.hasPrefix("Bearer "), BearerAuthMiddleware.matches(Array(header.utf8.dropFirst(7)), tokens) else {
+        guard header.hasPrefix("Bearer "), let index = BearerAuthMiddleware.match(Array(header.utf8.dropFirst(7)), tokens) else {
             var r = EvalService.errorResponse(401, "unauthorized", "a valid bearer token is required")
             r.headers[.wwwAuthenticate] = "Bearer"
             return r
         }
+        var context = context
+        context.caller = index < names.count ? names[index] : "token:\(index + 1)"
         return try await next(request, context)
     }
 
-    /// Compares against every token, each byte by byte to the end, so the time taken says
-    /// nothing about how much of a token matched.
-    static func matches(_ given: [UInt8], _ tokens: [[UInt8]]) -> Bool {
-        var found: UInt8 = 0
-        for t in tokens {
+    /// The index of the matching token. Compares against every token, each byte by byte to the
+    /// end, so the time taken says nothing about how much of a token matched, or which.
+    static func match(_ given: [UInt8], _ tokens: [[UInt8]]) -> Int? {
+        var found = -1
+        for (index, t) in tokens.enumerated() {
             var diff = UInt8(truncatingIfNeeded: given.count ^ t.count)
             for i in 0..<t.count { diff |= t[i] ^ (i < given.count ? given[i] : 0) }
-            found |= diff == 0 ? 1 : 0
+            let hit = diff == 0
+            found = hit ? index : found
         }
-        return found == 1
+        return found >= 0 ? found : nil
     }
 }

@@ -24,7 +24,10 @@ enum InputSnapshots {
         for file in request.files {
             let ext = (file.path as NSString).pathExtension
             let copy = directory + "/" + file.sha256 + (ext.isEmpty ? "" : "." + ext)
-            if !FileManager.default.fileExists(atPath: copy) {
+            if FileManager.default.fileExists(atPath: copy) {
+                // In use again: retention removes only copies unused for its whole period.
+                try? FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: copy)
+            } else {
                 let tmp = copy + ".tmp-\(UUID().uuidString.prefix(8))"
                 do {
                     try FileManager.default.copyItem(atPath: file.path, toPath: tmp)

@@ -51,15 +51,16 @@ public actor JobManager: Service {
 
     // MARK: Submission
 
-    /// Attaches to the job for `key` or creates it. Returns the job and whether it was reused.
-    public func submit(_ request: StageRequest, key: String?) async throws(SubmitError) -> (StoredJob, reused: Bool) {
+    /// Attaches to the job for `key` or creates it, and records in the audit trail that `caller`
+    /// asked for it. Returns the job and whether it was reused.
+    public func submit(_ request: StageRequest, key: String?, caller: String = "anonymous") async throws(SubmitError) -> (StoredJob, reused: Bool) {
         if draining { throw .draining }
         let key = key ?? request.digest
         // The job's own copies of its inputs, so that it runs what its digest names even if the
         // files change before it starts (or before a resume). Content-addressed: a re-attach copies nothing.
         let snapshots: [String: String]
         do {
-            snapshots = try InputSnapshots.take(request, into: (config.storePath as NSString).deletingLastPathComponent + "/inputs")
+            snapshots = try InputSnapshots.take(request, into: config.inputsDir)
         } catch {
             throw .store(error.message)
         }
@@ -73,6 +74,22 @@ public actor JobManager: Service {
         } catch {
             throw .store("\(error)")
         }
+        if case .keyMismatch = admission {} else {
+            let job: StoredJob
+            switch admission {
+            case .attached(let j), .created(let j), .keyMismatch(let j): job = j
+            }
+            let entry = AuditEntry(jobID: job.id, kind: request.kind.rawValue, caller: caller, artifact: request.metadata.artifact,
+                                   artifactType: request.metadata.artifactType, revision: request.metadata.revision, requestDigest: request.digest,
+                                   inputs: Dictionary(request.files.map { ($0.field, $0.sha256) }, uniquingKeysWith: { a, _ in a }),
+                                   purpose: request.purpose, submittedAt: Date().timeIntervalSince1970, state: job.state.rawValue)
+            do {
+                try await store.writing { store throws(SQLiteError) in try store.recordAudit(entry) }
+            } catch {
+                // A job nobody can account for must not run: the audit line is part of admitting it.
+                throw .store("cannot record the audit line: \(error)")
+            }
+        }
         switch admission {
         case .attached(let job):
             // A job queued by another process sharing the store, or by a previous life of this one.
@@ -85,6 +102,7 @@ public actor JobManager: Service {
                 let error = JobManager.errorJSON(code: "queue_full", message: "the queue was full", retryable: true)
                 _ = try? await store.writing { store throws(SQLiteError) in
                     try store.finishJob(id: job.id, state: .cancelled, verdict: nil, result: nil, error: error, reportPath: nil)
+                    try store.updateAudit(jobID: job.id, reportDigest: nil)
                 }
                 throw .queueFull
             }
@@ -122,7 +140,10 @@ public actor JobManager: Service {
     }
 
     private func markCancelled(_ id: String) async {
-        _ = try? await store.writing { store throws(SQLiteError) in try store.finishJob(id: id, state: .cancelled, verdict: nil, result: nil, error: nil, reportPath: nil) }
+        _ = try? await store.writing { store throws(SQLiteError) in
+            try store.finishJob(id: id, state: .cancelled, verdict: nil, result: nil, error: nil, reportPath: nil)
+            try store.updateAudit(jobID: id, reportDigest: nil)
+        }
         updateJobGauges()
         notify(id)
     }
@@ -254,7 +275,10 @@ public actor JobManager: Service {
             logger.error("job not resumed", metadata: ["job_id": .string(id), "reason": .string(message)])
             return
         }
-        _ = try? await store.writing { store throws(SQLiteError) in try store.markJobRunning(id: id) }
+        _ = try? await store.writing { store throws(SQLiteError) in
+            try store.markJobRunning(id: id)
+            try store.updateAudit(jobID: id, reportDigest: nil)
+        }
         updateJobGauges()
         logger.info("job started", metadata: ["job_id": .string(id), "kind": .string(job.kind), "attempt": .stringConvertible(job.attempt)])
         let start = ContinuousClock.now
@@ -263,7 +287,9 @@ public actor JobManager: Service {
         switch outcome {
         case .completed(let verdict, let result, let report):
             CoreMetrics.Counter(label: "evalengine_gate_results_total", dimensions: [("stage", job.kind), ("purpose", job.purpose), ("result", verdict.rawValue)]).increment()
-            await finish(id, state: .completed, verdict: verdict.rawValue, result: result, error: nil, report: report)
+            // Hashing a large report is done off the actor, which keeps answering meanwhile.
+            let digest = await Task.detached { SHA256Stream.fileHex(report).map { "sha256:" + $0 } }.value
+            await finish(id, state: .completed, verdict: verdict.rawValue, result: result, error: nil, report: report, reportDigest: digest)
             logger.info("job completed", metadata: ["job_id": .string(id), "verdict": .string(verdict.rawValue)])
         case .cancelled:
             if userCancelled.contains(id) {
@@ -280,10 +306,12 @@ public actor JobManager: Service {
         }
     }
 
-    private func finish(_ id: String, state: StoredJob.State, verdict: String?, result: [UInt8]?, error: String?, report: String?) async {
+    private func finish(_ id: String, state: StoredJob.State, verdict: String?, result: [UInt8]?, error: String?, report: String?,
+                        reportDigest: String? = nil) async {
         do {
             try await store.writing { store throws(SQLiteError) in
                 try store.finishJob(id: id, state: state, verdict: verdict, result: result, error: error, reportPath: report)
+                try store.updateAudit(jobID: id, reportDigest: reportDigest)
             }
         } catch let storeError {
             // The job must not look `running` forever to the pipeline that waits on it: keep its
@@ -312,9 +340,10 @@ public actor JobManager: Service {
             let store = self.store
             let unrecorded = self.unrecorded
             Task {
-                let recorded = (try? await store.writing { store throws(SQLiteError) in
+                let recorded = (try? await store.writing { store throws(SQLiteError) -> Void in
                     try store.finishJob(id: pending.id, state: pending.state, verdict: pending.verdict, result: pending.result, error: pending.error,
                                         reportPath: pending.reportPath)
+                    try store.updateAudit(jobID: pending.id, reportDigest: nil)
                 }) != nil
                 unrecorded.retried(pending.id, recorded: recorded)
             }

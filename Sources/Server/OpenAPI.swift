@@ -51,6 +51,10 @@ public enum OpenAPI {
         "purpose": ["type": "string", "enum": ["gate", "benchmark", "capacity"], "default": "gate"],
         "client": ["type": "object", "description": "Caller information; not part of the digest."],
         "thresholds": ["type": "object", "description": "The stage's gate fields (see README)."],
+        "metadata": [
+            "type": "object", "additionalProperties": false, "description": "What the job gates, for the audit trail; not part of the digest.",
+            "properties": ["artifact": ["type": "string", "maxLength": 256], "artifact_type": ["type": "string", "maxLength": 256], "revision": ["type": "string", "maxLength": 256]],
+        ],
     ]
     static let options: JSONValue = [
         "type": "object", "additionalProperties": false,
@@ -99,6 +103,16 @@ public enum OpenAPI {
                 "/v1/jobs/{id}": ["get": ["summary": "The job envelope; long-polls with wait", "parameters": [idParameter, waitParameter], "responses": .object(jobGet)]],
                 "/v1/jobs/{id}/report": ["get": ["summary": "The full report of a completed job", "parameters": [idParameter], "responses": .object(report)]],
                 "/v1/jobs/{id}/cancel": ["post": ["summary": "Cancel a job (waits up to wait seconds, default 10, for it to stop)", "parameters": [idParameter, waitParameter], "responses": .object(cancel)]],
+                "/v1/audit": ["get": [
+                    "summary": "Audit lines (who asked for which job, for which artifact and revision, inputs' digests, verdict, report digest, times), oldest first",
+                    "parameters": [
+                        ["name": "artifact", "in": "query", "required": false, "schema": ["type": "string"]],
+                        ["name": "since", "in": "query", "required": false, "description": "RFC 3339 time, seconds since 1970, or a duration ago (24h).", "schema": ["type": "string"]],
+                        ["name": "after", "in": "query", "required": false, "description": "Cursor: next_after of the previous page.", "schema": ["type": "integer", "minimum": 0]],
+                        ["name": "limit", "in": "query", "required": false, "schema": ["type": "integer", "minimum": 1, "maximum": .number(Double(AuditQuery.maxLimit))]],
+                    ],
+                    "responses": .object(errorResponses.filter { $0.key == "400" || $0.key == "401" }.merging(["200": json(ref("AuditPage"), "A page of audit lines.")]) { a, _ in a }),
+                ]],
                 "/healthz": ["get": ["summary": "Liveness", "responses": ["200": json(["type": "object"], "Alive.")]]],
                 "/readyz": ["get": ["summary": "Readiness (503 while draining)", "responses": ["200": json(["type": "object"], "Ready."), "503": json(["type": "object"], "Draining.")]]],
                 "/metrics": simple("Prometheus metrics", "text/plain", "Prometheus text exposition format 0.0.4."),
@@ -125,6 +139,22 @@ public enum OpenAPI {
                             "error": ["type": "object", "nullable": true, "properties": ["code": ["type": "string"], "message": ["type": "string"], "retryable": ["type": "boolean"]]],
                             "links": ["type": "object", "properties": ["self": ["type": "string"], "report": ["type": "string"]]],
                             "timing": ["type": "object"],
+                        ],
+                    ],
+                    "AuditPage": [
+                        "type": "object", "required": ["entries", "next_after"],
+                        "properties": [
+                            "api_version": ["type": "string"], "next_after": ["type": "integer", "nullable": true],
+                            "entries": ["type": "array", "items": [
+                                "type": "object",
+                                "properties": [
+                                    "job_id": ["type": "string"], "kind": ["type": "string"], "caller": ["type": "string"], "artifact": ["type": "string"],
+                                    "artifact_type": ["type": "string"], "revision": ["type": "string"], "request_digest": ["type": "string"],
+                                    "inputs": ["type": "object"], "purpose": ["type": "string"], "state": ["type": "string"],
+                                    "verdict": ["type": "string", "nullable": true], "report_digest": ["type": "string", "nullable": true],
+                                    "submitted_at": ["type": "string"], "started_at": ["type": "string", "nullable": true], "finished_at": ["type": "string", "nullable": true],
+                                ],
+                            ]],
                         ],
                     ],
                     "Error": [

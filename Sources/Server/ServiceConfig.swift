@@ -1,6 +1,7 @@
 import EvalCore
 import Foundation
 import GoldenSets
+import ResultStore
 
 /// The service's configuration file (`evalengine serve --config F`): where it listens, which model
 /// endpoints requests may name, where its data and store live, its limits and its tokens.
@@ -33,6 +34,12 @@ public struct ServiceConfig: Sendable {
     public var drainGraceSeconds = 20.0
     /// Bearer tokens; empty = no auth.
     public var tokens: [String] = []
+    /// The name of each token (same order), which the audit trail records instead of the token.
+    public var tokenNames: [String] = []
+    /// How long jobs, caches and audit lines are kept (nil: forever).
+    public var retention: RetentionPolicy? = ServiceConfig.defaultRetention
+    /// How often retention runs, in seconds.
+    public var retentionSweepSeconds = 600.0
     /// Whether `/metrics` needs a token too (Prometheus scrapers usually have none).
     public var protectMetrics = false
     /// Golden sets may run `script` scorers (processes on this host): off unless the operator says so.
@@ -42,7 +49,10 @@ public struct ServiceConfig: Sendable {
 
     public init() {}
 
-    static let knownFields: Set<String> = ["listen", "endpoints", "data_dir", "store", "reports_dir", "limits", "drain_grace_seconds", "auth", "description", "scorers"]
+    static let knownFields: Set<String> = ["listen", "endpoints", "data_dir", "store", "reports_dir", "limits", "drain_grace_seconds", "auth", "description", "scorers", "retention"]
+
+    /// 30 days of jobs and caches, 400 days of audit lines.
+    public static let defaultRetention = RetentionPolicy(jobs: 30 * 86400, cache: 30 * 86400, audit: 400 * 86400)
 
     /// Reads the config file; relative paths in it are relative to the working directory.
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(InputError) -> ServiceConfig {
@@ -91,11 +101,21 @@ public struct ServiceConfig: Sendable {
         if let a = json["auth"] {
             if let f = a["tokens_file"]?.stringValue {
                 guard let text = try? String(contentsOfFile: f, encoding: .utf8) else { throw fail("auth.tokens_file", "cannot read \(f)") }
-                c.tokens += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+                let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                for (i, line) in lines.enumerated() where !line.isEmpty && !line.hasPrefix("#") {
+                    let (name, token) = ServiceConfig.namedToken(line, fallback: "tokens_file:\(i + 1)")
+                    c.tokens.append(token)
+                    c.tokenNames.append(name)
+                }
             }
             if let v = a["tokens_env"]?.stringValue {
                 guard let value = environment[v], !value.isEmpty else { throw fail("auth.tokens_env", "environment variable \(v) is not set") }
-                c.tokens += value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                let items = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+                for (i, item) in items.enumerated() {
+                    let (name, token) = ServiceConfig.namedToken(item, fallback: "\(v):\(i + 1)")
+                    c.tokens.append(token)
+                    c.tokenNames.append(name)
+                }
             }
             if a["tokens"] != nil { throw fail("auth.tokens", "tokens are secrets: give tokens_file or tokens_env, never the tokens themselves") }
             c.protectMetrics = a["protect_metrics"]?.boolValue ?? false
@@ -104,8 +124,43 @@ public struct ServiceConfig: Sendable {
             guard let allow = sc["allow_scripts"]?.boolValue else { throw fail("scorers.allow_scripts", "must be true or false") }
             c.allowScriptScorers = allow
         }
+        if let r = json["retention"] {
+            guard let o = r.objectValue else { throw fail("retention", "a mapping of jobs, cache, audit (durations such as 30d) and sweep_every, or off: true") }
+            for key in o.keys.sorted() where !["jobs", "cache", "audit", "sweep_every", "off"].contains(key) {
+                throw fail("retention.\(key)", "unknown field (expected jobs, cache, audit, sweep_every, off)")
+            }
+            func duration(_ k: String, _ fallback: Double) throws(InputError) -> Double {
+                guard let v = o[k] else { return fallback }
+                let text = v.stringValue ?? v.numberValue.map { "\($0)" } ?? ""
+                // At least a second, at most ~100 years: the cutoff must stay a sane time.
+                guard let d = parseDuration(text), d >= 1, d <= 3.2e9 else { throw fail("retention.\(k)", "must be a duration from 1s to 100 years, such as 14d, 12h or 30m") }
+                return d
+            }
+            let base = ServiceConfig.defaultRetention
+            let policy = RetentionPolicy(jobs: try duration("jobs", base.jobs), cache: try duration("cache", base.cache), audit: try duration("audit", base.audit))
+            guard policy.audit >= policy.jobs else { throw fail("retention.audit", "audit lines must be kept at least as long as the jobs they describe (retention.jobs)") }
+            c.retentionSweepSeconds = try duration("sweep_every", c.retentionSweepSeconds)
+            c.retention = o["off"]?.boolValue == true ? nil : policy
+        }
         c.endpoints = try ConfigFiles.loadEndpoints(path: c.endpointsPath)
         c.webhooks = try ConfigFiles.loadWebhooks(path: c.endpointsPath)
         return c
+    }
+}
+
+extension ServiceConfig {
+    /// `NAME:TOKEN` or `NAME TOKEN` names a token; a bare token is named after where it was given
+    /// (`tokens_file:3`), never after anything derived from the token.
+    static func namedToken(_ item: String, fallback: String) -> (name: String, token: String) {
+        let separators: Set<Character> = [":", " ", "\t"]
+        if let i = item.firstIndex(where: { separators.contains($0) }) {
+            let name = String(item[..<i])
+            let token = item[item.index(after: i)...].trimmingCharacters(in: .whitespaces)
+            if !name.isEmpty, name.count <= 64, !token.isEmpty,
+                name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") }) {
+                return (name, token)
+            }
+        }
+        return (fallback, item)
     }
 }

@@ -49,6 +49,8 @@ public struct StageRequest: Sendable {
     /// Every file the request refers to: the request field, the file's path, its SHA-256.
     public var files: [(field: String, path: String, sha256: String)]
     public var plan: Plan
+    /// `metadata` of the request (for the audit trail; outside the digest).
+    public var metadata = RequestMetadata()
 
     static let purposes: Set<String> = ["gate", "benchmark", "capacity"]
 
@@ -64,16 +66,20 @@ public struct StageRequest: Sendable {
         guard var o = json.objectValue else { throw RequestError.schema("", "the body must be a JSON object") }
         let fields: Set<String>
         switch kind {
-        case .eval: fields = ["golden_set", "prompt", "endpoint", "judge_endpoint", "thresholds", "options", "purpose", "client"]
-        case .shadowCompare: fields = ["cases", "mode", "baseline", "candidate", "thresholds", "sampling", "embedding_endpoint", "options", "purpose", "client"]
-        case .indexTest: fields = ["corpus", "queries", "qrels", "baseline_config", "candidate_config", "thresholds", "purpose", "client"]
+        case .eval: fields = ["golden_set", "prompt", "endpoint", "judge_endpoint", "thresholds", "options", "purpose", "client", "metadata"]
+        case .shadowCompare: fields = ["cases", "mode", "baseline", "candidate", "thresholds", "sampling", "embedding_endpoint", "options", "purpose", "client", "metadata"]
+        case .indexTest: fields = ["corpus", "queries", "qrels", "baseline_config", "candidate_config", "thresholds", "purpose", "client", "metadata"]
         }
         for key in o.keys.sorted() where !fields.contains(key) {
             throw RequestError.schema(key, "unknown field (expected one of \(fields.sorted().joined(separator: ", ")))")
         }
         let purpose = try string(json, "purpose") ?? "gate"
         guard purposes.contains(purpose) else { throw RequestError.schema("purpose", "must be one of gate, benchmark, capacity") }
+        // Who asks and for which artifact is the audit trail's, not the work's: the same work asked
+        // for by another revision with identical inputs is the same job.
+        let metadata = try RequestMetadata(json["metadata"])
         o.removeValue(forKey: "client")
+        o.removeValue(forKey: "metadata")
         let resolver = RefResolver(dataDir: config.dataDir, snapshots: snapshots)
         let options = try Options(json["options"], maxConcurrency: config.maxCasesPerJob)
 
@@ -174,10 +180,38 @@ public struct StageRequest: Sendable {
         identity["files"] = .object(Dictionary(uniqueKeysWithValues: files.map { ($0.field, .string($0.sha256)) }))
         let canonical = JSONValue.object(o).canonicalBytes
         return StageRequest(kind: kind, purpose: purpose, digest: "sha256:" + SHA256Digest.hex(JSONValue.object(identity).canonicalBytes),
-                            canonicalBody: canonical, files: files, plan: plan)
+                            canonicalBody: canonical, files: files, plan: plan, metadata: metadata)
     }
 
     // MARK: Field helpers
+
+    /// `metadata: {artifact, artifact_type, revision}`: which artifact (a prompt, a model config, a
+    /// RAG config) at which git revision the job gates. Strings of at most 256 printable characters.
+    public struct RequestMetadata: Sendable, Hashable {
+        public var artifact = ""
+        public var artifactType = ""
+        public var revision = ""
+
+        public init() {}
+
+        init(_ json: JSONValue?) throws(RequestError) {
+            guard let json, json != .null else { return }
+            guard let o = json.objectValue else { throw RequestError.schema("metadata", "must be an object of artifact, artifact_type, revision") }
+            for key in o.keys.sorted() where !["artifact", "artifact_type", "revision"].contains(key) {
+                throw RequestError.schema("metadata.\(key)", "unknown field (expected artifact, artifact_type, revision)")
+            }
+            func text(_ k: String) throws(RequestError) -> String {
+                guard let v = o[k], v != .null else { return "" }
+                guard let s = v.stringValue, s.utf8.count <= 256, !s.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                    throw RequestError.schema("metadata.\(k)", "must be a string of at most 256 bytes without control characters")
+                }
+                return s
+            }
+            artifact = try text("artifact")
+            artifactType = try text("artifact_type")
+            revision = try text("revision")
+        }
+    }
 
     struct Options {
         var concurrency: Int
