@@ -40,6 +40,7 @@ test: deps
 	python3 scripts/check-html-report.py --bin $(BIN)
 	python3 scripts/check-service.py --bin $(BIN)
 	python3 scripts/check-argo.py
+	python3 scripts/check-observability.py
 	python3 scripts/check-store-lock.py --bin $(BIN)
 
 # The reliability suite (docs/RELIABILITY.md): parser fuzzing, hostile requests, disk full, kill -9

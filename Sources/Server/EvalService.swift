@@ -105,6 +105,9 @@ public struct EvalService: Sendable {
             }
             return envelopeResponse(job, reused: true, status: 200)
         }
+        router.post("/v1/validate") { request, _ in
+            try await validate(request, config: config, clients: manager.clients)
+        }
         router.get("/v1/audit") { request, _ in
             try await audit(request, store: store)
         }
@@ -193,6 +196,32 @@ public struct EvalService: Sendable {
         if wait > 0 { await manager.waitForTerminal(job.id, seconds: wait) }
         let current = (try? manager.job(id: job.id)) ?? job
         return envelopeResponse(current, reused: reused, status: current.state.terminal ? 200 : 202)
+    }
+
+    /// `POST /v1/validate`: 200 with `valid` and the findings (a config that fails validation is
+    /// an answer, not an error); 400/422 for a request that cannot be checked.
+    static func validate(_ request: Request, config: ServiceConfig, clients: [String: EndpointClient]) async throws -> Response {
+        let body: ByteBuffer
+        do { body = try await request.body.collect(upTo: config.maxBodyBytes) } catch {
+            return errorResponse(413, "body_too_large", "the request body exceeds \(config.maxBodyBytes) bytes")
+        }
+        let bytes = Array(buffer: body)
+        let decoded = await Task.detached { () -> Result<ValidateRequest, RequestError> in
+            Result { () throws(RequestError) in try ValidateRequest.decode(body: bytes, config: config) }
+        }.value
+        let parsed: ValidateRequest
+        switch decoded {
+        case .success(let v): parsed = v
+        case .failure(let e): return errorResponse(e)
+        }
+        let validation = parsed.validation
+        guard let findings = try await withDeadline(seconds: config.validateTimeoutSeconds, { await validation.run(clients: clients) }) else {
+            return errorResponse(504, "validate_timeout", "the endpoints did not all answer within \(config.validateTimeoutSeconds) s", retryable: true)
+        }
+        let all = parsed.inputFindings + findings
+        var r = jsonResponse(200, ValidateRequest.answer(all, config: config))
+        r.headers[HTTPField.Name("X-Eval-Verdict")!] = all.contains { $0.level == .error } ? "fail" : "pass"
+        return r
     }
 
     /// `GET /v1/audit?artifact=&since=&after=&limit=`: audit lines, oldest first, a page at a time.

@@ -103,6 +103,14 @@ public enum OpenAPI {
                 "/v1/jobs/{id}": ["get": ["summary": "The job envelope; long-polls with wait", "parameters": [idParameter, waitParameter], "responses": .object(jobGet)]],
                 "/v1/jobs/{id}/report": ["get": ["summary": "The full report of a completed job", "parameters": [idParameter], "responses": .object(report)]],
                 "/v1/jobs/{id}/cancel": ["post": ["summary": "Cancel a job (waits up to wait seconds, default 10, for it to stop)", "parameters": [idParameter, waitParameter], "responses": .object(cancel)]],
+                "/v1/validate": ["post": [
+                    "summary": "Check configs against the files and the service's endpoints: model listed, context window, pricing age, embedding dimension",
+                    "requestBody": ["required": true, "content": ["application/json": ["schema": ref("ValidateRequest")]]],
+                    "responses": .object(errorResponses.filter { ["400", "401", "413", "422"].contains($0.key) }.merging([
+                        "200": json(ref("ValidateAnswer"), "Checked: valid true or false, with every finding (a failing config is a 200)."),
+                        "504": json(ref("Error"), "The endpoints did not all answer within limits.validate_timeout_seconds."),
+                    ]) { a, _ in a }),
+                ]],
                 "/v1/audit": ["get": [
                     "summary": "Audit lines (who asked for which job, for which artifact and revision, inputs' digests, verdict, report digest, times), oldest first",
                     "parameters": [
@@ -139,6 +147,30 @@ public enum OpenAPI {
                             "error": ["type": "object", "nullable": true, "properties": ["code": ["type": "string"], "message": ["type": "string"], "retryable": ["type": "boolean"]]],
                             "links": ["type": "object", "properties": ["self": ["type": "string"], "report": ["type": "string"]]],
                             "timing": ["type": "object"],
+                        ],
+                    ],
+                    "ValidateRequest": [
+                        "type": "object", "additionalProperties": false,
+                        "properties": [
+                            "golden_set": ref("FileRef"), "prompt": ref("FileRef"),
+                            "endpoint": ["type": "string", "description": "The endpoint the prompt runs on (its context window is checked)."],
+                            "endpoints": ["type": "array", "items": ["type": "string"], "maxItems": 64],
+                            "all_endpoints": ["type": "boolean", "description": "Every endpoint of the service (a model-config change)."],
+                            "judge_endpoint": ["type": "string"], "rag_configs": ["type": "array", "items": ref("FileRef"), "maxItems": 16],
+                            "max_pricing_age_days": ["type": "integer", "minimum": 0, "maximum": 100000, "default": 90],
+                            "stale_pricing": ["type": "string", "enum": ["fail", "warn"], "default": "fail"],
+                            "metadata": common["metadata"]!, "client": common["client"]!,
+                        ],
+                    ],
+                    "ValidateAnswer": [
+                        "type": "object", "required": ["valid", "verdict", "findings"],
+                        "properties": [
+                            "api_version": ["type": "string"], "valid": ["type": "boolean"], "verdict": ["type": "string", "enum": ["pass", "fail"]],
+                            "errors": ["type": "integer"], "warnings": ["type": "integer"],
+                            "findings": ["type": "array", "items": ["type": "object", "properties": [
+                                "level": ["type": "string", "enum": ["error", "warning", "ok"]], "kind": ["type": "string", "enum": ["input", "endpoint"]],
+                                "message": ["type": "string"],
+                            ]]],
                         ],
                     ],
                     "AuditPage": [

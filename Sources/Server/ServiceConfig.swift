@@ -38,6 +38,8 @@ public struct ServiceConfig: Sendable {
     public var tokenNames: [String] = []
     /// How long jobs, caches and audit lines are kept (nil: forever).
     public var retention: RetentionPolicy? = ServiceConfig.defaultRetention
+    /// Longest a `POST /v1/validate` waits for the endpoints it asks.
+    public var validateTimeoutSeconds = 60.0
     /// How often retention runs, in seconds.
     public var retentionSweepSeconds = 600.0
     /// Whether `/metrics` needs a token too (Prometheus scrapers usually have none).
@@ -93,6 +95,7 @@ public struct ServiceConfig: Sendable {
             if let n = try positive("max_wait_seconds") { c.maxWaitSeconds = n }
             if let n = try positive("idle_timeout_seconds") { c.idleTimeoutSeconds = n }
             if let n = try positive("body_timeout_seconds") { c.bodyTimeoutSeconds = n }
+            if let n = try positive("validate_timeout_seconds") { c.validateTimeoutSeconds = min(n, 3600) }
         }
         if let g = json["drain_grace_seconds"] {
             guard let n = g.numberValue, n >= 0 else { throw fail("drain_grace_seconds", "must be a number >= 0") }
