@@ -38,6 +38,7 @@ test: deps
 	python3 scripts/crosscheck-trec.py --queries 5000 --bin $(BIN)
 	python3 scripts/crosscheck-index-test.py --bin $(BIN)
 	python3 scripts/check-html-report.py --bin $(BIN)
+	python3 scripts/check-ui.py --bin $(BIN)
 	python3 scripts/check-service.py --bin $(BIN)
 	python3 scripts/check-argo.py
 	python3 scripts/check-observability.py

@@ -188,3 +188,17 @@ extension Store {
         }
     }
 }
+
+extension Store {
+    /// The newest jobs, newest first (for the web view).
+    public func recentJobs(limit: Int) throws(SQLiteError) -> [StoredJob] {
+        try reader.withLock { c throws(SQLiteError) in
+            try c.withStatement("SELECT \(Store.jobColumns) FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?1") { s throws(SQLiteError) in
+                s.bind(1, Int64(max(1, limit)))
+                var out: [StoredJob] = []
+                while try s.step() { out.append(Store.job(s)) }
+                return out
+            }
+        }
+    }
+}

@@ -72,6 +72,14 @@ extension Store {
         case .responses: sql = ["DELETE FROM responses WHERE id IN (SELECT id FROM responses WHERE created_at < ?1 LIMIT ?2)"]
         case .embeddings: sql = ["DELETE FROM embeddings WHERE id IN (SELECT id FROM embeddings WHERE created_at < ?1 LIMIT ?2)"]
         case .audit: sql = ["DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE submitted_at < ?1 LIMIT ?2)"]
+        case .suiteRuns:
+            sql = [
+                "CREATE TEMP TABLE IF NOT EXISTS expired_suite_runs(id TEXT PRIMARY KEY)",
+                "DELETE FROM temp.expired_suite_runs",
+                "INSERT INTO temp.expired_suite_runs SELECT id FROM suite_runs WHERE summary IS NOT NULL AND created_at < ?1 LIMIT ?2",
+                "DELETE FROM suite_run_items WHERE run_id IN (SELECT id FROM temp.expired_suite_runs)",
+                "DELETE FROM suite_runs WHERE id IN (SELECT id FROM temp.expired_suite_runs)",
+            ]
         }
         return try connection.withLock { c throws(SQLiteError) in
             try Store.transaction(c) { () throws(SQLiteError) -> Int in
@@ -83,7 +91,12 @@ extension Store {
                         try s.run()
                     }
                     // Count the rows of the kind itself (not its case results or the scratch table).
-                    if statement.hasPrefix("DELETE FROM runs") || (what != .runs && statement.hasPrefix("DELETE")) { deleted = c.changes }
+                    let counts = switch what {
+                    case .runs: statement.hasPrefix("DELETE FROM runs")
+                    case .suiteRuns: statement.hasPrefix("DELETE FROM suite_runs")
+                    default: statement.hasPrefix("DELETE")
+                    }
+                    if counts { deleted = c.changes }
                 }
                 return deleted
             }
@@ -118,6 +131,8 @@ extension Store {
 /// The kinds of rows retention removes by age.
 public enum RetainedRows: String, Sendable, CaseIterable {
     case runs, responses, embeddings, audit
+    /// Test-suite runs with their summaries (kept as long as audit lines: they are the history).
+    case suiteRuns = "suite_runs"
 }
 
 extension Store {

@@ -67,7 +67,7 @@ public final class Store: Sendable {
     /// Cached rows whose checksum did not match (treated as misses).
     private let damaged = Atomic<Int>(0)
 
-    static let schemaVersion: Int64 = 4
+    static let schemaVersion: Int64 = 5
     /// How long a writer keeps retrying a busy database before giving up, in seconds.
     static let busyDeadline = 120.0
 
@@ -240,6 +240,22 @@ public final class Store: Sendable {
                     CREATE INDEX IF NOT EXISTS responses_created ON responses(created_at);
                     CREATE INDEX IF NOT EXISTS embeddings_created ON embeddings(created_at);
                     PRAGMA user_version = 4;
+                    """)
+            }
+            if (try c.scalarInt("PRAGMA user_version") ?? 0) < 5 {
+                // v5: test-suite runs (one row per run, one item per request and repeat, each a job).
+                try c.execute("""
+                    CREATE TABLE IF NOT EXISTS suite_runs(
+                        id TEXT PRIMARY KEY, suite TEXT NOT NULL, idempotency_key TEXT NOT NULL, caller TEXT NOT NULL,
+                        expected_items INTEGER NOT NULL, created_at REAL NOT NULL, finished_at REAL, summary TEXT);
+                    CREATE UNIQUE INDEX IF NOT EXISTS suite_runs_key ON suite_runs(suite, idempotency_key);
+                    CREATE INDEX IF NOT EXISTS suite_runs_suite ON suite_runs(suite, created_at);
+                    CREATE TABLE IF NOT EXISTS suite_run_items(
+                        run_id TEXT NOT NULL, position INTEGER NOT NULL, repeat INTEGER NOT NULL, name TEXT NOT NULL, stage TEXT NOT NULL,
+                        job_id TEXT NOT NULL, request_digest TEXT NOT NULL, verdict TEXT, outcomes TEXT,
+                        PRIMARY KEY(run_id, position, repeat));
+                    CREATE INDEX IF NOT EXISTS suite_run_items_job ON suite_run_items(job_id);
+                    PRAGMA user_version = 5;
                     """)
             }
         }

@@ -42,7 +42,9 @@ public struct EvalService: Sendable {
         let registry = self.registry
         try await EndpointSession.withClients(config.endpoints, registry: LimiterRegistry(), apiKeys: keys) { clients in
             let manager = JobManager(config: config, store: store, clients: clients, logger: logger)
-            let router = EvalService.router(config: config, manager: manager, store: store, registry: registry, logger: logger)
+            let suites = SuiteRunner(config: config, store: store, manager: manager, logger: logger)
+            await manager.setSuiteRunner(suites)
+            let router = EvalService.router(config: config, manager: manager, store: store, registry: registry, logger: logger, suites: suites)
             let app = Application(
                 router: router,
                 server: .http1(configuration: .init(idleTimeout: .milliseconds(Int64(config.idleTimeoutSeconds * 1000)))),
@@ -64,7 +66,8 @@ public struct EvalService: Sendable {
         }
     }
 
-    static func router(config: ServiceConfig, manager: JobManager, store: Store, registry: PrometheusCollectorRegistry?, logger: Logger) -> Router<EvalRequestContext> {
+    static func router(config: ServiceConfig, manager: JobManager, store: Store, registry: PrometheusCollectorRegistry?, logger: Logger,
+                       suites: SuiteRunner) -> Router<EvalRequestContext> {
         let router = Router(context: EvalRequestContext.self)
         router.add(middleware: ObservingMiddleware(logger: logger))
         router.add(middleware: BearerAuthMiddleware(tokens: config.tokens, names: config.tokenNames, protectMetrics: config.protectMetrics))
@@ -108,6 +111,36 @@ public struct EvalService: Sendable {
         router.post("/v1/validate") { request, _ in
             try await validate(request, config: config, clients: manager.clients)
         }
+        router.get("/v1/test-suites") { _, _ in
+            jsonResponse(200, ["api_version": "v1", "suites": .array(config.testSuites.values.sorted { $0.name < $1.name }.map { s in
+                ["name": .string(s.name), "description": .string(s.description), "repeats": .number(Double(s.repeats)),
+                 "requests": .array(s.requests.map { ["name": .string($0.name), "stage": .string($0.stage.rawValue)] }),
+                 "links": ["runs": .string("/v1/test-suites/\(s.name)/runs")]]
+            })])
+        }
+        router.post("/v1/test-suites/:name/runs") { request, context in
+            try await startSuiteRun(request, name: context.parameters.get("name") ?? "", caller: context.callerName, config: config, manager: manager, suites: suites)
+        }
+        router.get("/v1/test-suites/:name/runs") { request, context in
+            let name = context.parameters.get("name") ?? ""
+            guard config.testSuites[name] != nil else { return errorResponse(404, "unknown_suite", "no test suite '\(name)' (configured: \(config.testSuites.keys.sorted().joined(separator: ", ")))") }
+            let limit = request.uri.queryParameters["limit"].flatMap { Int(String($0)) } ?? 50
+            guard (1...500).contains(limit) else { return errorResponse(400, "invalid_request", "limit must be from 1 to 500", field: "limit") }
+            return jsonResponse(200, suites.history(name, limit: limit))
+        }
+        router.get("/v1/test-suites/:name/runs/:id") { request, context in
+            let name = context.parameters.get("name") ?? "", id = context.parameters.get("id") ?? ""
+            guard let run = try store.suiteRun(id: id), run.suite == name else { return errorResponse(404, "unknown_run", "no run '\(id)' of test suite '\(name)'") }
+            let wait: Double
+            do { wait = try waitSeconds(request, config) } catch let e as RequestError { return errorResponse(e) }
+            return await suiteRunResponse(run, wait: wait, manager: manager, suites: suites, store: store)
+        }
+        router.get("/ui") { _, _ in WebUI.index(store: store, manager: manager, config: config, suites: suites) }
+        router.get("/ui/jobs/:id") { _, context in WebUI.job(context.parameters.get("id") ?? "", store: store, manager: manager, config: config) }
+        router.get("/ui/test-suites") { _, _ in
+            WebUI.html(HTMLPage.document(title: "test suites", body: WebUI.suiteList(store: store, config: config).replacingOccurrences(of: "<h2>", with: "<h1>").replacingOccurrences(of: "</h2>", with: "</h1>"), nav: true))
+        }
+        router.get("/ui/test-suites/:name") { _, context in WebUI.suite(context.parameters.get("name") ?? "", suites: suites, config: config) }
         router.get("/v1/audit") { request, _ in
             try await audit(request, store: store)
         }
@@ -221,6 +254,61 @@ public struct EvalService: Sendable {
         let all = parsed.inputFindings + findings
         var r = jsonResponse(200, ValidateRequest.answer(all, config: config))
         r.headers[HTTPField.Name("X-Eval-Verdict")!] = all.contains { $0.level == .error } ? "fail" : "pass"
+        return r
+    }
+
+    /// `POST /v1/test-suites/{name}/runs?wait=S`: a new run (or, with an Idempotency-Key seen
+    /// before, that run); 200 once it has ended, else 202 with a Location to poll.
+    static func startSuiteRun(_ request: Request, name: String, caller: String, config: ServiceConfig, manager: JobManager, suites: SuiteRunner) async throws -> Response {
+        if await manager.isDraining {
+            var r = errorResponse(503, "draining", "the service is shutting down; retry against another replica or after restart", retryable: true)
+            r.headers[.retryAfter] = "5"
+            return r
+        }
+        let wait: Double
+        do { wait = try waitSeconds(request, config) } catch let e as RequestError { return errorResponse(e) }
+        let keyHeader = request.headers[HTTPField.Name("Idempotency-Key")!]
+        if let k = keyHeader, k.isEmpty || k.utf8.count > 255 {
+            return errorResponse(400, "invalid_request", "header 'Idempotency-Key' must be 1 to 255 characters", field: "Idempotency-Key")
+        }
+        let run: StoredSuiteRun
+        do {
+            run = try await suites.start(suiteName: name, key: keyHeader ?? UUID().uuidString.lowercased(), caller: caller)
+        } catch {
+            switch error {
+            case .unknownSuite(let n): return errorResponse(404, "unknown_suite", "no test suite '\(n)' (configured: \(config.testSuites.keys.sorted().joined(separator: ", ")))")
+            case .request(let e): return errorResponse(e)
+            case .submit(.queueFull):
+                var r = errorResponse(429, "queue_full", "\(config.maxQueuedJobs) jobs are waiting already", retryable: true)
+                r.headers[.retryAfter] = "10"
+                return r
+            case .submit(let e): return errorResponse(503, "not_admitted", "\(e)", retryable: true)
+            case .store(let m): return errorResponse(500, "store_error", m, retryable: true)
+            }
+        }
+        return await suiteRunResponse(run, wait: wait, manager: manager, suites: suites, store: suites.store)
+    }
+
+    static func suiteRunResponse(_ run: StoredSuiteRun, wait: Double, manager: JobManager, suites: SuiteRunner, store: Store) async -> Response {
+        var run = run
+        if run.summary == nil {
+            let deadline = Date().addingTimeInterval(wait)
+            for item in run.items {
+                let left = deadline.timeIntervalSinceNow
+                if left <= 0 { break }
+                await manager.waitForTerminal(item.jobID, seconds: left)
+            }
+            // Summarise now if every job has ended (the end-of-job hook may not have run yet).
+            if let first = run.items.first { await suites.jobEnded(first.jobID) }
+            run = (try? store.suiteRun(id: run.id)) ?? run
+        }
+        var r = jsonResponse(run.summary == nil ? 202 : 200, suites.envelope(run))
+        let summary = run.summary.flatMap { try? JSONValue.parse($0) }
+        r.headers[HTTPField.Name("X-Eval-Verdict")!] = summary?["verdict"]?.stringValue ?? "pending"
+        if run.summary == nil {
+            r.headers[.location] = "/v1/test-suites/\(run.suite)/runs/\(run.id)"
+            r.headers[.retryAfter] = "5"
+        }
         return r
     }
 

@@ -38,6 +38,10 @@ public actor JobManager: Service {
     private let wakes: AsyncStream<Void>
     /// Ends of jobs the store could not record (disk full, I/O error).
     private let unrecorded = UnrecordedJobEnds()
+    /// Told of every job's end (a test-suite run ends with its last job).
+    private var suiteRunner: SuiteRunner?
+
+    func setSuiteRunner(_ runner: SuiteRunner) { suiteRunner = runner }
 
     public init(config: ServiceConfig, store: Store, clients: [String: EndpointClient], logger: Logger) {
         self.config = config
@@ -198,6 +202,7 @@ public actor JobManager: Service {
             queue.append(job.id)
         }
         updateJobGauges()
+        if let runner = suiteRunner { Task { await runner.resume() } }
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 wake.yield()
@@ -330,6 +335,7 @@ public actor JobManager: Service {
         }
         updateJobGauges()
         notify(id)
+        if let runner = suiteRunner { Task { await runner.jobEnded(id) } }
     }
 
     /// A job as the service answers for it: the store's row, unless its end could not be recorded.

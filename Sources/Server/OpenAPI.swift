@@ -111,6 +111,33 @@ public enum OpenAPI {
                         "504": json(ref("Error"), "The endpoints did not all answer within limits.validate_timeout_seconds."),
                     ]) { a, _ in a }),
                 ]],
+                "/v1/test-suites": ["get": ["summary": "The configured test suites", "responses": ["200": json(["type": "object"], "Suites with their requests.")]]],
+                "/v1/test-suites/{name}/runs": [
+                    "post": [
+                        "summary": "Run a test suite (every request, times repeats, as jobs); with an Idempotency-Key seen before, that run",
+                        "parameters": [
+                            ["name": "name", "in": "path", "required": true, "schema": ["type": "string"]], waitParameter,
+                            ["name": "Idempotency-Key", "in": "header", "required": false, "schema": ["type": "string", "minLength": 1, "maxLength": 255]],
+                        ],
+                        "responses": [
+                            "200": json(ref("SuiteRun"), "The run has ended."), "202": json(ref("SuiteRun"), "The run goes on; poll the Location header."),
+                            "404": json(ref("Error"), "Unknown suite."), "422": json(ref("Error"), "A request of the suite cannot run (invalid_suite_request)."),
+                            "429": json(ref("Error"), "Too many queued jobs."),
+                        ],
+                    ],
+                    "get": [
+                        "summary": "The suite's runs, newest first, and the cases whose outcome changed between runs with identical inputs",
+                        "parameters": [["name": "name", "in": "path", "required": true, "schema": ["type": "string"]],
+                                       ["name": "limit", "in": "query", "required": false, "schema": ["type": "integer", "minimum": 1, "maximum": 500]]],
+                        "responses": ["200": json(["type": "object"], "runs and flaky_across_runs."), "404": json(ref("Error"), "Unknown suite.")],
+                    ],
+                ],
+                "/v1/test-suites/{name}/runs/{id}": ["get": [
+                    "summary": "One run; long-polls with wait",
+                    "parameters": [["name": "name", "in": "path", "required": true, "schema": ["type": "string"]], idParameter, waitParameter],
+                    "responses": ["200": json(ref("SuiteRun"), "The run, ended or not."), "202": json(ref("SuiteRun"), "Still running after wait."),
+                                  "404": json(ref("Error"), "Unknown run.")],
+                ]],
                 "/v1/audit": ["get": [
                     "summary": "Audit lines (who asked for which job, for which artifact and revision, inputs' digests, verdict, report digest, times), oldest first",
                     "parameters": [
@@ -171,6 +198,15 @@ public enum OpenAPI {
                                 "level": ["type": "string", "enum": ["error", "warning", "ok"]], "kind": ["type": "string", "enum": ["input", "endpoint"]],
                                 "message": ["type": "string"],
                             ]]],
+                        ],
+                    ],
+                    "SuiteRun": [
+                        "type": "object", "required": ["suite", "run_id", "state", "terminal", "items"],
+                        "properties": [
+                            "api_version": ["type": "string"], "suite": ["type": "string"], "run_id": ["type": "string"], "state": ["type": "string", "enum": ["running", "completed"]],
+                            "terminal": ["type": "boolean"], "verdict": ["type": "string", "nullable": true, "enum": ["pass", "fail", "inconclusive"]],
+                            "pass_rate": ["type": "number", "nullable": true], "duration_seconds": ["type": "number", "nullable": true],
+                            "flaky_across_repeats": ["type": "array", "items": ["type": "object"]], "items": ["type": "array", "items": ["type": "object"]],
                         ],
                     ],
                     "AuditPage": [

@@ -46,7 +46,8 @@ struct RetentionSweeper: Service {
                 for job in jobs { removed["files", default: 0] += removeReports(of: job) }
                 if jobs.count < Store.retentionBatch { break }
             }
-            for (kind, cutoff) in [(RetainedRows.runs, jobCutoff), (.responses, now - policy.cache), (.embeddings, now - policy.cache), (.audit, now - policy.audit)] {
+            for (kind, cutoff) in [(RetainedRows.runs, jobCutoff), (.responses, now - policy.cache), (.embeddings, now - policy.cache), (.audit, now - policy.audit),
+                                 (.suiteRuns, now - policy.audit)] {
                 while !Task.isCancelled {
                     let n = try await store.writing { store throws(SQLiteError) in try store.removeExpired(kind, before: cutoff) }
                     removed[kind.rawValue, default: 0] += n

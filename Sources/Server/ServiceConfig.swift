@@ -46,12 +46,14 @@ public struct ServiceConfig: Sendable {
     public var protectMetrics = false
     /// Golden sets may run `script` scorers (processes on this host): off unless the operator says so.
     public var allowScriptScorers = false
+    /// Named regression suites (`POST /v1/test-suites/{name}/runs`).
+    public var testSuites: [String: TestSuiteConfig] = [:]
     /// Webhook scorers, from the endpoints file's `webhooks:`.
     public var webhooks: [WebhookConfig] = []
 
     public init() {}
 
-    static let knownFields: Set<String> = ["listen", "endpoints", "data_dir", "store", "reports_dir", "limits", "drain_grace_seconds", "auth", "description", "scorers", "retention"]
+    static let knownFields: Set<String> = ["listen", "endpoints", "data_dir", "store", "reports_dir", "limits", "drain_grace_seconds", "auth", "description", "scorers", "retention", "test_suites"]
 
     /// 30 days of jobs and caches, 400 days of audit lines.
     public static let defaultRetention = RetentionPolicy(jobs: 30 * 86400, cache: 30 * 86400, audit: 400 * 86400)
@@ -144,6 +146,9 @@ public struct ServiceConfig: Sendable {
             guard policy.audit >= policy.jobs else { throw fail("retention.audit", "audit lines must be kept at least as long as the jobs they describe (retention.jobs)") }
             c.retentionSweepSeconds = try duration("sweep_every", c.retentionSweepSeconds)
             c.retention = o["off"]?.boolValue == true ? nil : policy
+        }
+        if let t = json["test_suites"] {
+            c.testSuites = try TestSuiteConfig.decode(t, fail: fail)
         }
         c.endpoints = try ConfigFiles.loadEndpoints(path: c.endpointsPath)
         c.webhooks = try ConfigFiles.loadWebhooks(path: c.endpointsPath)

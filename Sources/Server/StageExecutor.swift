@@ -30,6 +30,7 @@ struct StageExecutor {
                 job.seed = seed
                 job.repeats = repeats
                 job.memory.store = store
+                job.memory.cacheMode = request.cacheMode
                 job.scorerDirectory = scorerDirectory
                 job.embedder = Embedder(client: client, store: store)
                 var sink = try ReportSink(targets: ReportTargets(jsonPath: reportPath))
@@ -49,6 +50,7 @@ struct StageExecutor {
                 var job = ShadowJob(cases: cases, gate: gate, concurrency: concurrency)
                 job.seed = seed
                 job.memory.store = store
+                job.memory.cacheMode = request.cacheMode
                 job.embedder = Embedder(client: e, store: store)
                 let result = try await ShadowRunner(baseline: b, candidate: c).run(job)
                 if result.cancelled { return .cancelled }

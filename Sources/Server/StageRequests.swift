@@ -2,6 +2,7 @@ import Engine
 import EvalCore
 import Foundation
 import GoldenSets
+import ResultStore
 
 /// The three stages the service runs.
 public enum StageKind: String, Sendable, CaseIterable {
@@ -51,6 +52,8 @@ public struct StageRequest: Sendable {
     public var plan: Plan
     /// `metadata` of the request (for the audit trail; outside the digest).
     public var metadata = RequestMetadata()
+    /// `options.cache`: how the job uses the response cache (part of the digest: a refresh is other work).
+    public var cacheMode = CacheMode.readWrite
 
     static let purposes: Set<String> = ["gate", "benchmark", "capacity"]
 
@@ -180,7 +183,7 @@ public struct StageRequest: Sendable {
         identity["files"] = .object(Dictionary(uniqueKeysWithValues: files.map { ($0.field, .string($0.sha256)) }))
         let canonical = JSONValue.object(o).canonicalBytes
         return StageRequest(kind: kind, purpose: purpose, digest: "sha256:" + SHA256Digest.hex(JSONValue.object(identity).canonicalBytes),
-                            canonicalBody: canonical, files: files, plan: plan, metadata: metadata)
+                            canonicalBody: canonical, files: files, plan: plan, metadata: metadata, cacheMode: options.cache)
     }
 
     // MARK: Field helpers
@@ -218,14 +221,22 @@ public struct StageRequest: Sendable {
         var seed: UInt64
         /// Samples per case (eval); nil: the gate's `repeat`, else one.
         var repeats: Int?
+        var cache = CacheMode.readWrite
 
         init(_ json: JSONValue?, maxConcurrency: Int) throws(RequestError) {
             concurrency = maxConcurrency
             seed = 0x5EED
             guard let json, json != .null else { return }
             guard let o = json.objectValue else { throw RequestError.schema("options", "must be an object") }
-            for key in o.keys.sorted() where !["concurrency", "seed", "repeat"].contains(key) {
-                throw RequestError.schema("options.\(key)", "unknown option (expected concurrency, seed, repeat)")
+            for key in o.keys.sorted() where !["concurrency", "seed", "repeat", "cache"].contains(key) {
+                throw RequestError.schema("options.\(key)", "unknown option (expected concurrency, seed, repeat, cache)")
+            }
+            if let v = o["cache"], v != .null {
+                // A regression run must ask the endpoint again: `refresh` calls it and overwrites the cache.
+                guard let text = v.stringValue, let mode = CacheMode(rawValue: text), mode != .off else {
+                    throw RequestError.schema("options.cache", "must be read-write, read-only or refresh")
+                }
+                cache = mode
             }
             if let v = o["repeat"], v != .null {
                 guard let k = v.wholeNumber(in: 1...GateConfig.maxRepeats) else {

@@ -62,6 +62,9 @@ struct EvalCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Write the JSON report here.")
     var report: String?
 
+    @Option(name: .long, help: "Write the report as one self-contained HTML page here (summary, checks, latency plot, failed cases with outputs); the service's /ui job page is the same.")
+    var html: String?
+
     @Option(name: .long, help: "Write JUnit XML here.")
     var junit: String?
 
@@ -246,7 +249,9 @@ struct EvalCommand: AsyncParsableCommand {
         job.shard = shardValue
         job.memory = memory.runMemory(store: store)
         job.warn = { printError($0) }
-        var targets = ReportTargets(jsonPath: report, junitPath: junit)
+        // The HTML page is drawn from the JSON report: without --report, one is written aside.
+        let jsonReport = report ?? html.map { ($0 as NSString).deletingPathExtension + ".report.json" }
+        var targets = ReportTargets(jsonPath: jsonReport, junitPath: junit)
         targets.includeOutputs = !noOutputs
         let info = RunInfo(goldenSet: golden, endpoint: endpointConfigs.map(\.name).joined(separator: ", "),
                            model: endpointConfigs.map(\.model).joined(separator: ", "), concurrency: concurrency, totalCases: total)
@@ -301,6 +306,18 @@ struct EvalCommand: AsyncParsableCommand {
         print(TerminalSummary.render(result, info: info, color: !quietRun && isatty(1) != 0))
         if let report { print("report: \(report)") }
         if let junit { print("junit: \(junit)") }
+        if let html, let jsonReport {
+            do {
+                let data = try Data(contentsOf: URL(fileURLWithPath: jsonReport))
+                let page = EvalHTML.render(report: try JSONValue.parse(bytes: Array(data)))
+                try Data(page.utf8).write(to: URL(fileURLWithPath: html), options: .atomic)
+                if report == nil { try? FileManager.default.removeItem(atPath: jsonReport) }
+                print("html: \(html)")
+            } catch {
+                printError("evalengine eval: cannot write --html \(html): \(error)")
+                return ExitCodes.software
+            }
+        }
         return StageRun.exitCode(result.gate.verdict, cancelled: result.cancelled)
     }
 

@@ -73,6 +73,11 @@ import TestSupport
                 #expect(r.status == 400 && r.json["error"]?["field"] != nil, "\(bad): \(r.body)")
             }
             #expect(try await http(.GET, server.base + "/v1/audit").status == 401)
+            // The web view is protected like the API, and shows the job.
+            #expect(try await http(.GET, server.base + "/ui").status == 401)
+            let ui = try await http(.GET, server.base + "/ui/jobs/\(jobID)", headers: auth)
+            #expect(ui.status == 200 && ui.headers.first(name: "Content-Type")?.hasPrefix("text/html") == true && ui.body.contains("PASS"), "\(ui.body.prefix(300))")
+            #expect(ui.headers.first(name: "Content-Security-Policy")?.contains("default-src 'none'") == true)
             // Metadata is checked like every field.
             let badMeta = body(revision: "abc").replacingOccurrences(of: "\"revision\"", with: "\"revison\"")
             let refused = try await http(.POST, server.base + "/v1/eval", body: badMeta, headers: auth)
