@@ -16,6 +16,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends libopenblas0 li
 COPY --from=build /usr/local/bin/evalengine /usr/local/bin/evalengine
 COPY configs /etc/evalengine/examples
 COPY golden-sets /data/golden
+# GET /docs serves these (docs_dir in the service config).
+COPY README.md /usr/share/evalengine/README.md
+COPY docs /usr/share/evalengine/docs
 # A crash must free the port at once: the backtracer symbolicates quickly and never waits for a
 # terminal (docs/OPERATIONS.md, "After a crash").
 ENV SWIFT_BACKTRACE=enable=yes,interactive=no,symbolicate=fast

@@ -2,7 +2,8 @@
 SWIFT ?= swift
 BIN = .build/debug/evalengine
 
-.PHONY: deps build demo demo-judge demo-shadow serve test reliability reliability-long release bench bench-guard clean
+# docs-check: the docs against the code (CLI flags, config fields, metrics, routes), both ways.
+.PHONY: deps build demo demo-judge demo-shadow serve test docs-check reliability reliability-long release bench bench-guard clean
 
 deps:
 	bash scripts/install-deps.sh
@@ -43,6 +44,9 @@ test: deps
 	python3 scripts/check-argo.py
 	python3 scripts/check-observability.py
 	python3 scripts/check-store-lock.py --bin $(BIN)
+
+docs-check: build
+	python3 scripts/docs-check.py --bin $(BIN)
 
 # The reliability suite (docs/RELIABILITY.md): parser fuzzing, hostile requests, disk full, kill -9
 # loop (50 kills), soak (120 s). The fault matrix is part of `make test` (FaultMatrixTests).

@@ -76,7 +76,7 @@ public struct EndpointConfig: Sendable, Hashable {
         return e
     }
 
-    static let knownFields: Set<String> = [
+    public static let knownFields: Set<String> = [
         "name", "base_url", "model", "api", "api_key_env", "api_key_file", "timeouts", "max_in_flight",
         "requests_per_minute", "tokens_per_minute", "burst_seconds", "retry", "pricing", "simulated", "description", "stream", "context_window",
     ]

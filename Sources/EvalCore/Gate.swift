@@ -44,7 +44,7 @@ public struct GateConfig: Sendable, Hashable {
         return g
     }
 
-    static let knownFields: Set<String> = [
+    public static let knownFields: Set<String> = [
         "min_pass_rate", "min_pass_rate_lower_bound", "min_metrics", "max_p50_latency_ms", "max_p95_latency_ms",
         "max_p99_latency_ms", "max_cost_usd", "max_error_rate", "min_scored_cases", "repeat", "max_flaky_rate", "min_pass_all_rate",
         "max_p95_ttft_ms",

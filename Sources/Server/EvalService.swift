@@ -141,6 +141,10 @@ public struct EvalService: Sendable {
             WebUI.html(HTMLPage.document(title: "test suites", body: WebUI.suiteList(store: store, config: config).replacingOccurrences(of: "<h2>", with: "<h1>").replacingOccurrences(of: "</h2>", with: "</h1>"), nav: true))
         }
         router.get("/ui/test-suites/:name") { _, context in WebUI.suite(context.parameters.get("name") ?? "", suites: suites, config: config) }
+        router.get("/docs") { _, _ in DocsPages.index(config) }
+        router.get("/docs/config") { _, _ in DocsPages.configuration(config) }
+        router.get("/docs/api") { _, _ in DocsPages.api() }
+        router.get("/docs/:name") { _, context in DocsPages.page(context.parameters.get("name") ?? "", config) }
         router.get("/v1/audit") { request, _ in
             try await audit(request, store: store)
         }

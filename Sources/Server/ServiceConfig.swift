@@ -15,6 +15,8 @@ public struct ServiceConfig: Sendable {
     public var dataDir = "."
     /// SQLite store: caches, runs, case results and jobs.
     public var storePath = ".evalengine/service.sqlite"
+    /// Where `GET /docs` reads README.md and docs/*.md.
+    public var docsDir = "."
     /// Where full per-case reports are written (one JSON file per job).
     public var reportsDir = ".evalengine/reports"
     public var maxBodyBytes = 1 << 20
@@ -53,7 +55,22 @@ public struct ServiceConfig: Sendable {
 
     public init() {}
 
-    static let knownFields: Set<String> = ["listen", "endpoints", "data_dir", "store", "reports_dir", "limits", "drain_grace_seconds", "auth", "description", "scorers", "retention", "test_suites"]
+    static let knownFields: Set<String> = ["listen", "endpoints", "data_dir", "store", "reports_dir", "limits", "drain_grace_seconds", "auth", "description", "scorers", "retention", "test_suites", "docs_dir"]
+
+    /// The fields of the config's mappings: a key not listed is refused (a typo must not pass as a default).
+    public static let nestedFields: [String: Set<String>] = [
+        "listen": ["host", "port"],
+        "limits": ["max_body_bytes", "max_concurrent_jobs", "max_queued_jobs", "max_cases_per_job", "max_wait_seconds", "idle_timeout_seconds",
+                   "body_timeout_seconds", "validate_timeout_seconds"],
+        "auth": ["tokens_file", "tokens_env", "protect_metrics", "tokens"],
+        "scorers": ["allow_scripts"],
+        "retention": ["jobs", "cache", "audit", "sweep_every", "off"],
+    ]
+
+    /// Every field path of the service config (for the docs check): `limits.max_body_bytes`, ...
+    public static var fieldPaths: [String] {
+        knownFields.sorted().flatMap { top in [top] + (nestedFields[top] ?? []).filter { $0 != "tokens" }.sorted().map { top + "." + $0 } }
+    }
 
     /// 30 days of jobs and caches, 400 days of audit lines.
     public static let defaultRetention = RetentionPolicy(jobs: 30 * 86400, cache: 30 * 86400, audit: 400 * 86400)
@@ -70,6 +87,12 @@ public struct ServiceConfig: Sendable {
         for key in o.keys.sorted() where !knownFields.contains(key) {
             throw fail(key, "unknown field (expected one of \(knownFields.sorted().joined(separator: ", ")))")
         }
+        for (section, fields) in nestedFields.sorted(by: { $0.key < $1.key }) {
+            guard let inner = json[section]?.objectValue else { continue }
+            for key in inner.keys.sorted() where !fields.contains(key) {
+                throw fail("\(section).\(key)", "unknown field (expected one of \(fields.filter { $0 != "tokens" }.sorted().joined(separator: ", ")))")
+            }
+        }
         if let l = json["listen"] {
             if let h = l["host"]?.stringValue { c.host = h }
             if let p = l["port"] {
@@ -84,6 +107,7 @@ public struct ServiceConfig: Sendable {
         if let s = json["data_dir"]?.stringValue { c.dataDir = s }
         if let s = json["store"]?.stringValue { c.storePath = s }
         if let s = json["reports_dir"]?.stringValue { c.reportsDir = s }
+        if let s = json["docs_dir"]?.stringValue { c.docsDir = s }
         if let l = json["limits"] {
             func positive(_ k: String) throws(InputError) -> Double? {
                 guard let v = l[k] else { return nil }

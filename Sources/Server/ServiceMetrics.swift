@@ -23,6 +23,12 @@ public struct ServiceMetricsFactory: CoreMetrics.MetricsFactory {
         "evalengine_cases_in_flight": "Cases being answered and scored right now.",
         "evalengine_jobs": "Jobs in the store by state.",
         "evalengine_gate_results_total": "Verdicts of completed jobs by stage, purpose and result.",
+        "evalengine_retention_removed_total": "Rows and files retention removed, by kind.",
+        "evalengine_store_bytes": "Size of the store's database and write-ahead log.",
+        "evalengine_sqlite_memory_bytes": "Memory SQLite holds in the process (page caches), part of the heap.",
+        "evalengine_test_pass_rate": "Share of a test suite's requests that passed in its latest run.",
+        "evalengine_test_duration_seconds": "Wall time of a test suite's latest run.",
+        "evalengine_test_flaky_cases": "Cases whose outcome differed between the repeats of a test suite's latest run.",
     ]
 
     /// Buckets per histogram (seconds): HTTP handlers are fast, stages are slow.
