@@ -252,9 +252,10 @@ public struct EvalService: Sendable {
         case .failure(let e): return errorResponse(e)
         }
         let validation = parsed.validation
-        guard let findings = try await withDeadline(seconds: config.validateTimeoutSeconds, { await validation.run(clients: clients) }) else {
-            return errorResponse(504, "validate_timeout", "the endpoints did not all answer within \(config.validateTimeoutSeconds) s", retryable: true)
-        }
+        // An endpoint too slow to answer is a finding about the endpoint, not an error of ours.
+        let findings = try await withDeadline(seconds: config.validateTimeoutSeconds, { await validation.run(clients: clients) })
+            ?? [ValidationFinding(.error, .endpoint, "the endpoints did not all answer within \(config.validateTimeoutSeconds) s (limits.validate_timeout_seconds): "
+                                  + validation.endpoints.map(\.name).joined(separator: ", "))]
         let all = parsed.inputFindings + findings
         var r = jsonResponse(200, ValidateRequest.answer(all, config: config))
         r.headers[HTTPField.Name("X-Eval-Verdict")!] = all.contains { $0.level == .error } ? "fail" : "pass"

@@ -108,7 +108,6 @@ public enum OpenAPI {
                     "requestBody": ["required": true, "content": ["application/json": ["schema": ref("ValidateRequest")]]],
                     "responses": .object(errorResponses.filter { ["400", "401", "413", "422"].contains($0.key) }.merging([
                         "200": json(ref("ValidateAnswer"), "Checked: valid true or false, with every finding (a failing config is a 200)."),
-                        "504": json(ref("Error"), "The endpoints did not all answer within limits.validate_timeout_seconds."),
                     ]) { a, _ in a }),
                 ]],
                 "/v1/test-suites": ["get": ["summary": "The configured test suites", "responses": ["200": json(["type": "object"], "Suites with their requests.")]]],

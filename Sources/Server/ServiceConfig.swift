@@ -41,7 +41,7 @@ public struct ServiceConfig: Sendable {
     /// How long jobs, caches and audit lines are kept (nil: forever).
     public var retention: RetentionPolicy? = ServiceConfig.defaultRetention
     /// Longest a `POST /v1/validate` waits for the endpoints it asks.
-    public var validateTimeoutSeconds = 60.0
+    public var validateTimeoutSeconds = 20.0
     /// How often retention runs, in seconds.
     public var retentionSweepSeconds = 600.0
     /// Whether `/metrics` needs a token too (Prometheus scrapers usually have none).

@@ -69,4 +69,30 @@ import Testing
         #expect(try await post(#"{"endpoint":"sim","extra":1}"#).json["error"]?["field"]?.stringValue == "extra")
         server.kill9()
     }
+
+    /// A provider that accepts the connection and never answers: the answer is a finding naming
+    /// it, within the configured budget, never a 5xx or a hang.
+    @Test func aSilentEndpointIsAFindingWithinTheBudget() async throws {
+        // A listening socket nobody accepts on: the kernel completes the handshake, nothing answers.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        #expect(listen(fd, 16) == 0)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        let port = Int(UInt16(bigEndian: addr.sin_port))
+        let dir = scratchDir([
+            "endpoints.yaml": "endpoints:\n  - {name: silent, model: m, base_url: \"http://127.0.0.1:\(port)\", timeouts: {request_seconds: 60}}\n",
+            "service.yaml": "endpoints: endpoints.yaml\ndata_dir: .\nstore: state/s.sqlite\nreports_dir: state/r\nlimits: {validate_timeout_seconds: 1}\n",
+        ])
+        let server = try await ServerProcess(config: dir + "/service.yaml", dir: dir)
+        // (A hang would fail the request's own 30-second timeout.)
+        let r = try await http(.POST, server.base + "/v1/validate", body: #"{"endpoint":"silent","stale_pricing":"warn"}"#, timeout: 30)
+        #expect(r.status == 200 && r.json["valid"]?.boolValue == false && r.body.contains("did not all answer within 1.0 s") && r.body.contains("silent"), "\(r.body)")
+        server.kill9()
+    }
 }
