@@ -64,6 +64,7 @@ def setup(work):
     open(os.path.join(data, "hostile.jsonl"), "w").write(qa + hostile + "\n")
     lines = [json.dumps({"id": f"q{i}", "vars": {"question": f"What is {i} + 7?"}, "expected": str(i + 7)}) for i in range(80)]
     open(os.path.join(data, "arith.jsonl"), "w").write("\n".join(lines) + "\n")
+    shutil.copytree(os.path.join(ROOT, "golden-sets/rag"), os.path.join(data, "rag"))
     open(os.path.join(data, "sampled.yaml"), "w").write('messages:\n  - {role: user, content: "{{question}}"}\nparams: {temperature: 1.0}\n')
     open(os.path.join(work, "default.yaml"), "w").write("accuracy: 0.9\nmodel_accuracy: {sim-weak: 0.3}\nlatency: {distribution: lognormal, median_ms: 20, p99_ms: 90}\n")
     open(os.path.join(work, "degraded.yaml"), "w").write("accuracy: 0.7\nlatency: {distribution: lognormal, median_ms: 35, p99_ms: 160}\n")
@@ -106,11 +107,14 @@ def main():
         failing = submit("eval", {"golden_set": {"ref": "hostile.jsonl"}, "prompt": {"ref": "prompt.yaml"}, "endpoint": "weak", "thresholds": {"min_pass_rate": 0.9}})
         shadow = submit("shadow-compare", {"cases": {"ref": "qa.jsonl"}, "baseline": {"endpoint": "sim", "prompt": {"ref": "prompt.yaml"}},
                                            "candidate": {"endpoint": "degraded"}, "thresholds": {"margin": 0.02}})
+        index = submit("index-test", {"corpus": {"ref": "rag/corpus.jsonl"}, "queries": {"ref": "rag/queries.jsonl"}, "qrels": {"ref": "rag/qrels.txt"},
+                                      "baseline_config": {"ref": "rag/baseline.yaml"}, "candidate_config": {"ref": "rag/bad-candidate.yaml"},
+                                      "thresholds": {"max_drop": {"ndcg_cut_10": 0.02}}})
         for key in ("night-1", "night-2"):
             st, _, run = http("POST", f"{base}/v1/test-suites/nightly/runs?wait=120", None, {"Idempotency-Key": key}, timeout=180)
             if st != 200:
                 raise RuntimeError(f"suite run {key}: {st} {str(run)[:300]}")
-        print(f"jobs: eval {passing['verdict']}, eval {failing['verdict']}, shadow-compare {shadow['verdict']}; 2 suite runs")
+        print(f"jobs: eval {passing['verdict']}, eval {failing['verdict']}, shadow-compare {shadow['verdict']}, index-test {index['verdict']}; 2 suite runs")
         if passing["verdict"] != "pass" or failing["verdict"] != "fail":
             problems.append(f"the evals did not come out pass and fail ({passing['verdict']}, {failing['verdict']})")
 
@@ -119,6 +123,7 @@ def main():
             ("eval-pass", f"/ui/jobs/{passing['job_id']}", {"pass badge": (GREEN, 300), "latency line": (BLUE, 300), "table borders": (BORDER, 2000)}),
             ("eval-fail", f"/ui/jobs/{failing['job_id']}", {"fail badges": (RED, 1000), "latency line": (BLUE, 300), "table borders": (BORDER, 3000)}),
             ("shadow", f"/ui/jobs/{shadow['job_id']}", {"baseline line": (BLUE, 300), "candidate line": (ORANGE, 300)}),
+            ("index-test", f"/ui/jobs/{index['job_id']}", {"verdict badge": (RED if index["verdict"] == "fail" else GREEN, 300), "table borders": (BORDER, 2000)}),
             ("suite", "/ui/test-suites/nightly", {"pass-rate trend": (PURPLE, 300), "table borders": (BORDER, 1000)}),
         ]
         for name, path, wanted in pages:

@@ -99,6 +99,17 @@ public enum EvalHTML {
             let keys = Array(Set(checks.flatMap { $0.objectValue?.keys.map { $0 } ?? [] })).sorted()
             b += HTMLPage.table(keys, checks.map { c in keys.map { HTMLPage.escape(HTMLPage.text(c[$0])) } })
         }
+        // Two configs measured on the same queries (index-test): side by side, with the difference.
+        if let base = report["baseline"]?["means"]?.objectValue, let cand = report["candidate"]?["means"]?.objectValue {
+            b += "<h2>Retrieval metrics: \(HTMLPage.escape(HTMLPage.text(report["baseline"]?["config"]))) → \(HTMLPage.escape(HTMLPage.text(report["candidate"]?["config"])))</h2>"
+            b += HTMLPage.table(["metric", "baseline", "candidate", "Δ"], base.keys.sorted().map { k in
+                let x = base[k]?.numberValue, y = cand[k]?.numberValue
+                let delta = x.flatMap { x in y.map { $0 - x } }
+                let colour = (delta ?? 0) < -1e-9 ? HTMLPage.failColor : HTMLPage.passColor
+                return [HTMLPage.escape(k), HTMLPage.number(x, 4), HTMLPage.number(y, 4),
+                        "<span style=\"color:\(colour);font-weight:600\">\(delta.map { String(format: "%+.4f", $0) } ?? "–")</span>"]
+            })
+        }
         for section in ["summary", "baseline", "candidate", "comparison"] {
             guard let o = report[section]?.objectValue, !o.isEmpty else { continue }
             b += "<h2>\(HTMLPage.escape(section))</h2>"
