@@ -41,6 +41,8 @@ let package = Package(
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCrypto", providers: [.apt(["libssl-dev"])]),
 
+        // malloc's own count of the bytes in use (glibc malloc_info, every arena), for the service's heap gauge.
+        .target(name: "CHeapStats"),
         // Pure values and math: no I/O, no networking.
         .target(name: "EvalCore", dependencies: ["CCrypto"]),
         // Golden-set, prompt, endpoint and gate files -> EvalCore values, with file:line errors.
@@ -80,7 +82,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "Engine", "EndpointSessions", "EvalCore", "GoldenSets", "ModelClient", "ResultStore",
+                "Engine", "EndpointSessions", "EvalCore", "GoldenSets", "ModelClient", "ResultStore", "CHeapStats",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -1,3 +1,4 @@
+import CHeapStats
 import CoreMetrics
 import EndpointSessions
 import Engine
@@ -163,6 +164,7 @@ public struct EvalService: Sendable {
         }
         router.get("/metrics") { _, _ in
             CoreMetrics.Gauge(label: "evalengine_sqlite_memory_bytes").record(Store.sqliteMemoryUsed())
+            CoreMetrics.Gauge(label: "evalengine_heap_in_use_bytes").record(Int64(evalengine_heap_in_use_bytes()))
             let bytes = registry?.emitToBuffer() ?? []
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         }

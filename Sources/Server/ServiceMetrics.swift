@@ -26,6 +26,7 @@ public struct ServiceMetricsFactory: CoreMetrics.MetricsFactory {
         "evalengine_retention_removed_total": "Rows and files retention removed, by kind.",
         "evalengine_store_bytes": "Size of the store's database and write-ahead log.",
         "evalengine_sqlite_memory_bytes": "Memory SQLite holds in the process (page caches), part of the heap.",
+        "evalengine_heap_in_use_bytes": "Bytes malloc has handed out and not had back (glibc malloc_info, every arena), SQLite's included.",
         "evalengine_test_pass_rate": "Share of a test suite's requests that passed in its latest run.",
         "evalengine_test_duration_seconds": "Wall time of a test suite's latest run.",
         "evalengine_test_flaky_cases": "Cases whose outcome differed between the repeats of a test suite's latest run.",
