@@ -34,7 +34,10 @@ import Testing
     static func set(_ n: Int, special: [Int: String] = [:], extra: String = "") -> String {
         let path = JudgedRAGTests.write((0..<n).map { i in
             let suffix = special[i].map { "-" + $0 } ?? ""
-            return #"{"id":"q\#(i)\#(suffix)","vars":{"question":"What is \#(100 + i) + 19?"},"assert":[{"type":"script","command":["python3","score.py"],"timeout_seconds":2\#(extra)}]}"#
+            // The hang gets 2 s; every other case a budget no loaded host runs out of (a worker
+            // started under a saturated CPU must not turn a fast answer into a timeout).
+            let budget = special[i] == "hang" ? 2 : 30
+            return #"{"id":"q\#(i)\#(suffix)","vars":{"question":"What is \#(100 + i) + 19?"},"assert":[{"type":"script","command":["python3","score.py"],"timeout_seconds":\#(budget)\#(extra)}]}"#
         })
         let dir = (path as NSString).deletingLastPathComponent
         FileManager.default.createFile(atPath: dir + "/score.py", contents: Data(scorer.utf8))
