@@ -69,8 +69,8 @@ extension Store {
                 "DELETE FROM case_results WHERE run_id IN (SELECT id FROM temp.expired_runs)",
                 "DELETE FROM runs WHERE id IN (SELECT id FROM temp.expired_runs)",
             ]
-        case .responses: sql = ["DELETE FROM responses WHERE id IN (SELECT id FROM responses WHERE created_at < ?1 LIMIT ?2)"]
-        case .embeddings: sql = ["DELETE FROM embeddings WHERE id IN (SELECT id FROM embeddings WHERE created_at < ?1 LIMIT ?2)"]
+        case .responses, .embeddings:
+            return try removeExpiredCacheRows(what.rawValue, before: cutoff, limit: limit)
         case .audit: sql = ["DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE submitted_at < ?1 LIMIT ?2)"]
         case .suiteRuns:
             sql = [
@@ -97,6 +97,37 @@ extension Store {
                     default: statement.hasPrefix("DELETE")
                     }
                     if counts { deleted = c.changes }
+                }
+                return deleted
+            }
+        }
+    }
+
+    /// Cache rows have no index on their age (an index would cost every insert, the hot path): the
+    /// old ones are found by a scan on the reader connection, outside any write transaction, and
+    /// deleted by primary key in a short one.
+    private func removeExpiredCacheRows(_ table: String, before cutoff: Double, limit: Int) throws(SQLiteError) -> Int {
+        let ids = try reader.withLock { c throws(SQLiteError) in
+            try c.withStatement("SELECT id FROM \(table) WHERE created_at < ?1 LIMIT ?2") { s throws(SQLiteError) -> [Int64] in
+                s.bind(1, cutoff)
+                s.bind(2, Int64(limit))
+                var out: [Int64] = []
+                while try s.step() { out.append(s.int(0)) }
+                return out
+            }
+        }
+        guard !ids.isEmpty else { return 0 }
+        return try connection.withLock { c throws(SQLiteError) in
+            try Store.transaction(c) { () throws(SQLiteError) -> Int in
+                var deleted = 0
+                try c.withStatement("DELETE FROM \(table) WHERE id = ?1 AND created_at < ?2") { s throws(SQLiteError) in
+                    for id in ids {
+                        s.reset()
+                        s.bind(1, id)
+                        s.bind(2, cutoff)
+                        try s.run()
+                        deleted += c.changes
+                    }
                 }
                 return deleted
             }

@@ -224,7 +224,8 @@ public final class Store: Sendable {
             }
             if (try c.scalarInt("PRAGMA user_version") ?? 0) < 4 {
                 // v4: the audit trail (who asked for which job, for which artifact; kept longer than
-                // the jobs), and the indexes retention deletes by.
+                // the jobs), and the indexes retention deletes by — none on the caches, whose inserts
+                // are the hot path: retention finds their old rows by scanning on the reader instead.
                 try c.execute("""
                     CREATE TABLE IF NOT EXISTS audit(
                         id INTEGER PRIMARY KEY, job_id TEXT NOT NULL, kind TEXT NOT NULL, caller TEXT NOT NULL,
@@ -237,8 +238,6 @@ public final class Store: Sendable {
                     CREATE INDEX IF NOT EXISTS audit_time ON audit(submitted_at);
                     CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finished_at);
                     CREATE INDEX IF NOT EXISTS runs_updated ON runs(updated_at);
-                    CREATE INDEX IF NOT EXISTS responses_created ON responses(created_at);
-                    CREATE INDEX IF NOT EXISTS embeddings_created ON embeddings(created_at);
                     PRAGMA user_version = 4;
                     """)
             }
