@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.26.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.24.0"),
+        // Already built for AsyncHTTPClient; the runner's own connection pool speaks TLS through it.
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.27.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
@@ -59,6 +61,9 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 // Already built for AsyncHTTPClient; named to tell a decompression bomb from a broken connection.
                 .product(name: "NIOHTTPCompression", package: "swift-nio-extras"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
@@ -116,6 +121,8 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
 
@@ -132,7 +139,10 @@ let package = Package(
             ],
             path: "Tests/TestSupport"
         ),
-        .testTarget(name: "ModelClientTests", dependencies: ["ModelClient", "SimulatedModel", "TestSupport"]),
+        .testTarget(
+            name: "ModelClientTests",
+            dependencies: ["ModelClient", "SimulatedModel", "TestSupport", .product(name: "NIOPosix", package: "swift-nio")]
+        ),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "SimulatedModel", "GoldenSets", "ResultStore", "TestSupport"]),
         .testTarget(
             name: "ServerTests",

@@ -82,34 +82,64 @@ case "${1:-}" in
     ;;
   vs-python)
     # Same simulated endpoint, same cases, alternating, one run: wall-clock cases/s and CPU seconds
-    # per case (user + sys of the runner's process, what moves less than wall time on a noisy host).
+    # per case (user + sys of the runner's process, what moves less than wall time on a noisy host),
+    # and context switches per case (perf stat, where perf works). inspect_ai (INSPECT_PYTHON, a venv
+    # with inspect-ai; scripts/bench-anchors.sh makes one) runs the first 2,000 cases: ~30 cases/s.
     # BIN_BEFORE=another/build/evalengine adds that build to every round (e.g. the code before a change).
     start_sim 18091 profiles/sim-fast.yaml
     g=$(arith_golden 20000)
-    cpu_ms() { python3 -c "u, s = open('$1').read().split()[-2:]; print(f'{(float(u) + float(s)) / 20000 * 1e3:.4f}')"; }
-    for round in 1 2 3; do
+    head -2000 "$g" > "$WORK/arith2000.jsonl"
+    perf_ok=0; perf stat -x, -e context-switches -o /dev/null true 2>/dev/null && perf_ok=1
+    measure() { # name cases command... -> $WORK/name.{time,cs}
+      local name=$1 n=$2; shift 2
+      local t0 t1
       t0=$(now)
-      /usr/bin/time -o "$WORK/ee.time" -f "%U %S" "$BIN" eval --golden "$g" --prompt golden-sets/qa/prompt.yaml --endpoint bench-fast --gate configs/gates/bench.yaml \
-        --quiet --concurrency 512 --cache-path "$WORK/vs-$round.sqlite" > "$WORK/ee.out" || true
-      t1=$(now)
-      /usr/bin/time -o "$WORK/py.time" -f "%U %S" python3 scripts/python-asyncio-runner.py --golden "$g" --port 18091 --concurrency 128 > "$WORK/py.out"
-      t2=$(now)
-      before=""
-      if [ -n "${BIN_BEFORE:-}" ]; then
-        t3=$(now)
-        /usr/bin/time -o "$WORK/old.time" -f "%U %S" "$BIN_BEFORE" eval --golden "$g" --prompt golden-sets/qa/prompt.yaml --endpoint bench-fast \
-          --gate configs/gates/bench.yaml --quiet --concurrency 512 --cache-path "$WORK/old-$round.sqlite" > /dev/null || true
-        t4=$(now)
-        before="$(cpu_ms "$WORK/old.time") $t3 $t4"
+      if [ $perf_ok = 1 ]; then
+        perf stat -x, -e context-switches -o "$WORK/$name.perf" -- /usr/bin/time -o "$WORK/$name.time" -f "%U %S" "$@" > "$WORK/$name.out" 2>&1 || true
+      else
+        /usr/bin/time -o "$WORK/$name.time" -f "%U %S" "$@" > "$WORK/$name.out" 2>&1 || true
       fi
+      t1=$(now)
+      python3 - "$WORK/$name" "$n" "$t0" "$t1" <<'PY'
+import sys, os
+base, n, t0, t1 = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+u, s = open(base + ".time").read().split()[-2:]
+cs = None
+if os.path.exists(base + ".perf"):
+    for line in open(base + ".perf"):
+        f = line.strip().split(",")
+        if len(f) > 2 and f[2] == "context-switches" and f[0].isdigit():
+            cs = int(f[0]) / n
+open(base + ".res", "w").write(f"{(float(u) + float(s)) / n * 1e6:.1f} {n / (t1 - t0):.1f} {'' if cs is None else f'{cs:.3f}'}")
+PY
+    }
+    for round in 1 2 3; do
+      measure ee 20000 "$BIN" eval --golden "$g" --prompt golden-sets/qa/prompt.yaml --endpoint bench-fast --gate configs/gates/bench.yaml \
+        --quiet --concurrency 512 --cache-path "$WORK/vs-$round.sqlite"
+      measure py 20000 python3 scripts/python-asyncio-runner.py --golden "$g" --port 18091 --concurrency 128
+      line="round $round:"
+      read -r ee_cpu ee_rate ee_cs < "$WORK/ee.res"
+      read -r py_cpu py_rate py_cs < "$WORK/py.res"
       python3 -c "
-ee, py = 20000 / ($t1 - $t0), 20000 / ($t2 - $t1)
-ee_cpu, py_cpu = $(cpu_ms "$WORK/ee.time"), $(cpu_ms "$WORK/py.time")
-print(f'round $round: evalengine {ee:,.0f} cases/s, {ee_cpu:.3f} ms CPU/case (cold cache, every case persisted); python asyncio {py:,.0f} cases/s, {py_cpu:.3f} ms CPU/case: ratio {ee / py:.2f}x wall; evalengine uses {ee_cpu / py_cpu:.2f}x python\'s CPU per case')
-b = '$before'.split()
-if b:
-    cpu, t3, t4 = float(b[0]), float(b[1]), float(b[2])
-    print(f'         before: {20000 / (t4 - t3):,.0f} cases/s, {cpu:.3f} ms CPU/case: this build uses {ee_cpu / cpu:.3f}x the CPU per case of BIN_BEFORE')"
+ee_cpu, py_cpu, ee_rate, py_rate = $ee_cpu, $py_cpu, $ee_rate, $py_rate
+cs = lambda v: f', {v} context switches/case' if v else ''
+print(f'round $round: evalengine {ee_cpu:.0f} us CPU/case, {ee_rate:,.0f} cases/s{cs(\"$ee_cs\")} (fresh cache file, every case persisted)')
+print(f'         python asyncio {py_cpu:.0f} us CPU/case, {py_rate:,.0f} cases/s{cs(\"$py_cs\")}')
+print(f'         evalengine / python: {ee_cpu / py_cpu:.2f}x the CPU per case, {ee_rate / py_rate:.2f}x the cases/s')"
+      if [ -n "${INSPECT_PYTHON:-}" ] && [ -x "$INSPECT_PYTHON" ]; then
+        measure ia 2000 "$INSPECT_PYTHON" scripts/inspect-ai-runner.py --golden "$WORK/arith2000.jsonl" --port 18091 --concurrency 128
+        read -r ia_cpu ia_rate ia_cs < "$WORK/ia.res"
+        python3 -c "
+ia_cpu, ee_cpu, ia_rate = $ia_cpu, $ee_cpu, $ia_rate
+print(f'         inspect_ai (2,000 cases) {ia_cpu:,.0f} us CPU/case, {ia_rate:,.0f} cases/s: evalengine uses {ee_cpu / ia_cpu:.4f}x its CPU per case ({ia_cpu / ee_cpu:,.0f}x less)')"
+        grep -E "^inspect_ai:" "$WORK/ia.out" | sed 's/^/         /' || tail -3 "$WORK/ia.out"
+      fi
+      if [ -n "${BIN_BEFORE:-}" ]; then
+        measure old 20000 "$BIN_BEFORE" eval --golden "$g" --prompt golden-sets/qa/prompt.yaml --endpoint bench-fast \
+          --gate configs/gates/bench.yaml --quiet --concurrency 512 --cache-path "$WORK/old-$round.sqlite"
+        read -r old_cpu old_rate old_cs < "$WORK/old.res"
+        echo "         BIN_BEFORE: $old_cpu us CPU/case, $old_rate cases/s${old_cs:+, $old_cs context switches/case}: this build uses $(python3 -c "print(f'{$ee_cpu / $old_cpu:.2f}')")x its CPU per case"
+      fi
       grep -E "passed" "$WORK/py.out" | sed 's/^/         /'
     done
     echo "simulator: $(stats 18091)"

@@ -5,8 +5,9 @@ set -euo pipefail
 
 # chromium: the scripted screenshot check of the HTML reports (scripts/check-html-report.py);
 # prometheus: promtool and a real Prometheus for scripts/check-service.py; wrk: scripts/bench-service.sh;
-# valgrind: instruction counts for the regression guard (scripts/bench-instructions.py).
-PACKAGES=(libopenblas-dev liblapacke-dev libsqlite3-dev libssl-dev pkg-config chromium prometheus wrk valgrind)
+# valgrind: instruction counts for the regression guard (scripts/bench-instructions.py);
+# nginx-light + openssl: the TLS test (a gateway with a private CA in front of the simulator).
+PACKAGES=(libopenblas-dev liblapacke-dev libsqlite3-dev libssl-dev pkg-config chromium prometheus wrk valgrind nginx-light openssl)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -47,8 +47,10 @@ final class ResponseSource: Sendable {
 
     /// The answer, and whether it came from the cache.
     func response(for request: ModelRequest) async throws(ModelCallError) -> (ModelResponse, cached: Bool) {
-        let body = client.body(for: request)
-        let key = cacheKey(body: body)
+        // Written once, canonically: the cache key is taken over the very bytes that are sent.
+        let body = client.body(for: request).canonicalBytes
+        let key = CacheKeys.response(
+            endpointIdentity: client.cacheIdentity, model: client.endpoint.model, api: client.endpoint.api.rawValue, canonicalBody: body, namespace: namespace)
         if mode.reads, let pending = uncommitted[key] {
             counts.withLock { $0.hits += 1 }
             ResponseSource.hitCounter.increment()
@@ -76,7 +78,7 @@ final class ResponseSource: Sendable {
         if mode.reads { ResponseSource.missCounter.increment() }
         let result = await flights.run(key) { () async -> Result<ModelResponse, ModelCallError> in
             do throws(ModelCallError) {
-                let r = try await self.client.complete(body: body, estimatedTokens: request.estimatedTokens)
+                let r = try await self.client.complete(bytes: body, estimatedTokens: request.estimatedTokens)
                 if self.mode.writes, let writer = self.writer {
                     var bytes: [UInt8] = []
                     r.cacheJSON.write(to: &bytes, sortedKeys: true)

@@ -40,6 +40,9 @@ public struct EndpointConfig: Sendable, Hashable {
     public var apiKeyEnv: String?
     /// Path of a file holding the API key (e.g. a mounted Kubernetes secret).
     public var apiKeyFile: String?
+    /// PEM file of the certificate authorities to trust for this endpoint's TLS (a gateway with a
+    /// private CA) instead of the system's roots.
+    public var tlsCAFile: String?
     public var connectTimeoutSeconds = 10.0
     public var requestTimeoutSeconds = 120.0
     /// Most requests in flight at once to this endpoint, across every run in the process.
@@ -77,7 +80,7 @@ public struct EndpointConfig: Sendable, Hashable {
     }
 
     public static let knownFields: Set<String> = [
-        "name", "base_url", "model", "api", "api_key_env", "api_key_file", "timeouts", "max_in_flight",
+        "name", "base_url", "model", "api", "api_key_env", "api_key_file", "tls_ca_file", "timeouts", "max_in_flight",
         "requests_per_minute", "tokens_per_minute", "burst_seconds", "retry", "pricing", "simulated", "description", "stream", "context_window",
     ]
 
@@ -137,6 +140,10 @@ public struct EndpointConfig: Sendable, Hashable {
         if let v = o["api_key_file"] {
             guard let s = v.stringValue, !s.isEmpty else { throw FieldError(field: "api_key_file", message: "must be a path") }
             e.apiKeyFile = s
+        }
+        if let v = o["tls_ca_file"], v != .null {
+            guard let s = v.stringValue, !s.isEmpty else { throw FieldError(field: "tls_ca_file", message: "must be a path to a PEM file") }
+            e.tlsCAFile = s
         }
         // Bounded both ways: these numbers become durations and integer counts, where 1e300 traps
         // and 1e-300 divides to infinity.

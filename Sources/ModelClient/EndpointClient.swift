@@ -5,6 +5,8 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOHTTPCompression
+import NIOPosix
+import NIOSSL
 
 /// What one case asks the model.
 public struct ModelRequest: Sendable {
@@ -95,7 +97,17 @@ public struct ModelResponse: Sendable {
 public final class EndpointClient: Sendable {
     public let endpoint: EndpointConfig
     public let limiter: EndpointLimiter
+    /// For what the lean pool does not do: streamed answers, model listing, tokenizing.
     private let http: HTTPClient
+    /// The hot path: chat, completions and embeddings answered whole (see `HTTP1ConnectionPool`).
+    private let pool: HTTP1ConnectionPool?
+    /// Why there is no pool for an endpoint that needs one (an unreadable CA file): every call fails with it.
+    private let setupError: ModelCallError?
+    /// The headers of every pooled request but `Content-Length`; the key's only copy outside `authorization`.
+    private let pooledHeaders: HTTPHeaders
+    /// Bytes of `scheme://authority` at the start of every URL this client calls: the rest is the request target.
+    private let authorityBytes: Int
+    private let eventLoopGroup: any EventLoopGroup
     private let url: String
     /// `Authorization` header value; never logged, never part of a cache key.
     private let authorization: String?
@@ -129,7 +141,36 @@ public final class EndpointClient: Sendable {
         // hold a refused request until the connect timeout.
         config.connectionPool.retryConnectionEstablishment = false
         config.decompression = .enabled(limit: .size(EndpointClient.maxResponseBytes))
+        if let ca = endpoint.tlsCAFile {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .file(ca)
+            config.tlsConfiguration = tls
+        }
         http = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: config)
+        self.eventLoopGroup = eventLoopGroup
+        var headers = HTTPHeaders()
+        var poolMade: HTTP1ConnectionPool?
+        var problem: ModelCallError?
+        var authority = 0
+        if let origin = HTTPOrigin(url: url) {
+            headers.add(name: "Host", value: origin.hostHeader)
+            authority = url.utf8.count - origin.path.utf8.count
+            do {
+                poolMade = try HTTP1ConnectionPool(
+                    origin: origin, group: eventLoopGroup, maxConnections: max(1, endpoint.maxInFlight),
+                    connectTimeout: .clampedSeconds(endpoint.connectTimeoutSeconds), tlsCAFile: endpoint.tlsCAFile, maxBodyBytes: EndpointClient.maxResponseBytes)
+            } catch {
+                problem = ModelCallError(code: .connection, message: "TLS setup for \(endpoint.name) failed (tls_ca_file \(endpoint.tlsCAFile ?? "-")): \(error)",
+                    retryable: false, attempts: 0, rateLimited: 0)
+            }
+        }
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Accept", value: "application/json")
+        if let authorization { headers.add(name: "Authorization", value: authorization) }
+        pooledHeaders = headers
+        pool = poolMade
+        setupError = problem
+        authorityBytes = authority
     }
 
     /// Reads the endpoint's API key from its env var or file; nil when it names neither.
@@ -155,6 +196,7 @@ public final class EndpointClient: Sendable {
     }
 
     public func shutdown() async {
+        await pool?.shutdown()
         try? await http.shutdown()
     }
 
@@ -209,6 +251,11 @@ public final class EndpointClient: Sendable {
     public func complete(body: JSONValue, estimatedTokens: Int) async throws(ModelCallError) -> ModelResponse {
         var bytes: [UInt8] = []
         body.write(to: &bytes)
+        return try await complete(bytes: bytes, estimatedTokens: estimatedTokens)
+    }
+
+    /// Sends a request body already written as JSON bytes.
+    public func complete(bytes: [UInt8], estimatedTokens: Int) async throws(ModelCallError) -> ModelResponse {
         let result = try await call(url: url, bytes: bytes, estimate: estimatedTokens) { json, latencyMs in
             EndpointClient.decodeCompletion(json, latencyMs: latencyMs)
         }
@@ -407,16 +454,57 @@ public final class EndpointClient: Sendable {
 
     /// One HTTP attempt: status classification and JSON parsing.
     private func send(_ bytes: [UInt8], to url: String) async -> SendResult {
+        if let setupError { return .failure(setupError) }
+        let start = ContinuousClock.now
+        let status: Int
+        let headers: HTTPHeaders
+        let body: ByteBuffer
+        var streamed: StreamedCompletion?
+        if let pool, !endpoint.stream {
+            do {
+                let answer = try await exchange(bytes, path: String(decoding: url.utf8.dropFirst(authorityBytes), as: UTF8.self), on: pool)
+                (status, headers, body) = (answer.status, answer.headers, answer.body)
+            } catch {
+                return .failure(classify(error))
+            }
+        } else {
+            switch await sendStreaming(bytes, to: url, start: start) {
+            case .success(let answer):
+                (status, headers, body, streamed) = answer
+            case .failure(let error):
+                return .failure(error)
+            }
+        }
+        return interpret(status: status, headers: headers, body: body, streamed: streamed, start: start)
+    }
+
+    /// One request through the pool, awaited once; cancelling the caller ends the wait at once
+    /// (the exchange finishes on its connection, or dies at its deadline).
+    private func exchange(_ bytes: [UInt8], path: String, on pool: HTTP1ConnectionPool) async throws -> HTTPAnswer {
+        let promise = eventLoopGroup.any().makePromise(of: HTTPAnswer.self)
+        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path, headers: pooledHeaders)
+        head.headers.add(name: "Content-Length", value: String(bytes.count))
+        pool.execute(head, body: ByteBuffer(bytes: bytes), deadline: .now() + .clampedSeconds(endpoint.requestTimeoutSeconds), promise: promise)
+        return try await withTaskCancellationHandler {
+            try await promise.futureResult.get()
+        } onCancel: {
+            promise.fail(CancellationError())
+        }
+    }
+
+    /// One attempt through AsyncHTTPClient: a streamed answer (or a server that ignores `stream`).
+    private func sendStreaming(_ bytes: [UInt8], to url: String, start: ContinuousClock.Instant)
+        async -> Result<(Int, HTTPHeaders, ByteBuffer, StreamedCompletion?), ModelCallError>
+    {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "Accept", value: endpoint.stream ? "text/event-stream" : "application/json")
         if let authorization { request.headers.add(name: "Authorization", value: authorization) }
         request.body = .bytes(ByteBuffer(bytes: bytes))
-        let start = ContinuousClock.now
         let response: HTTPClientResponse
         let body: ByteBuffer
-        var streamed: StreamedCompletion?
+        let streamed: StreamedCompletion?
         do {
             // One deadline over head and body: AsyncHTTPClient's timeout covers the head and its
             // read timeout restarts with every byte, so a dripping body (or a stream that stalls)
@@ -445,15 +533,19 @@ public final class EndpointClient: Sendable {
         } catch {
             return .failure(classify(error))
         }
+        return .success((Int(response.status.code), response.headers, body, streamed))
+    }
+
+    /// Status classification and JSON parsing of one attempt's answer.
+    private func interpret(status: Int, headers: HTTPHeaders, body: ByteBuffer, streamed: StreamedCompletion?, start: ContinuousClock.Instant) -> SendResult {
         let elapsed = ContinuousClock.now - start
         let latencyMs = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) * 1e-15
-        let status = Int(response.status.code)
-        let limits = RateLimitHeaders(response.headers)
+        let limits = RateLimitHeaders(headers)
         guard status == 200 else {
             let snippet = redactor.redact(EndpointClient.errorText(body))
             switch status {
             case 300...399:
-                let target = redactor.redact(response.headers.first(name: "location") ?? "no Location")
+                let target = redactor.redact(headers.first(name: "location") ?? "no Location")
                 return .failure(ModelCallError(code: .redirected, message: "HTTP \(status) to \(target): not followed (a model API does not redirect)",
                     retryable: false, attempts: 0, rateLimited: 0))
             case 429:
@@ -608,6 +700,29 @@ public final class EndpointClient: Sendable {
             default:
                 return ModelCallError(code: .connection, message: redactor.redact("\(e)"), retryable: true, attempts: 0, rateLimited: 0)
             }
+        }
+        if let e = error as? HTTPExchangeError {
+            switch e {
+            case .deadline:
+                return ModelCallError(code: .timeout, message: "no answer within \(format(endpoint.requestTimeoutSeconds)) s", retryable: true, attempts: 0, rateLimited: 0)
+            case .closedEarly:
+                return ModelCallError(code: .connection, message: "the connection closed before the answer was complete", retryable: true, attempts: 0, rateLimited: 0)
+            case .poolClosed:
+                return ModelCallError(code: .cancelled, message: "the client was shut down", retryable: false, attempts: 0, rateLimited: 0)
+            }
+        }
+        if let e = error as? NIOConnectionError {
+            // The first reason of each address tried, as the system says it ("Connection refused").
+            let reasons = e.connectionErrors.map { f -> String in
+                if let io = f.error as? IOError { return "\(f.target): \(String(cString: strerror(io.errnoCode)))" }
+                return "\(f.target): \(f.error)"
+            }
+            let dns = e.dnsAError.map { "DNS: \($0)" } ?? ""
+            let text = reasons.isEmpty ? (dns.isEmpty ? "no address answered" : dns) : reasons.joined(separator: "; ")
+            return ModelCallError(code: .connection, message: redactor.redact("cannot connect to \(e.host):\(e.port): \(text)"), retryable: true, attempts: 0, rateLimited: 0)
+        }
+        if case ChannelError.connectTimeout = error {
+            return ModelCallError(code: .connection, message: "connect timed out", retryable: true, attempts: 0, rateLimited: 0)
         }
         if error is CancellationError {
             return ModelCallError(code: .cancelled, message: "cancelled", retryable: false, attempts: 0, rateLimited: 0)

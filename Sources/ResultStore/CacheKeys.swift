@@ -21,6 +21,23 @@ public enum CacheKeys {
         return SHA256Digest.hash(identity.canonicalBytes)
     }
 
+    /// The same key from the body's canonical bytes (`JSONValue.canonicalBytes`), for a caller that
+    /// sends those very bytes: the identity object is written around them in canonical key order
+    /// (body, endpoint, kind, namespace, v), so the key equals `response(body:)`'s.
+    public static func response(endpointIdentity: String, model: String, api: String, canonicalBody: [UInt8], namespace: String = "") -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(canonicalBody.count + endpointIdentity.utf8.count + model.utf8.count + namespace.utf8.count + 96)
+        out.append(contentsOf: #"{"body":"#.utf8)
+        out.append(contentsOf: canonicalBody)
+        out.append(contentsOf: #","endpoint":"#.utf8)
+        let endpoint: JSONValue = ["base_url": .string(endpointIdentity), "model": .string(model), "api": .string(api)]
+        endpoint.write(to: &out, sortedKeys: true)
+        out.append(contentsOf: #","kind":"response","namespace":"#.utf8)
+        JSONValue.string(namespace).write(to: &out)
+        out.append(contentsOf: #","v":1}"#.utf8)
+        return SHA256Digest.hash(out)
+    }
+
     /// Key of one text's embedding.
     public static func embedding(endpointIdentity: String, model: String, text: String) -> [UInt8] {
         let identity: JSONValue = [

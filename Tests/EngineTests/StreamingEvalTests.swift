@@ -44,11 +44,13 @@ import Testing
         for r in rows {
             let t = try #require(r.stream, "\(r.id)")
             // Lower bounds only (the simulator sleeps at least this long); how close they come is
-            // scripts/bench-eval.sh stream's to measure.
-            #expect(t.ttftMs >= 200 && (t.interTokenP50Ms ?? 0) >= 20 && t.tokens > 3, "\(t)")
+            // scripts/bench-eval.sh stream's to measure. A gap is 20 ms plus the difference of two
+            // chunks' delivery delays, so on a loaded host one late chunk makes the next gap short:
+            // the median gap gets a quarter of slack, the first token none.
+            #expect(t.ttftMs >= 200 && (t.interTokenP50Ms ?? 0) >= 15 && t.tokens > 3, "\(t)")
         }
         let s = try #require(result.summary.stream)
-        #expect(s.ttft.count == rows.count && s.ttft.p50 >= 200 && (s.interTokenP50Ms ?? 0) >= 20)
+        #expect(s.ttft.count == rows.count && s.ttft.p50 >= 200 && (s.interTokenP50Ms ?? 0) >= 15)
         #expect(result.gate.checks.contains { $0.name == "ttft_p95_ms" && $0.pass })
         // The row's JSON carries the timing (and reads back).
         let back = try #require(CaseRecord(json: rows[0].json()))

@@ -37,6 +37,22 @@ func tempStorePath() -> String { NSTemporaryDirectory() + "evalengine-store-\(UU
             != CacheKeys.response(endpointIdentity: "b", model: "m", api: "chat", body: body))
     }
 
+    @Test func theKeyFromCanonicalBytesEqualsTheKeyFromTheBody() {
+        let bodies: [JSONValue] = [
+            ["model": "m", "messages": [["role": "user", "content": "Ünïcödé \"quoted\" \n\u{1}"]], "temperature": 0.7, "max_tokens": 64, "seed": 7],
+            ["prompt": "x", "z": [1.5, -0.0, 1e300], "a": .null, "stop": ["\n\n"]],
+            [:],
+        ]
+        for body in bodies {
+            for namespace in ["", "repeat:3", "ns \"odd\" ⟂"] {
+                for identity in ["https://api.example.com", "simulated:profiles/sim-fast.yaml"] {
+                    #expect(CacheKeys.response(endpointIdentity: identity, model: "m", api: "chat", canonicalBody: body.canonicalBytes, namespace: namespace)
+                        == CacheKeys.response(endpointIdentity: identity, model: "m", api: "chat", body: body, namespace: namespace))
+                }
+            }
+        }
+    }
+
     @Test func embeddingKeysDependOnEndpointModelAndText() {
         let a = CacheKeys.embedding(endpointIdentity: "e", model: "m", text: "hello")
         #expect(a == CacheKeys.embedding(endpointIdentity: "e", model: "m", text: "hello"))
