@@ -42,6 +42,8 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
         .systemLibrary(name: "CSQLite", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CCrypto", providers: [.apt(["libssl-dev"])]),
+        // zlib: inflating an answer an endpoint compressed without being asked.
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
 
         // malloc's own count of the bytes in use (glibc malloc_info, every arena), for the service's heap gauge.
         .target(name: "CHeapStats"),
@@ -55,7 +57,7 @@ let package = Package(
         .target(
             name: "ModelClient",
             dependencies: [
-                "EvalCore",
+                "EvalCore", "CZlib",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

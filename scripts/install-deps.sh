@@ -7,7 +7,7 @@ set -euo pipefail
 # prometheus: promtool and a real Prometheus for scripts/check-service.py; wrk: scripts/bench-service.sh;
 # valgrind: instruction counts for the regression guard (scripts/bench-instructions.py);
 # nginx-light + openssl: the TLS test (a gateway with a private CA in front of the simulator).
-PACKAGES=(libopenblas-dev liblapacke-dev libsqlite3-dev libssl-dev pkg-config chromium prometheus wrk valgrind nginx-light openssl)
+PACKAGES=(libopenblas-dev liblapacke-dev libsqlite3-dev libssl-dev pkg-config chromium prometheus wrk valgrind nginx-light openssl zlib1g-dev)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -103,8 +103,8 @@ public final class EndpointClient: Sendable {
     private let pool: HTTP1ConnectionPool?
     /// Why there is no pool for an endpoint that needs one (an unreadable CA file): every call fails with it.
     private let setupError: ModelCallError?
-    /// The headers of every pooled request but `Content-Length`; the key's only copy outside `authorization`.
-    private let pooledHeaders: HTTPHeaders
+    /// The header lines of every pooled request but `Content-Length`, as sent; the key's only copy outside `authorization`.
+    private let pooledHeaderBytes: [UInt8]
     /// Bytes of `scheme://authority` at the start of every URL this client calls: the rest is the request target.
     private let authorityBytes: Int
     private let eventLoopGroup: any EventLoopGroup
@@ -148,12 +148,12 @@ public final class EndpointClient: Sendable {
         }
         http = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: config)
         self.eventLoopGroup = eventLoopGroup
-        var headers = HTTPHeaders()
+        var headers = ""
         var poolMade: HTTP1ConnectionPool?
         var problem: ModelCallError?
         var authority = 0
         if let origin = HTTPOrigin(url: url) {
-            headers.add(name: "Host", value: origin.hostHeader)
+            headers += "Host: \(origin.hostHeader)\r\n"
             authority = url.utf8.count - origin.path.utf8.count
             do {
                 poolMade = try HTTP1ConnectionPool(
@@ -164,10 +164,16 @@ public final class EndpointClient: Sendable {
                     retryable: false, attempts: 0, rateLimited: 0)
             }
         }
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Accept", value: "application/json")
-        if let authorization { headers.add(name: "Authorization", value: authorization) }
-        pooledHeaders = headers
+        headers += "Content-Type: application/json\r\nAccept: application/json\r\nUser-Agent: evalengine\r\n"
+        if let authorization {
+            // A line break in a key would end the header and start others of the key's making.
+            if authorization.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+                problem = ModelCallError(code: .connection, message: "the API key of \(endpoint.name) holds a control character (a line break?): not sent",
+                    retryable: false, attempts: 0, rateLimited: 0)
+            }
+            headers += "Authorization: \(authorization)\r\n"
+        }
+        pooledHeaderBytes = Array(headers.utf8)
         pool = poolMade
         setupError = problem
         authorityBytes = authority
@@ -482,9 +488,17 @@ public final class EndpointClient: Sendable {
     /// (the exchange finishes on its connection, or dies at its deadline).
     private func exchange(_ bytes: [UInt8], path: String, on pool: HTTP1ConnectionPool) async throws -> HTTPAnswer {
         let promise = eventLoopGroup.any().makePromise(of: HTTPAnswer.self)
-        var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path, headers: pooledHeaders)
-        head.headers.add(name: "Content-Length", value: String(bytes.count))
-        pool.execute(head, body: ByteBuffer(bytes: bytes), deadline: .now() + .clampedSeconds(endpoint.requestTimeoutSeconds), promise: promise)
+        let length = String(bytes.count)
+        var request = ByteBufferAllocator().buffer(capacity: 40 + path.utf8.count + pooledHeaderBytes.count + length.utf8.count + bytes.count)
+        request.writeStaticString("POST ")
+        request.writeString(path)
+        request.writeStaticString(" HTTP/1.1\r\n")
+        request.writeBytes(pooledHeaderBytes)
+        request.writeStaticString("Content-Length: ")
+        request.writeString(length)
+        request.writeStaticString("\r\n\r\n")
+        request.writeBytes(bytes)
+        pool.execute(request, deadline: .now() + .clampedSeconds(endpoint.requestTimeoutSeconds), promise: promise)
         return try await withTaskCancellationHandler {
             try await promise.futureResult.get()
         } onCancel: {
@@ -700,6 +714,13 @@ public final class EndpointClient: Sendable {
             default:
                 return ModelCallError(code: .connection, message: redactor.redact("\(e)"), retryable: true, attempts: 0, rateLimited: 0)
             }
+        }
+        if let e = error as? HTTP1ParseError {
+            if case .tooLarge = e {
+                return ModelCallError(code: .responseTooLarge, message: "the response body is larger than \(EndpointClient.maxResponseBytes / (1024 * 1024)) MiB (decompressed)",
+                    retryable: false, attempts: 0, rateLimited: 0)
+            }
+            return ModelCallError(code: .connection, message: redactor.redact(e.description), retryable: true, attempts: 0, rateLimited: 0)
         }
         if let e = error as? HTTPExchangeError {
             switch e {

@@ -1,17 +1,8 @@
 import DequeModule
 import NIOConcurrencyHelpers
 import NIOCore
-import NIOHTTP1
-import NIOHTTPCompression
 import NIOPosix
 import NIOSSL
-
-/// An answer read whole.
-struct HTTPAnswer: Sendable {
-    var status: Int
-    var headers: HTTPHeaders
-    var body: ByteBuffer
-}
 
 /// Why an exchange ended without an answer, beside NIO's own errors.
 enum HTTPExchangeError: Error, Sendable {
@@ -24,9 +15,10 @@ enum HTTPExchangeError: Error, Sendable {
 }
 
 /// Keep-alive HTTP/1.1 connections to one origin, at most `maxConnections` open, for the runner's
-/// hot path. A request is written in one flush (head, body, end), its answer read whole on the
-/// connection's event loop, and the caller's promise completed there: no task, timer or object of
-/// a general-purpose client per request. Connections are kept per event loop and a request takes
+/// hot path. A request arrives as its bytes (head and body, written by the caller) and goes out in
+/// one write; its answer is parsed from the connection's reads (`HTTP1ResponseParser`) on the
+/// connection's event loop, and the caller's promise completed there: no task, timer, codec
+/// pipeline or object of a general-purpose client per request. Connections are kept per event loop and a request takes
 /// one on the loop it runs on (with Swift Concurrency on NIO's loops, that is the case's own
 /// thread), so a request and its answer never cross threads. The deadline lives on the connection
 /// (`HTTPExchangeHandler`); TLS is NIOSSL with the system's roots or the endpoint's CA file.
@@ -85,22 +77,22 @@ final class HTTP1ConnectionPool: Sendable {
     /// Sends one request and completes `promise` with the whole answer (or the reason there is
     /// none) by `deadline`. Completing `promise` from outside (a cancelled caller) is allowed: the
     /// exchange then finishes on its own and its connection is reused.
-    func execute(_ head: HTTPRequestHead, body: ByteBuffer, deadline: NIODeadline, promise: EventLoopPromise<HTTPAnswer>) {
+    func execute(_ request: ByteBuffer, deadline: NIODeadline, promise: EventLoopPromise<HTTPAnswer>) {
         let loop = promise.futureResult.eventLoop
         switch take(preferring: loop) {
         case .ready(let connection):
-            start(connection, head, body, deadline, promise)
+            start(connection, request, deadline, promise)
         case .open:
             connect(on: loop).whenComplete { result in
                 switch result {
-                case .success(let connection): self.start(connection, head, body, deadline, promise)
+                case .success(let connection): self.start(connection, request, deadline, promise)
                 case .failure(let error): promise.fail(error)
                 }
             }
         case .wait(let waiting):
             waiting.futureResult.whenComplete { result in
                 switch result {
-                case .success(let connection): self.start(connection, head, body, deadline, promise)
+                case .success(let connection): self.start(connection, request, deadline, promise)
                 case .failure(let error): promise.fail(error)
                 }
             }
@@ -138,11 +130,11 @@ final class HTTP1ConnectionPool: Sendable {
         }
     }
 
-    private func start(_ c: Connection, _ head: HTTPRequestHead, _ body: ByteBuffer, _ deadline: NIODeadline, _ promise: EventLoopPromise<HTTPAnswer>) {
+    private func start(_ c: Connection, _ request: ByteBuffer, _ deadline: NIODeadline, _ promise: EventLoopPromise<HTTPAnswer>) {
         if c.channel.eventLoop.inEventLoop {
-            c.handler.start(head, body: body, deadline: deadline, promise: promise)
+            c.handler.start(request, deadline: deadline, promise: promise)
         } else {
-            c.channel.eventLoop.execute { c.handler.start(head, body: body, deadline: deadline, promise: promise) }
+            c.channel.eventLoop.execute { c.handler.start(request, deadline: deadline, promise: promise) }
         }
     }
 
@@ -186,8 +178,6 @@ final class HTTP1ConnectionPool: Sendable {
                 do {
                     let sync = channel.pipeline.syncOperations
                     if let ssl { try sync.addHandler(NIOSSLClientHandler(context: ssl, serverHostname: serverName)) }
-                    try sync.addHTTPClientHandlers()
-                    try sync.addHandler(NIOHTTPResponseDecompressor(limit: .size(maxBody)))
                     try sync.addHandler(HTTPExchangeHandler(maxBodyBytes: maxBody))
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
@@ -233,42 +223,36 @@ final class HTTP1ConnectionPool: Sendable {
     }
 }
 
-/// Runs one exchange at a time on its connection: writes the request, gathers the answer (at most
+/// Runs one exchange at a time on its connection: writes the request, parses the answer (at most
 /// `maxBodyBytes`), and ends it at its deadline. The deadline is one timer per connection, not per
 /// request: it is re-armed only when it fires while a later deadline is pending, so a connection
 /// busy with short requests sets a timer about once per request timeout.
 final class HTTPExchangeHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
-    private let maxBodyBytes: Int
+    private var parser: HTTP1ResponseParser
     private var context: ChannelHandlerContext?
     private var promise: EventLoopPromise<HTTPAnswer>?
-    private var head: HTTPResponseHead?
-    private var body: ByteBuffer?
     private var deadline = NIODeadline.distantFuture
     private var timerDue: NIODeadline?
     /// Told (on the loop) when an exchange ended with the connection fit for the next.
     var onReusable: (() -> Void)?
 
-    init(maxBodyBytes: Int) { self.maxBodyBytes = maxBodyBytes }
+    init(maxBodyBytes: Int) { parser = HTTP1ResponseParser(maxBodyBytes: maxBodyBytes) }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
-    func start(_ request: HTTPRequestHead, body requestBody: ByteBuffer, deadline: NIODeadline, promise: EventLoopPromise<HTTPAnswer>) {
+    func start(_ request: ByteBuffer, deadline: NIODeadline, promise: EventLoopPromise<HTTPAnswer>) {
         guard let context, context.channel.isActive else {
             promise.fail(HTTPExchangeError.closedEarly)
             return
         }
         self.promise = promise
         self.deadline = deadline
-        head = nil
-        body = nil
         armTimer(context)
-        context.write(wrapOutboundOut(.head(request)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(requestBody))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(request), promise: nil)
     }
 
     private func armTimer(_ context: ChannelHandlerContext) {
@@ -290,39 +274,52 @@ final class HTTPExchangeHandler: ChannelInboundHandler, RemovableChannelHandler 
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let h):
-            head = h
-        case .body(var chunk):
-            if body == nil {
-                body = chunk
-            } else {
-                body!.writeBuffer(&chunk)
-            }
-            if body!.readableBytes > maxBodyBytes { fail(NIOTooManyBytesError(maxBytes: maxBodyBytes)) }
-        case .end:
-            guard let p = promise, let h = head else { return }
-            promise = nil
-            let answer = HTTPAnswer(status: Int(h.status.code), headers: h.headers, body: body ?? ByteBuffer())
-            head = nil
-            body = nil
-            if h.isKeepAlive {
-                onReusable?()
-            } else {
-                context.close(promise: nil)
-            }
-            p.succeed(answer)
+        guard promise != nil else {
+            // Bytes nobody asked for: this connection's framing can no longer be trusted.
+            context.close(promise: nil)
+            return
+        }
+        do {
+            if let answer = try parser.feed(unwrapInboundIn(data)) { complete(answer, context) }
+        } catch {
+            fail(error)
         }
     }
 
+    private func complete(_ answer: HTTPAnswer, _ context: ChannelHandlerContext) {
+        guard let p = promise else { return }
+        promise = nil
+        if answer.keepAlive {
+            onReusable?()
+        } else {
+            context.close(promise: nil)
+        }
+        p.succeed(answer)
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A TLS peer that closes without close_notify ends a body read to the end of the connection.
+        if let tls = error as? NIOSSLError, case .uncleanShutdown = tls, promise != nil, let answer = try? parser.finishAtEOF() {
+            var closing = answer
+            closing.keepAlive = false
+            complete(closing, context)
+            return
+        }
         if promise != nil { fail(error) } else { context.close(promise: nil) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if let p = promise {
-            promise = nil
-            p.fail(HTTPExchangeError.closedEarly)
+        if promise != nil {
+            do {
+                if var answer = try parser.finishAtEOF() {
+                    answer.keepAlive = false
+                    complete(answer, context)
+                } else {
+                    fail(HTTPExchangeError.closedEarly)
+                }
+            } catch {
+                fail(error)
+            }
         }
         context.fireChannelInactive()
     }
@@ -331,8 +328,6 @@ final class HTTPExchangeHandler: ChannelInboundHandler, RemovableChannelHandler 
     private func fail(_ error: any Error) {
         guard let p = promise else { return }
         promise = nil
-        head = nil
-        body = nil
         context?.close(promise: nil)
         p.fail(error)
     }

@@ -29,6 +29,9 @@ struct HTTPOrigin: Sendable, Hashable {
         if target.isEmpty || target.first == "?" { target = "/" + target }
         // Credentials in the URL are not a way we send keys: refuse rather than put them in a header.
         guard !authority.contains("@") else { return nil }
+        // The URL is written into the request line and the Host header as it is: no spaces or control
+        // characters (a CRLF there would add headers of its own).
+        guard url.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else { return nil }
         hostHeader = String(authority)
         var portText: Substring?
         if authority.first == "[" {

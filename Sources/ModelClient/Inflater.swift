@@ -1,0 +1,47 @@
+import CZlib
+import NIOCore
+
+/// Inflates a whole gzip or zlib ("deflate") body with a ceiling on what it may grow to: an
+/// endpoint that compresses without being asked (we send no `Accept-Encoding`) is still read, and
+/// a decompression bomb stops at `limit` bytes instead of filling memory.
+enum Inflater {
+    enum Failure: Error, Sendable {
+        /// The inflated body would pass the limit.
+        case tooLarge
+        /// Not valid gzip/zlib data, or cut short.
+        case corrupt
+    }
+
+    static func inflate(_ input: ByteBuffer, limit: Int) throws(Failure) -> ByteBuffer {
+        var stream = z_stream()
+        guard evalengine_inflate_init(&stream) == Z_OK else { throw .corrupt }
+        defer { inflateEnd(&stream) }
+        var output = ByteBuffer()
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        let status: Int32 = input.withUnsafeReadableBytes { raw in
+            guard let base = raw.baseAddress, raw.count > 0 else { return Z_DATA_ERROR }
+            stream.next_in = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: Bytef.self))
+            stream.avail_in = uInt(raw.count)
+            while true {
+                let (code, produced) = chunk.withUnsafeMutableBufferPointer { out -> (Int32, Int) in
+                    stream.next_out = out.baseAddress
+                    stream.avail_out = uInt(out.count)
+                    let code = CZlib.inflate(&stream, Z_NO_FLUSH)
+                    return (code, out.count - Int(stream.avail_out))
+                }
+                if produced > 0 {
+                    if output.readableBytes + produced > limit { return Z_MEM_ERROR }
+                    output.writeBytes(chunk[0..<produced])
+                }
+                if code == Z_STREAM_END { return Z_STREAM_END }
+                if code != Z_OK { return code }
+                if stream.avail_in == 0 && produced == 0 { return Z_BUF_ERROR }  // cut short
+            }
+        }
+        switch status {
+        case Z_STREAM_END: return output
+        case Z_MEM_ERROR: throw .tooLarge
+        default: throw .corrupt
+        }
+    }
+}
