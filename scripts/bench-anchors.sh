@@ -4,8 +4,10 @@
 #   OpenBLAS C and numpy sgemm, FAISS IndexFlatIP top-10   scripts/bench-vectors.sh
 #   pytrec_eval                                            scripts/bench-trec.py
 #   raw SQLite C (lookups and batched inserts)             scripts/bench-cache.sh
-#   a plain Python asyncio runner, same simulated endpoint scripts/bench-eval.sh vs-python
-# Needs the release build (swift build -c release); about 4 minutes. docs/PERFORMANCE.md lists the results.
+#   a plain Python asyncio runner and inspect_ai, same simulated endpoint   scripts/bench-eval.sh vs-python
+# Needs the release build (swift build -c release); about 8 minutes (inspect_ai runs ~30-60 cases/s).
+# inspect_ai (PyPI inspect-ai 0.3.285 + openai) goes into a venv of its own, made once:
+# BENCH_VENV (default ~/.cache/evalengine-bench-venv). docs/PERFORMANCE.md lists the results.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export BIN=${BIN:-.build/release/evalengine}
@@ -18,5 +20,10 @@ section "retrieval metrics: 10,000 queries x 100 docs (pytrec_eval vs evalengine
 python3 scripts/bench-trec.py --bin "$BIN"
 section "cache: 200,000 rows, 200,000 lookups (raw SQLite C vs the Store)"
 bash scripts/bench-cache.sh 200000 200000
-section "eval runner: 20,000 cases (plain Python asyncio runner vs evalengine)"
+VENV=${BENCH_VENV:-$HOME/.cache/evalengine-bench-venv}
+if ! "$VENV/bin/python" -c "import inspect_ai, openai" 2>/dev/null; then
+  { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q "inspect-ai==0.3.285" openai; } || echo "inspect_ai could not be installed: its rows are skipped"
+fi
+"$VENV/bin/python" -c "import inspect_ai" 2>/dev/null && export INSPECT_PYTHON="$VENV/bin/python"
+section "eval runner: 20,000 cases (plain Python asyncio runner, inspect_ai on 2,000, evalengine)"
 bash scripts/bench-eval.sh vs-python

@@ -48,7 +48,7 @@ final class ResponseSource: Sendable {
     /// The answer, and whether it came from the cache.
     func response(for request: ModelRequest) async throws(ModelCallError) -> (ModelResponse, cached: Bool) {
         // Written once, canonically: the cache key is taken over the very bytes that are sent.
-        let body = client.body(for: request).canonicalBytes
+        let body = client.canonicalBody(for: request)
         let key = CacheKeys.response(
             endpointIdentity: client.cacheIdentity, model: client.endpoint.model, api: client.endpoint.api.rawValue, canonicalBody: body, namespace: namespace)
         if mode.reads, let pending = uncommitted[key] {
@@ -82,7 +82,13 @@ final class ResponseSource: Sendable {
                 if self.mode.writes, let writer = self.writer {
                     var bytes: [UInt8] = []
                     r.cacheJSON.write(to: &bytes, sortedKeys: true)
-                    if self.mode.reads { self.uncommitted.insert(key, ModelResponse(cacheJSON: r.cacheJSON)!) }
+                    if self.mode.reads {
+                        // What a read of that row would give: the answer, with no attempts of its own.
+                        var cached = r
+                        cached.attempts = 0
+                        cached.rateLimited = 0
+                        self.uncommitted.insert(key, cached)
+                    }
                     writer.enqueue(.response(key: key, value: bytes))
                 }
                 return .success(r)

@@ -241,6 +241,93 @@ public final class EndpointClient: Sendable {
         return .object(o)
     }
 
+    /// `body(for:)` written canonically (keys sorted by UTF-8 bytes, as `JSONValue.canonicalBytes`)
+    /// straight to bytes: the runner's per-request path, without a dictionary per message and
+    /// per body. Equal byte for byte to `body(for: request).canonicalBytes` (tested), so cache keys
+    /// do not depend on which of the two wrote a body.
+    public func canonicalBody(for request: ModelRequest) -> [UInt8] {
+        enum Value {
+            case json(JSONValue)
+            case messages([ChatMessage])
+        }
+        var fields: [(key: String, value: Value)] = []
+        fields.reserveCapacity(10 + request.params.extraBody.count)
+        func set(_ key: String, _ value: Value) {
+            if let i = fields.firstIndex(where: { $0.key == key }) { fields[i].value = value } else { fields.append((key, value)) }
+        }
+        set("model", .json(.string(endpoint.model)))
+        if endpoint.api == .chat {
+            set("messages", .messages(request.messages))
+            for (k, v) in request.toolFields { set(k, .json(v)) }
+        } else {
+            set("prompt", .json(.string(request.prompt ?? request.messages.map(\.content).joined(separator: "\n\n"))))
+        }
+        let p = request.params
+        if let v = p.temperature { set("temperature", .json(.number(v))) }
+        if let v = p.topP { set("top_p", .json(.number(v))) }
+        if let v = p.maxTokens { set("max_tokens", .json(.number(Double(v)))) }
+        if let v = p.seed { set("seed", .json(.number(Double(v)))) }
+        if let v = p.stop { set("stop", .json(.array(v.map(JSONValue.string)))) }
+        if let v = p.responseFormat { set("response_format", .json(v)) }
+        if endpoint.stream {
+            set("stream", .json(true))
+            set("stream_options", .json(["include_usage": true]))
+        }
+        for (k, v) in p.extraBody where !fields.contains(where: { $0.key == k }) { fields.append((k, .json(v))) }
+        fields.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+
+        var out: [UInt8] = []
+        out.reserveCapacity(256 + request.messages.reduce(0) { $0 + $1.content.utf8.count })
+        out.append(UInt8(ascii: "{"))
+        for (i, field) in fields.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            JSONValue.writeString(field.key, to: &out)
+            out.append(UInt8(ascii: ":"))
+            switch field.value {
+            case .json(let v): v.write(to: &out, sortedKeys: true)
+            case .messages(let messages): EndpointClient.writeMessages(messages, to: &out)
+            }
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// Chat messages in canonical key order: content, role, tool_call_id, tool_calls.
+    private static func writeMessages(_ messages: [ChatMessage], to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "["))
+        for (i, m) in messages.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: #"{"content":"#.utf8)
+            if !m.toolCalls.isEmpty && m.content.isEmpty {
+                out.append(contentsOf: "null".utf8)
+            } else {
+                JSONValue.writeString(m.content, to: &out)
+            }
+            out.append(contentsOf: #","role":"#.utf8)
+            JSONValue.writeString(m.role, to: &out)
+            if let id = m.toolCallID {
+                out.append(contentsOf: #","tool_call_id":"#.utf8)
+                JSONValue.writeString(id, to: &out)
+            }
+            if !m.toolCalls.isEmpty {
+                out.append(contentsOf: #","tool_calls":["#.utf8)
+                for (j, c) in m.toolCalls.enumerated() {
+                    if j > 0 { out.append(UInt8(ascii: ",")) }
+                    out.append(contentsOf: #"{"function":{"arguments":"#.utf8)
+                    JSONValue.writeString(c.rawArguments, to: &out)
+                    out.append(contentsOf: #","name":"#.utf8)
+                    JSONValue.writeString(c.name, to: &out)
+                    out.append(contentsOf: #"},"id":"#.utf8)
+                    JSONValue.writeString(c.id ?? "", to: &out)
+                    out.append(contentsOf: #","type":"function"}"#.utf8)
+                }
+                out.append(UInt8(ascii: "]"))
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+        out.append(UInt8(ascii: "]"))
+    }
+
     /// What identifies this endpoint in cache keys: its configured base URL (or, for the built-in
     /// simulator, its profile), never the loopback port it happens to run on, nor any credential.
     public var cacheIdentity: String {

@@ -17,22 +17,21 @@ enum Inflater {
         guard evalengine_inflate_init(&stream) == Z_OK else { throw .corrupt }
         defer { inflateEnd(&stream) }
         var output = ByteBuffer()
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         let status: Int32 = input.withUnsafeReadableBytes { raw in
             guard let base = raw.baseAddress, raw.count > 0 else { return Z_DATA_ERROR }
             stream.next_in = UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: Bytef.self))
             stream.avail_in = uInt(raw.count)
             while true {
-                let (code, produced) = chunk.withUnsafeMutableBufferPointer { out -> (Int32, Int) in
-                    stream.next_out = out.baseAddress
-                    stream.avail_out = uInt(out.count)
-                    let code = CZlib.inflate(&stream, Z_NO_FLUSH)
-                    return (code, out.count - Int(stream.avail_out))
+                // Straight into the buffer's own memory, 64 KiB at a time.
+                var code: Int32 = Z_OK
+                let produced = output.writeWithUnsafeMutableBytes(minimumWritableBytes: 64 * 1024) { out in
+                    let room = min(out.count, 64 * 1024)
+                    stream.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self)
+                    stream.avail_out = uInt(room)
+                    code = CZlib.inflate(&stream, Z_NO_FLUSH)
+                    return room - Int(stream.avail_out)
                 }
-                if produced > 0 {
-                    if output.readableBytes + produced > limit { return Z_MEM_ERROR }
-                    output.writeBytes(chunk[0..<produced])
-                }
+                if output.readableBytes > limit { return Z_MEM_ERROR }
                 if code == Z_STREAM_END { return Z_STREAM_END }
                 if code != Z_OK { return code }
                 if stream.avail_in == 0 && produced == 0 { return Z_BUF_ERROR }  // cut short

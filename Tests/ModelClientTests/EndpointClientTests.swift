@@ -1,11 +1,44 @@
 import EvalCore
 import Foundation
+import NIOPosix
 import Testing
 import TestSupport
 @testable import ModelClient
 @testable import SimulatedModel
 
 @Suite struct EndpointClientTests {
+    /// The runner's direct writer and the JSONValue body agree byte for byte (so do the cache keys).
+    @Test(arguments: [EndpointConfig.API.chat, .completions], [false, true])
+    func theCanonicalBodyEqualsTheBodysCanonicalBytes(api: EndpointConfig.API, stream: Bool) async throws {
+        var e = EndpointConfig(name: "b", baseURL: "http://127.0.0.1:1", model: "gpt-x \"quoted\"")
+        e.api = api
+        e.stream = stream && api == .chat
+        let client = EndpointClient(endpoint: e, limiter: EndpointLimiter(.init(e)), apiKey: nil, eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+        var p = ModelParams()
+        var requests: [ModelRequest] = [ModelRequest(messages: [ChatMessage(role: "user", content: "What is 2 + 3?")], params: p)]
+        p.temperature = 0.7
+        p.topP = 0.95
+        p.maxTokens = 128
+        p.seed = -7
+        p.stop = ["\n\n", "Ü"]
+        p.responseFormat = ["type": "json_schema", "json_schema": ["name": "x", "schema": ["type": "object", "b": 1, "a": [1.5, 2]]]]
+        p.extraBody = ["zeta": 1, "alpha": ["nested": true, "a": .null], "model": "ignored: the configured model wins", "top_k": 40]
+        var tools = ModelRequest(messages: [
+            ChatMessage(role: "system", content: "Be brief.\u{1}\t\"\\"),
+            ChatMessage(role: "user", content: "Weather in Paris? 🌧"),
+            ChatMessage(role: "assistant", content: "", toolCalls: [ToolCall(id: "call_1", name: "get_weather", rawArguments: "{\"city\":\"Paris\"}"), ToolCall(id: nil, name: "n", rawArguments: "{}")]),
+            ChatMessage(role: "tool", content: "12 C", toolCallID: "call_1"),
+            ChatMessage(role: "assistant", content: "Also text", toolCalls: [ToolCall(id: "c2", name: "f", rawArguments: "{}")]),
+        ], prompt: "a completion prompt", params: p)
+        tools.toolFields = ["tools": [["type": "function", "function": ["name": "get_weather", "parameters": ["type": "object"]]]], "tool_choice": "auto", "parallel_tool_calls": false]
+        requests.append(tools)
+        requests.append(ModelRequest(messages: [], params: ModelParams()))
+        for r in requests {
+            #expect(client.canonicalBody(for: r) == client.body(for: r).canonicalBytes, "\(String(decoding: client.canonicalBody(for: r), as: UTF8.self))")
+        }
+        await client.shutdown()
+    }
+
     @Test func parsesAnswerUsageAndFinishReason() async throws {
         try await withSimulator { sim, port in
             try await withClient(EndpointConfig(name: "s", baseURL: nil, model: "sim-small"), port: port) { client in
