@@ -184,14 +184,17 @@ public final class Scorer: Sendable {
         return p
     }
 
+    /// Types that compare with a value (their own or the case's `expected`). Built once: a set
+    /// literal in `prepare` was built anew for every assertion of every case.
+    private static let needsValue: Set<AssertionType> = [
+        .equals, .contains, .icontains, .containsAny, .containsAll, .icontainsAny, .icontainsAll, .startsWith,
+        .regex, .levenshtein, .rougeN, .bleu, .similar,
+    ]
+
     private func prepare(_ spec: AssertionSpec, in c: GoldenCase) throws(FieldError) -> PreparedAssertion {
         var value = spec.value ?? c.expected
         if let v = value { value = try render(v, vars: c.vars) }
-        let needsValue: Set<AssertionType> = [
-            .equals, .contains, .icontains, .containsAny, .containsAll, .icontainsAny, .icontainsAll, .startsWith,
-            .regex, .levenshtein, .rougeN, .bleu, .similar,
-        ]
-        if value == nil, needsValue.contains(spec.type) {
+        if value == nil, Scorer.needsValue.contains(spec.type) {
             throw FieldError(field: "value", message: "\(spec.displayType) needs a value (or the case's 'expected')")
         }
         var regex: LinearRegex?

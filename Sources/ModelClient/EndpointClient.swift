@@ -574,6 +574,8 @@ public final class EndpointClient: Sendable {
     /// One request through the pool, awaited once; cancelling the caller ends the wait at once
     /// (the exchange finishes on its connection, or dies at its deadline).
     private func exchange(_ bytes: [UInt8], path: String, on pool: HTTP1ConnectionPool) async throws -> HTTPAnswer {
+        // A cancelled caller sends nothing (the handler below only ends the wait for what was sent).
+        try Task.checkCancellation()
         let promise = eventLoopGroup.any().makePromise(of: HTTPAnswer.self)
         let length = String(bytes.count)
         var request = ByteBufferAllocator().buffer(capacity: 40 + path.utf8.count + pooledHeaderBytes.count + length.utf8.count + bytes.count)

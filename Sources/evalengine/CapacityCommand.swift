@@ -70,6 +70,8 @@ struct CapacityCommand: AsyncParsableCommand {
             e.tokensPerMinute = nil
             e.maxInFlight = maxInFlight
             e.retry.maxAttempts = 1
+            // The client's own deadline is the profile's timeout (it ends a request without a timer of its own).
+            e.requestTimeoutSeconds = load.timeoutSeconds
             let key: String?
             do { key = try EndpointClient.resolveAPIKey(e) } catch {
                 printError("\(config): \(error)")
@@ -78,7 +80,7 @@ struct CapacityCommand: AsyncParsableCommand {
             let endpoint = e
             let max = maxInFlight
             result = try await EndpointSession.with(endpoint, registry: LimiterRegistry(), apiKey: key) { client in
-                await CapacityRunner(maxInFlight: max, timedSend: CapacityRunner.endpoint(client, prompt: load.prompt)).run(load, target: "endpoint \(endpoint.name)", progress: printProgress)
+                await CapacityRunner(maxInFlight: max, sendKeepsTheTimeout: true, timedSend: CapacityRunner.endpoint(client, prompt: load.prompt)).run(load, target: "endpoint \(endpoint.name)", progress: printProgress)
             }
         }
         print(result.table)

@@ -25,10 +25,9 @@ import Testing
     }
 
     func eval(_ dir: String, _ extra: [String] = []) async throws -> CLIResult {
-        setenv("HOSTILE_TEST_KEY", Self.key, 1)
-        return try await runCLI(["eval", "--golden", dir + "/cases.jsonl", "--prompt", dir + "/prompt.yaml", "--config", dir + "/endpoints.yaml",
-                                 "--endpoint", "target", "--cache-path", dir + "/cache.sqlite", "--report", dir + "/report.json",
-                                 "--junit", dir + "/junit.xml"] + extra)
+        try await runCLI(["eval", "--golden", dir + "/cases.jsonl", "--prompt", dir + "/prompt.yaml", "--config", dir + "/endpoints.yaml",
+                          "--endpoint", "target", "--cache-path", dir + "/cache.sqlite", "--report", dir + "/report.json",
+                          "--junit", dir + "/junit.xml"] + extra, environment: ["HOSTILE_TEST_KEY": Self.key])
     }
 
     @Test func aBadKeyFailsFastInconclusiveWithTheServersMessageAndNoKeyAnywhere() async throws {

@@ -19,17 +19,14 @@ import Testing
     }
 
     func shard(_ dir: String, _ i: Int, key: String? = nil) async throws {
-        if let key { setenv("EVALENGINE_REPORT_KEY", key, 1) } else { unsetenv("EVALENGINE_REPORT_KEY") }
-        defer { unsetenv("EVALENGINE_REPORT_KEY") }
         let r = try await runCLI(["eval", "--golden", dir + "/g.jsonl", "--prompt", dir + "/prompt.yaml", "--endpoint", "sim", "--config", dir + "/endpoints.yaml",
-                                  "--gate", dir + "/gate.yaml", "--quiet", "--cache-path", dir + "/cache.sqlite", "--shard", "\(i)/2", "--report", dir + "/s\(i).json"])
+                                  "--gate", dir + "/gate.yaml", "--quiet", "--cache-path", dir + "/cache.sqlite", "--shard", "\(i)/2", "--report", dir + "/s\(i).json"],
+                                 environment: ["EVALENGINE_REPORT_KEY": key])
         #expect(r.status == 1, "\(r.stderr)")  // a weak model: the gate fails
     }
 
     func merge(_ dir: String, key: String? = nil) async throws -> CLIResult {
-        if let key { setenv("EVALENGINE_REPORT_KEY", key, 1) } else { unsetenv("EVALENGINE_REPORT_KEY") }
-        defer { unsetenv("EVALENGINE_REPORT_KEY") }
-        return try await runCLI(["merge", dir + "/s1.json", dir + "/s2.json", "--report", dir + "/m.json"])
+        return try await runCLI(["merge", dir + "/s1.json", dir + "/s2.json", "--report", dir + "/m.json"], environment: ["EVALENGINE_REPORT_KEY": key])
     }
 
     func edit(_ path: String, _ change: (inout String) -> Void) throws {

@@ -44,13 +44,14 @@ import Testing
         for r in rows {
             let t = try #require(r.stream, "\(r.id)")
             // Lower bounds only (the simulator sleeps at least this long); how close they come is
-            // scripts/bench-eval.sh stream's to measure. A gap is 20 ms plus the difference of two
-            // chunks' delivery delays, so on a loaded host one late chunk makes the next gap short:
-            // the median gap gets a quarter of slack, the first token none.
-            #expect(t.ttftMs >= 200 && (t.interTokenP50Ms ?? 0) >= 15 && t.tokens > 3, "\(t)")
+            // scripts/bench-eval.sh stream's to measure. A single gap has no lower bound: a host
+            // that stalls delivers the chunks it held back together (seen: a 2 s stall, then gaps
+            // of 0.08 ms). What holds is the total: the last token cannot come before 200 ms plus
+            // 20 ms for each token after the first.
+            #expect(t.ttftMs >= 200 && t.tokens > 3 && t.ttftMs + t.streamMs >= 200 + 20 * Double(t.tokens - 1) - 1, "\(t)")
         }
         let s = try #require(result.summary.stream)
-        #expect(s.ttft.count == rows.count && s.ttft.p50 >= 200 && (s.interTokenP50Ms ?? 0) >= 15)
+        #expect(s.ttft.count == rows.count && s.ttft.p50 >= 200 && s.interTokenP50Ms != nil)
         #expect(result.gate.checks.contains { $0.name == "ttft_p95_ms" && $0.pass })
         // The row's JSON carries the timing (and reads back).
         let back = try #require(CaseRecord(json: rows[0].json()))

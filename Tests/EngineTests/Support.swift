@@ -16,9 +16,12 @@ struct CLIResult {
 
 /// Runs the CLI to completion with a deadline (a hang fails the test instead of the suite).
 /// Waits without blocking a thread: the simulator in this process needs the cooperative pool.
-func runCLI(_ arguments: [String], timeout: Double = 120) async throws -> CLIResult {
+/// `environment` sets (or, with nil, removes) variables for the child only: a test never calls
+/// setenv, which races every other test's process launch reading the environment (seen: a crash
+/// in Process.run's copy of it).
+func runCLI(_ arguments: [String], timeout: Double = 120, environment: [String: String?] = [:]) async throws -> CLIResult {
     let base = NSTemporaryDirectory() + "evalengine-cli-\(UUID().uuidString)"
-    let p = try startCLI(arguments, logBase: base)
+    let p = try startCLI(arguments, logBase: base, environment: environment)
     await wait(p, timeout: timeout)
     let outData = FileManager.default.contents(atPath: base + ".out") ?? Data()
     let errData = FileManager.default.contents(atPath: base + ".err") ?? Data()
@@ -47,10 +50,15 @@ func distinctQuestions(_ path: String) -> Int {
 }
 
 /// Starts the CLI without waiting; output goes to `logBase`.out/.err.
-func startCLI(_ arguments: [String], logBase: String) throws -> Process {
+func startCLI(_ arguments: [String], logBase: String, environment: [String: String?] = [:]) throws -> Process {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: cliPath)
     p.arguments = arguments
+    if !environment.isEmpty {
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        p.environment = env
+    }
     p.currentDirectoryURL = URL(fileURLWithPath: repoRoot)
     FileManager.default.createFile(atPath: logBase + ".out", contents: nil)
     FileManager.default.createFile(atPath: logBase + ".err", contents: nil)
