@@ -36,6 +36,8 @@ let package = Package(
             dependencies: [
                 .product(name: "EvalCore", package: "evalengine"),
                 .product(name: "ResultStore", package: "evalengine"),
+                .product(name: "ModelClient", package: "evalengine"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 "Fixtures",
             ],
             path: "Tools/InstructionCounts"

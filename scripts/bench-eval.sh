@@ -110,7 +110,7 @@ if os.path.exists(base + ".perf"):
         f = line.strip().split(",")
         if len(f) > 2 and f[2] == "context-switches" and f[0].isdigit():
             cs = int(f[0]) / n
-open(base + ".res", "w").write(f"{(float(u) + float(s)) / n * 1e6:.1f} {n / (t1 - t0):.1f} {'' if cs is None else f'{cs:.3f}'}")
+open(base + ".res", "w").write(f"{(float(u) + float(s)) / n * 1e6:.1f} {n / (t1 - t0):.1f} {'' if cs is None else f'{cs:.3f}'}\n")
 PY
     }
     for round in 1 2 3; do

@@ -710,7 +710,7 @@ public final class EndpointClient: Sendable {
     }
 
     /// `choices[0]`, `usage` and `finish_reason` of a chat or completions answer.
-    static func decodeCompletion(_ json: JSONValue, latencyMs: Double) -> Result<(ModelResponse, usedTokens: Int?), ModelCallError> {
+    public static func decodeCompletion(_ json: JSONValue, latencyMs: Double) -> Result<(ModelResponse, usedTokens: Int?), ModelCallError> {
         guard let choice = json["choices"]?.arrayValue?.first else {
             return .failure(ModelCallError(code: .malformedResponse, message: "the response has no choices", retryable: true, attempts: 0, rateLimited: 0))
         }

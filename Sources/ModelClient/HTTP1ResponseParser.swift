@@ -2,21 +2,21 @@ import NIOCore
 import NIOHTTP1
 
 /// One answer read whole.
-struct HTTPAnswer: Sendable {
-    var status: Int
-    var headers: HTTPHeaders
-    var body: ByteBuffer
+public struct HTTPAnswer: Sendable {
+    public var status: Int
+    public var headers: HTTPHeaders
+    public var body: ByteBuffer
     /// The connection may carry another request.
-    var keepAlive: Bool
+    public var keepAlive: Bool
 }
 
 /// Why bytes from an endpoint are not an HTTP/1.1 answer we read.
-enum HTTP1ParseError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum HTTP1ParseError: Error, Sendable, Equatable, CustomStringConvertible {
     case malformed(String)
     /// The body (before or after inflating) is larger than the limit.
     case tooLarge
 
-    var description: String {
+    public var description: String {
         switch self {
         case .malformed(let why): "malformed HTTP answer: \(why)"
         case .tooLarge: "the answer is larger than the limit"
@@ -29,8 +29,9 @@ enum HTTP1ParseError: Error, Sendable, Equatable, CustomStringConvertible {
 /// the connection; 1xx interim answers are skipped; a gzip or zlib body is inflated. Every number
 /// from the wire is range-checked before it becomes an `Int`: a hostile length is an error, never a
 /// trap, and a body never grows past `maxBodyBytes`. The common answer — head and body in one read,
-/// framed by `Content-Length` — is taken as a slice of that read, without copying.
-struct HTTP1ResponseParser {
+/// framed by `Content-Length` — is taken as a slice of that read, without copying. Public for the
+/// benchmarks' regression guard.
+public struct HTTP1ResponseParser {
     static let maxHeadBytes = 64 * 1024
     let maxBodyBytes: Int
 
@@ -54,7 +55,7 @@ struct HTTP1ResponseParser {
     private var encoding: String?
     private var body: ByteBuffer?
 
-    init(maxBodyBytes: Int) { self.maxBodyBytes = maxBodyBytes }
+    public init(maxBodyBytes: Int) { self.maxBodyBytes = maxBodyBytes }
 
     /// Whether bytes of an answer have arrived (an idle connection closing is not a cut answer).
     var isIdle: Bool {
@@ -63,7 +64,7 @@ struct HTTP1ResponseParser {
     }
 
     /// Takes `bytes`; returns the answer once it is complete.
-    mutating func feed(_ bytes: ByteBuffer) throws(HTTP1ParseError) -> HTTPAnswer? {
+    public mutating func feed(_ bytes: ByteBuffer) throws(HTTP1ParseError) -> HTTPAnswer? {
         if pending.readableBytes == 0 {
             pending = bytes
         } else {
@@ -127,7 +128,7 @@ struct HTTP1ResponseParser {
 
     /// The connection ended: the answer of a body read to the end of the connection is complete;
     /// any other answer in progress was cut.
-    mutating func finishAtEOF() throws(HTTP1ParseError) -> HTTPAnswer? {
+    public mutating func finishAtEOF() throws(HTTP1ParseError) -> HTTPAnswer? {
         if case .untilClose = state { return try finish() }
         return nil
     }

@@ -8,6 +8,9 @@
 import EvalCore
 import Fixtures
 import Foundation
+import ModelClient
+import NIOCore
+import NIOPosix
 import ResultStore
 
 @inline(never)
@@ -26,6 +29,30 @@ let workloads: [String: () throws -> Void] = [
         let body = Fixtures.chatRequest
         measuredRegion {
             for _ in 0..<1000 { sink(SHA256Digest.hex(body.canonicalBytes)) }
+        }
+    },
+    // The runner's lean request path without the socket, 1,000 times: the request body written
+    // canonically, an answer's bytes parsed as HTTP/1.1 and its JSON decoded into the fields we use.
+    "LeanRequestPath1000": {
+        let e = EndpointConfig(name: "b", baseURL: "http://127.0.0.1:1", model: "sim-small")
+        let client = EndpointClient(endpoint: e, limiter: EndpointLimiter(.init(e)), apiKey: nil, eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+        var params = ModelParams()
+        params.temperature = 0
+        params.maxTokens = 128
+        params.seed = 7
+        let request = ModelRequest(messages: [ChatMessage(role: "system", content: "You are a precise assistant. Answer with only what is asked."),
+                                              ChatMessage(role: "user", content: "What is 176 * 115?")], params: params)
+        let answer = #"{"id":"cmpl-1","object":"chat.completion","model":"sim-small","choices":[{"index":0,"message":{"role":"assistant","content":"20240"},"finish_reason":"stop"}],"usage":{"prompt_tokens":24,"completion_tokens":2,"total_tokens":26}}"#
+        let wire = ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(answer.utf8.count)\r\nDate: Tue, 01 Dec 2026 22:18:02 GMT\r\nServer: sim\r\n\r\n" + answer)
+        measuredRegion {
+            for _ in 0..<1000 {
+                sink(client.canonicalBody(for: request))
+                var parser = HTTP1ResponseParser(maxBodyBytes: 1 << 20)
+                guard let answer = try? parser.feed(wire), let json = try? answer.body.withUnsafeReadableBytes({ raw in
+                    try JSONValue.parse(bytes: UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count))
+                }) else { fatalError("the fixture answer does not parse") }
+                sink(EndpointClient.decodeCompletion(json, latencyMs: 1))
+            }
         }
     },
     // 10,000 case outcomes aggregated into a summary (intervals, percentiles, bootstrap).
