@@ -36,6 +36,12 @@ public struct LoadProfile: Sendable {
             guard let n = v.numberValue, n.isFinite, n > min else { throw FieldError(field: k, message: "must be a number > \(format(min))") }
             return n
         }
+        /// Bounded: it becomes a Duration in milliseconds (1e300 would trap the conversion).
+        func timeout() throws(FieldError) -> Double {
+            guard let n = try number("timeout_seconds") else { return 30 }
+            guard n <= 3600 else { throw FieldError(field: "timeout_seconds", message: "must be a number > 0 and at most 3600") }
+            return n
+        }
         func required(_ k: String) throws(FieldError) -> Double {
             guard let n = try number(k) else { throw FieldError(field: k, message: "required for this kind of profile") }
             return n
@@ -72,10 +78,10 @@ public struct LoadProfile: Sendable {
         let total = steps.reduce(0) { $0 + $1.seconds }
         let requests = steps.reduce(0) { $0 + $1.rate * $1.seconds }
         guard steps.count <= 100, total <= 600, requests <= 200_000 else {
-            throw FieldError(field: "steps", message: "a capacity run is bounded: at most 100 steps, 600 s and 200,000 requests (this one: \(steps.count) steps, \(Int(total)) s, \(Int(requests)) requests)")
+            throw FieldError(field: "steps", message: "a capacity run is bounded: at most 100 steps, 600 s and 200,000 requests (this one: \(steps.count) steps, \(format(total)) s, \(format(requests)) requests)")
         }
         return LoadProfile(name: o["name"]?.stringValue ?? kind, steps: steps, sloP99Ms: try number("slo_p99_ms") ?? 1000,
-                           timeoutSeconds: try number("timeout_seconds") ?? 30, prompt: o["prompt"]?.stringValue ?? "What is 2 + 2?")
+                           timeoutSeconds: try timeout(), prompt: o["prompt"]?.stringValue ?? "What is 2 + 2?")
     }
 }
 

@@ -107,6 +107,8 @@ public final class EndpointClient: Sendable {
     private let pooledHeaderBytes: [UInt8]
     /// Bytes of `scheme://authority` at the start of every URL this client calls: the rest is the request target.
     private let authorityBytes: Int
+    /// The request target of `url` (chat or completions), written once rather than per request.
+    private let completionPath: String
     private let eventLoopGroup: any EventLoopGroup
     private let url: String
     /// `Authorization` header value; never logged, never part of a cache key.
@@ -177,6 +179,7 @@ public final class EndpointClient: Sendable {
         pool = poolMade
         setupError = problem
         authorityBytes = authority
+        completionPath = String(decoding: url.utf8.dropFirst(authority), as: UTF8.self)
     }
 
     /// Reads the endpoint's API key from its env var or file; nil when it names neither.
@@ -555,7 +558,8 @@ public final class EndpointClient: Sendable {
         var streamed: StreamedCompletion?
         if let pool, !endpoint.stream {
             do {
-                let answer = try await exchange(bytes, path: String(decoding: url.utf8.dropFirst(authorityBytes), as: UTF8.self), on: pool)
+                let path = url == self.url ? completionPath : String(decoding: url.utf8.dropFirst(authorityBytes), as: UTF8.self)
+                let answer = try await exchange(bytes, path: path, on: pool)
                 (status, headers, body) = (answer.status, answer.headers, answer.body)
             } catch {
                 return .failure(classify(error))

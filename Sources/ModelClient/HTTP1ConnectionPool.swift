@@ -142,14 +142,23 @@ final class HTTP1ConnectionPool: Sendable {
 
     /// An exchange ended with the connection fit for another (on its event loop).
     fileprivate func release(_ c: Connection) {
-        let waiter = state.withLockedValue { s -> Waiter? in
-            if s.closed { return nil }
-            if let w = s.waiters.popFirst() { return w }
+        enum Next {
+            case idle
+            case handTo(Waiter)
+            case close
+        }
+        let next = state.withLockedValue { s -> Next in
+            if s.closed { return .close }
+            if let w = s.waiters.popFirst() { return .handTo(w) }
             s.idle[ObjectIdentifier(c.channel.eventLoop), default: []].append(c)
             s.idleCount += 1
-            return nil
+            return .idle
         }
-        if let waiter { waiter.promise.succeed(c) } else if state.withLockedValue({ $0.closed }) { c.channel.close(promise: nil) }
+        switch next {
+        case .idle: break
+        case .handTo(let waiter): waiter.promise.succeed(c)
+        case .close: c.channel.close(promise: nil)
+        }
     }
 
     /// A connection closed (by either side, idle or not): it leaves the pool, and a waiter gets a new one.

@@ -13,7 +13,9 @@ import Testing
         let steady = try LoadProfile.decode(["rate": 3, "seconds": 4])
         #expect(steady.steps.count == 1)
         for bad: JSONValue in [["kind": "ramp", "from": 10, "to": 5, "step": 1, "step_seconds": 1], ["kind": "wave"], ["rate": 5000, "seconds": 600],
-                               ["kind": "steady", "rate": 1], ["rate": 1, "seconds": 1, "burst": 2], ["steps": []]] {
+                               ["kind": "steady", "rate": 1], ["rate": 1, "seconds": 1, "burst": 2], ["steps": []],
+                               // Hostile numbers: an error, never a trap (the message and the timeout's Duration convert them).
+                               ["rate": 1e300, "seconds": 1e300], ["rate": 1, "seconds": 1, "timeout_seconds": 1e300]] {
             #expect(throws: FieldError.self) { try LoadProfile.decode(bad) }
         }
         // The repository's profiles decode.
