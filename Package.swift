@@ -47,6 +47,9 @@ let package = Package(
 
         // malloc's own count of the bytes in use (glibc malloc_info, every arena), for the service's heap gauge.
         .target(name: "CHeapStats"),
+        // Child processes by posix_spawn (Foundation's Process.run can crash a process with many descriptors open).
+        .target(name: "CSpawn"),
+        .target(name: "Spawn", dependencies: ["CSpawn"]),
         // Pure values and math: no I/O, no networking.
         .target(name: "EvalCore", dependencies: ["CCrypto"]),
         // Golden-set, prompt, endpoint and gate files -> EvalCore values, with file:line errors.
@@ -73,7 +76,7 @@ let package = Package(
         .target(
             name: "Engine",
             dependencies: [
-                "EvalCore", "GoldenSets", "ModelClient", "ResultStore", "VectorSearch",
+                "EvalCore", "GoldenSets", "ModelClient", "ResultStore", "VectorSearch", "Spawn",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -135,7 +138,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "EndpointSessions", "EvalCore", "ModelClient", "SimulatedModel", .product(name: "NIOPosix", package: "swift-nio"),
+                "EndpointSessions", "EvalCore", "ModelClient", "SimulatedModel", "Spawn", .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -143,13 +146,13 @@ let package = Package(
         ),
         .testTarget(
             name: "ModelClientTests",
-            dependencies: ["ModelClient", "SimulatedModel", "TestSupport", .product(name: "NIOPosix", package: "swift-nio")]
+            dependencies: ["ModelClient", "SimulatedModel", "Spawn", "TestSupport", .product(name: "NIOPosix", package: "swift-nio")]
         ),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "SimulatedModel", "GoldenSets", "ResultStore", "TestSupport"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "SimulatedModel", "GoldenSets", "ResultStore", "Spawn", "TestSupport"]),
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "Server", "Engine", "GoldenSets", "SimulatedModel", "ResultStore", "TestSupport",
+                "Server", "Engine", "GoldenSets", "SimulatedModel", "ResultStore", "Spawn", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]

@@ -2,6 +2,7 @@ import Dispatch
 import EvalCore
 import Foundation
 import ModelClient
+import Spawn
 import Synchronization
 
 /// One persistent scorer process speaking JSON lines: a request line on its stdin, one answer
@@ -9,8 +10,11 @@ import Synchronization
 /// IO never takes a cooperative thread.
 final class ScriptWorker: @unchecked Sendable {
     // `process`, `stdinHandle`, `stdoutFD` and `pending` are touched only on `queue`, except `kill`.
-    private let process: Process
+    private let process: ChildProcess
     private let stdinHandle: FileHandle
+    /// Owns the descriptor `stdoutFD` reads (closed with it).
+    private let stdoutHandle: FileHandle
+    private let stderrHandle: FileHandle
     private let stdoutFD: Int32
     private var pending: [UInt8] = []
     let queue: DispatchQueue
@@ -31,23 +35,25 @@ final class ScriptWorker: @unchecked Sendable {
     }
 
     init(command: [String], directory: String, environment: [String: String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.environment = environment
-        let input = Pipe(), output = Pipe(), errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        self.process = process
-        stdinHandle = input.fileHandleForWriting
-        stdoutFD = output.fileHandleForReading.fileDescriptor
+        // Our ends close on exec; the child's ends are copied onto its 0, 1 and 2 and then closed here.
+        let input = try ChildProcess.pipe(), output = try ChildProcess.pipe(), errors = try ChildProcess.pipe()
+        defer { for fd in [input.read, output.write, errors.write] { close(fd) } }
+        do {
+            process = try ChildProcess(
+                executable: command[0], arguments: Array(command.dropFirst()), environment: environment, directory: directory,
+                stdin: .descriptor(input.read), stdout: .descriptor(output.write), stderr: .descriptor(errors.write))
+        } catch {
+            for fd in [input.write, output.read, errors.read] { close(fd) }
+            throw error
+        }
+        stdinHandle = FileHandle(fileDescriptor: input.write, closeOnDealloc: true)
+        stdoutHandle = FileHandle(fileDescriptor: output.read, closeOnDealloc: true)
+        stdoutFD = output.read
         queue = DispatchQueue(label: "evalengine.scorer.\(process.processIdentifier)")
         // The last 2 KB of stderr, for the message when the scorer dies; drained so it cannot block.
         let tail = stderrTail
-        errors.fileHandleForReading.readabilityHandler = { h in
+        stderrHandle = FileHandle(fileDescriptor: errors.read, closeOnDealloc: true)
+        stderrHandle.readabilityHandler = { h in
             let data = h.availableData
             if data.isEmpty { h.readabilityHandler = nil; return }
             tail.bytes.withLock { t in
@@ -96,7 +102,7 @@ final class ScriptWorker: @unchecked Sendable {
 
     /// Stops the process at once (a hung or broken scorer); a blocked read then sees the end.
     func kill() {
-        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        process.killAndReap()
         try? stdinHandle.close()
     }
 }

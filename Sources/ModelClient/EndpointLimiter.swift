@@ -198,6 +198,10 @@ public actor EndpointLimiter {
     private func dispatch() {
         let now = clock.now
         refill(now)
+        // A spent window with nothing in flight will hear no answer that says more: one request
+        // probes it. (A probe after a pause that failed without an answer — a 500, a cut
+        // connection — left the budget at 0 with nothing in flight: the endpoint stopped for good.)
+        if let b = windowBudget, b <= 0, inFlight == 0 { windowBudget = 1 }
         while let head = waiters.first, canAdmit(head.tokens, now) {
             waiters.removeFirst()
             admit(head.tokens)

@@ -4,6 +4,7 @@ import ResultStore
 import SimulatedModel
 import Testing
 import TestSupport
+import Spawn
 
 /// Kills, concurrency and damage against the real binary and a real cache file.
 @Suite(.serialized) struct DurabilityTests {
@@ -39,7 +40,7 @@ import TestSupport
             let first = try startCLI(args, logBase: dir + "/first")
             // Let it get about halfway (1,000 requests/s), then kill -9.
             while sim.currentStats.chat < 900 && first.isRunning { try await Task.sleep(for: .milliseconds(10)) }
-            kill(first.processIdentifier, SIGKILL)
+            first.send(SIGKILL)
             first.waitUntilExit()
             // Requests already in the server's socket buffers are still served: let them land.
             try await Task.sleep(for: .milliseconds(300))

@@ -7,6 +7,7 @@ import SimulatedModel
 import Testing
 import TestSupport
 @testable import Engine
+import Spawn
 
 let trafficFile = repoRoot + "/golden-sets/shadow/traffic.jsonl"
 
@@ -271,7 +272,7 @@ let trafficFile = repoRoot + "/golden-sets/shadow/traffic.jsonl"
                             "--config", dir + "/endpoints.yaml", "--quiet", "--cache-path", dir + "/c.sqlite", "--report", dir + "/r.json"]
                 let first = try startCLI(args, logBase: dir + "/first")
                 while candSim.currentStats.chat < 600 && first.isRunning { try await Task.sleep(for: .milliseconds(10)) }
-                kill(first.processIdentifier, SIGKILL)
+                first.send(SIGKILL)
                 first.waitUntilExit()
                 // Requests already in the servers' socket buffers are still served: let them land.
                 try await Task.sleep(for: .milliseconds(300))

@@ -1,4 +1,5 @@
 import Foundation
+import Spawn
 
 /// Path of the built CLI next to the test bundle.
 let cliPath: String = {
@@ -50,26 +51,19 @@ func distinctQuestions(_ path: String) -> Int {
 }
 
 /// Starts the CLI without waiting; output goes to `logBase`.out/.err.
-func startCLI(_ arguments: [String], logBase: String, environment: [String: String?] = [:]) throws -> Process {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: cliPath)
-    p.arguments = arguments
+func startCLI(_ arguments: [String], logBase: String, environment: [String: String?] = [:]) throws -> ChildProcess {
+    var env: [String: String]?
     if !environment.isEmpty {
-        var env = ProcessInfo.processInfo.environment
-        for (k, v) in environment { env[k] = v }
-        p.environment = env
+        var e = ProcessInfo.processInfo.environment
+        for (k, v) in environment { e[k] = v }
+        env = e
     }
-    p.currentDirectoryURL = URL(fileURLWithPath: repoRoot)
-    FileManager.default.createFile(atPath: logBase + ".out", contents: nil)
-    FileManager.default.createFile(atPath: logBase + ".err", contents: nil)
-    p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: logBase + ".out"))
-    p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logBase + ".err"))
-    try p.run()
-    return p
+    return try ChildProcess(executable: cliPath, arguments: arguments, environment: env, directory: repoRoot,
+                            stdout: .file(logBase + ".out"), stderr: .file(logBase + ".err"))
 }
 
 /// Waits for a started process, at most `timeout` seconds (then kills it), without blocking a thread.
-func wait(_ p: Process, timeout: Double = 120) async {
+func wait(_ p: ChildProcess, timeout: Double = 120) async {
     let deadline = Date().addingTimeInterval(timeout)
     while p.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(20)) }
     if p.isRunning { p.terminate() }

@@ -69,6 +69,36 @@ import Testing
         await #expect(throws: CancellationError.self) { try await waiter.value }
         #expect(await limiter.waitingCount == 0)
     }
+
+    /// After a pause one request probes the endpoint; when that probe fails without an answer (a
+    /// 500, a reset), the next caller probes again. It once stayed blocked for good: a flaky
+    /// endpoint's run hung with every case waiting for the limiter.
+    @Test func aProbeThatFailsWithoutAnAnswerLetsTheNextProbeGo() async throws {
+        let limiter = EndpointLimiter(.init(maxInFlight: 8))
+        await limiter.pause(seconds: 0.01)
+        try await limiter.acquire(estimatedTokens: 1)  // the probe, once the pause is over
+        let admitted = Flag()
+        let next = Task {
+            try await limiter.acquire(estimatedTokens: 1)
+            admitted.set()
+        }
+        await queued(limiter, 1)  // held: one probe at a time
+        #expect(!admitted.isSet)
+        await limiter.release(estimatedTokens: 1, actualTokens: nil)  // the probe got a 500
+        // Bounded: the bug this guards against never admits it (the test must fail, not hang).
+        for _ in 0..<1000 where !admitted.isSet { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(admitted.isSet, "the next caller was never admitted after a failed probe")
+        guard admitted.isSet else {
+            next.cancel()
+            return
+        }
+        try await next.value
+        await limiter.release(estimatedTokens: 1, actualTokens: nil, answered: true)
+        // An answer that says nothing of a window ends the one-at-a-time rule.
+        try await limiter.acquire(estimatedTokens: 1)
+        try await limiter.acquire(estimatedTokens: 1)
+        #expect(await limiter.currentInFlight == 2)
+    }
 }
 
 /// A flag tasks can set and the test can read.

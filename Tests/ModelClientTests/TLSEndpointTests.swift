@@ -5,6 +5,7 @@ import NIOPosix
 import SimulatedModel
 import Testing
 import TestSupport
+import Spawn
 
 /// TLS as a real gateway speaks it: Debian's nginx terminating HTTPS in front of the simulator,
 /// with a certificate from a CA made for the test (openssl). The endpoint trusts that CA through
@@ -114,15 +115,9 @@ enum TLSGateway {
                 }
                 """
             try conf.write(toFile: "\(dir)/nginx.conf", atomically: true, encoding: .utf8)
-            let server = Process()
-            server.executableURL = URL(fileURLWithPath: nginx!)
-            server.arguments = ["-p", dir, "-c", "\(dir)/nginx.conf", "-e", "\(dir)/error.log"]
-            server.standardOutput = FileHandle.nullDevice
-            server.standardError = FileHandle.nullDevice
-            try server.run()
+            let server = try ChildProcess(executable: nginx!, arguments: ["-p", dir, "-c", "\(dir)/nginx.conf", "-e", "\(dir)/error.log"], stdout: .null, stderr: .null)
             defer {
-                // SIGKILL: a child of the test runner may inherit a mask that blocks SIGTERM.
-                kill(server.processIdentifier, SIGKILL)
+                server.send(SIGKILL)
                 server.waitUntilExit()
             }
             try await waitForListener(port: port, log: "\(dir)/error.log")
@@ -141,12 +136,7 @@ enum TLSGateway {
     }
 
     private static func openssl(_ args: [String]) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: openssl!)
-        p.arguments = args
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let p = try ChildProcess(executable: openssl!, arguments: args, stdout: .null, stderr: .null)
         p.waitUntilExit()
         guard p.terminationStatus == 0 else { throw TLSGatewayError(message: "openssl \(args.prefix(2).joined(separator: " ")) exited \(p.terminationStatus)") }
     }

@@ -4,6 +4,7 @@ import GoldenSets
 import SimulatedModel
 import Testing
 import TestSupport
+import Spawn
 
 /// The container step of configs/argo/evalengine-stages.yaml, run as Argo would run it (its
 /// args, parameters substituted) against a live server: its exit code is the step's outcome.
@@ -26,12 +27,7 @@ import TestSupport
     }
 
     func runStep(_ args: [String], dir: String) async throws -> (status: Int32, verdict: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: cliPath)
-        p.arguments = args
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let p = try ChildProcess(executable: cliPath, arguments: args, stdout: .null, stderr: .null)
         while p.isRunning { try await Task.sleep(for: .milliseconds(20)) }
         let verdict = String(decoding: FileManager.default.contents(atPath: dir + "/verdict") ?? Data(), as: UTF8.self)
         return (p.terminationStatus, verdict)

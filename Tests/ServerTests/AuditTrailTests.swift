@@ -5,6 +5,7 @@ import SimulatedModel
 import Testing
 import TestSupport
 @testable import Server
+import Spawn
 
 /// The audit trail (who asked, for which artifact and revision, inputs' digests, verdict, report
 /// digest, times) and retention (old jobs, reports, runs and caches go; audit lines stay longer).
@@ -86,11 +87,8 @@ import TestSupport
 
             // The CLI exports the same lines as JSON Lines, from the store.
             let out = dir + "/audit.jsonl"
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: cliPath)
-            p.arguments = ["audit", "export", "--store", dir + "/state/service.sqlite", "--artifact", "prompts/qa", "--out", out]
-            p.standardError = FileHandle.nullDevice
-            try p.run()
+            let p = try ChildProcess(executable: cliPath, arguments: ["audit", "export", "--store", dir + "/state/service.sqlite", "--artifact", "prompts/qa", "--out", out],
+                                     stderr: .null)
             p.waitUntilExit()
             let lines = (try? String(contentsOfFile: out, encoding: .utf8))?.split(separator: "\n") ?? []
             #expect(p.terminationStatus == 0 && lines.count == 2)
@@ -140,14 +138,9 @@ import TestSupport
             #expect(auditGone)
             server.kill9()
             // Caches and runs went too: nothing is left but the empty tables.
-            let stats = Process()
-            stats.executableURL = URL(fileURLWithPath: cliPath)
-            stats.arguments = ["cache", "stats", "--cache-path", dir + "/state/service.sqlite"]
-            let pipe = Pipe()
-            stats.standardOutput = pipe
-            try stats.run()
-            let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let stats = try ChildProcess(executable: cliPath, arguments: ["cache", "stats", "--cache-path", dir + "/state/service.sqlite"], stdout: .file(dir + "/stats.txt"))
             stats.waitUntilExit()
+            let text = (try? String(contentsOfFile: dir + "/stats.txt", encoding: .utf8)) ?? ""
             #expect(text.contains("responses 0 ") && text.contains("runs 0 ") && text.contains("case results 0"), "\(text)")
         }
     }

@@ -244,7 +244,7 @@ import TestSupport
             let submitted = try await http(.POST, server.base + "/v1/eval", body: evalBody, headers: [("Idempotency-Key", "drain-1")])
             let jobID = try #require(submitted.json["job_id"]?.stringValue)
             while sim.currentStats.chat < 10 { try await Task.sleep(for: .milliseconds(10)) }
-            kill(server.process.processIdentifier, SIGTERM)
+            server.process.terminate()
             // Draining: not ready, no new jobs; the running job is checkpointed after the 1 s grace.
             var sawDraining = false
             for _ in 0..<50 {

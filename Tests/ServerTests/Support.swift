@@ -3,6 +3,7 @@ import EvalCore
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Spawn
 
 let repoRoot: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 let cliPath = repoRoot + "/.build/debug/evalengine"
@@ -28,7 +29,7 @@ let promptYAML = "messages:\n  - {role: user, content: \"{{question}}\"}\nparams
 
 /// A running `evalengine serve` subprocess.
 final class ServerProcess: @unchecked Sendable {
-    let process: Process
+    let process: ChildProcess
     let port: Int
     let logBase: String
     var base: String { "http://127.0.0.1:\(port)" }
@@ -36,15 +37,8 @@ final class ServerProcess: @unchecked Sendable {
     /// Starts the server with `config` (a path) and waits for its "serving on" line.
     init(config: String, dir: String, name: String = "server") async throws {
         logBase = dir + "/" + name + "-\(UUID().uuidString.prefix(6))"
-        FileManager.default.createFile(atPath: logBase + ".out", contents: nil)
-        FileManager.default.createFile(atPath: logBase + ".err", contents: nil)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: cliPath)
-        p.arguments = ["serve", "--config", config, "--port", "0", "--log-level", "warning"]
-        p.currentDirectoryURL = URL(fileURLWithPath: dir)
-        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: logBase + ".out"))
-        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logBase + ".err"))
-        try p.run()
+        let p = try ChildProcess(executable: cliPath, arguments: ["serve", "--config", config, "--port", "0", "--log-level", "warning"], directory: dir,
+                                 stdout: .file(logBase + ".out"), stderr: .file(logBase + ".err"))
         process = p
         var found: Int?
         for _ in 0..<600 {
@@ -67,7 +61,7 @@ final class ServerProcess: @unchecked Sendable {
     var stderr: String { String(decoding: FileManager.default.contents(atPath: logBase + ".err") ?? Data(), as: UTF8.self) }
 
     func kill9() {
-        kill(process.processIdentifier, SIGKILL)
+        process.send(SIGKILL)
         process.waitUntilExit()
     }
 
@@ -78,7 +72,7 @@ final class ServerProcess: @unchecked Sendable {
         return process.isRunning ? nil : process.terminationStatus
     }
 
-    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+    deinit { process.killAndReap() }
 }
 
 struct TestFailure: Error, CustomStringConvertible {
@@ -110,18 +104,12 @@ func http(_ method: HTTPMethod, _ url: String, body: String? = nil, headers: [(S
 /// `evalengine simulate` in its own process: its timing does not depend on how busy the test
 /// process is (the kill test needs to see the moments when nothing is in flight).
 final class SimulatorProcess: @unchecked Sendable {
-    let process: Process
+    let process: ChildProcess
     let port: Int
 
     init(profile: String, dir: String) async throws {
         let log = dir + "/sim-\(UUID().uuidString.prefix(6))"
-        FileManager.default.createFile(atPath: log + ".out", contents: nil)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: cliPath)
-        p.arguments = ["simulate", "--port", "0", "--profile", profile]
-        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log + ".out"))
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        let p = try ChildProcess(executable: cliPath, arguments: ["simulate", "--port", "0", "--profile", profile], stdout: .file(log + ".out"), stderr: .null)
         process = p
         var found: Int?
         for _ in 0..<600 {
@@ -142,5 +130,5 @@ final class SimulatorProcess: @unchecked Sendable {
         return (Int(s["chat"]?.numberValue ?? -1), Int(s["in_flight"]?.numberValue ?? -1), Int(s["status"]?["200"]?.numberValue ?? 0))
     }
 
-    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+    deinit { process.killAndReap() }
 }

@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import Synchronization
+import Spawn
 
 /// One answer of a scripted endpoint: whatever status, headers and bytes a hostile or odd server
 /// would send.
@@ -121,10 +122,7 @@ public func gzipped(_ bytes: [UInt8]) throws -> [UInt8] {
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: dir) }
     FileManager.default.createFile(atPath: dir + "/b", contents: Data(bytes))
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/bin/gzip")
-    p.arguments = ["-9", dir + "/b"]
-    try p.run()
+    let p = try ChildProcess(executable: "/bin/gzip", arguments: ["-9", dir + "/b"])
     p.waitUntilExit()
     return Array(FileManager.default.contents(atPath: dir + "/b.gz") ?? Data())
 }
