@@ -44,6 +44,8 @@ public struct EvalJob: Sendable {
     public var warn: @Sendable (String) -> Void = { _ in }
     /// Run only this part of the golden set (`--shard i/N`); `evalengine merge` joins the parts.
     public var shard: Shard?
+    /// The cases the validation pass read (`SetNeeds.kept`), run instead of reading the file again.
+    public var validatedCases: [GoldenCase]?
 
     public init(goldenSetPath: String, prompt: PromptConfig, gate: GateConfig = .default, concurrency: Int = 256) {
         self.goldenSetPath = goldenSetPath
@@ -140,13 +142,9 @@ struct EvalRow: RunRow {
     var isCancellation: Bool { record.errorKind == ModelCallError.Code.cancelled.shortDescription }
 
     func persistedBytes() -> [UInt8] {
-        var json = record.json()
-        if sample > 0, case .object(var o) = json {
-            o["sample"] = .number(Double(sample))
-            json = .object(o)
-        }
         var bytes: [UInt8] = []
-        json.write(to: &bytes, sortedKeys: true)
+        bytes.reserveCapacity(512 + (record.output?.utf8.count ?? 0))
+        CaseRecordRowWriter.write(record, sample: sample, to: &bytes)
         return bytes
     }
 
@@ -167,13 +165,16 @@ struct EvalRow: RunRow {
 /// Streams a golden set's units: every case admitted by the shard and the filter, on every
 /// target, `repeats` times. Cases are read (and their requests rendered) one at a time.
 struct EvalUnits {
-    let reader: GoldenSetReader
+    let reader: GoldenSetReader?
     let job: EvalJob
     let targets: [EvalTarget]
     let scorer: Scorer
     private var pending: [EvalUnit] = []
+    /// Where the next of `job.validatedCases` is, when the run has them.
+    private var keptIndex = 0
 
-    init(reader: GoldenSetReader, job: EvalJob, targets: [EvalTarget], scorer: Scorer) {
+    /// `reader` is nil when the job brings its validated cases.
+    init(reader: GoldenSetReader?, job: EvalJob, targets: [EvalTarget], scorer: Scorer) {
         self.reader = reader
         self.job = job
         self.targets = targets
@@ -189,7 +190,7 @@ struct EvalUnits {
     mutating func next() throws -> EvalUnit? {
         if let unit = pending.popLast() { return unit }
         let simple = targets.count == 1 && job.repeats == 1
-        while let c = try reader.next() {
+        while let c = try nextCase() {
             guard job.shard?.contains(c.id) ?? true, job.filter?.contains(c) ?? true else { continue }
             if simple {
                 let (prepared, request) = try EvalRunner.prepare(c, prompt: job.prompts[0].config, scorer: scorer)
@@ -212,6 +213,13 @@ struct EvalUnits {
             return pending.popLast()
         }
         return nil
+    }
+
+    private mutating func nextCase() throws(InputError) -> GoldenCase? {
+        guard let kept = job.validatedCases else { return try reader?.next() }
+        guard keptIndex < kept.count else { return nil }
+        keptIndex += 1
+        return kept[keptIndex - 1]
     }
 }
 
@@ -350,17 +358,26 @@ public struct EvalRunner: Sendable {
         public var webhooks: [String: SourceLocation] = [:]
         /// The first case with a script scorer (a process on this host).
         public var script: SourceLocation?
+        /// The cases in the shard and admitted by the filter, in file order, when asked to keep
+        /// them and the file is small enough (`EvalJob.validatedCases`).
+        public var kept: [GoldenCase]?
 
         public init() {}
     }
 
     /// Reads and checks every case for every prompt; counts and needs are over the cases in the
     /// shard and admitted by `filter`.
+    /// With `keepingFilesUpTo` bytes, a golden set no larger than that is kept in `kept`: the run
+    /// then reads, parses and decodes it once instead of twice (a larger one streams, in bounded memory).
     public static func inspect(goldenSetPath: String, prompts: [PromptConfig], scorer: Scorer = Scorer(), shard: Shard? = nil,
-                               filter: CaseFilter? = nil, scorerDirectory: String? = nil) throws(InputError) -> SetNeeds
+                               filter: CaseFilter? = nil, scorerDirectory: String? = nil, keepingFilesUpTo: Int = 0) throws(InputError) -> SetNeeds
     {
         let reader = try GoldenSetReader(path: goldenSetPath)
         var needs = SetNeeds()
+        var kept: [GoldenCase]?
+        if keepingFilesUpTo > 0, let size = (try? FileManager.default.attributesOfItem(atPath: goldenSetPath))?[.size] as? Int, size <= keepingFilesUpTo {
+            kept = []
+        }
         var checkedCommands: Set<[String]> = []
         while let c = try reader.next() {
             var prepared: PreparedCase?
@@ -381,6 +398,7 @@ public struct EvalRunner: Sendable {
             }
             if shard?.contains(c.id) ?? true, filter?.contains(c) ?? true, let prepared {
                 needs.cases += 1
+                kept?.append(c)
                 needs.needsEmbeddings = needs.needsEmbeddings || !prepared.similarityTexts.isEmpty
                 for j in prepared.judgeRequests {
                     if j.kind == .answerRelevance { needs.needsEmbeddings = true }
@@ -396,6 +414,7 @@ public struct EvalRunner: Sendable {
         if reader.count == 0 {
             throw InputError(location: SourceLocation(file: goldenSetPath, line: 0), message: "the golden set has no cases")
         }
+        needs.kept = kept
         return needs
     }
 
@@ -438,12 +457,13 @@ public struct EvalRunner: Sendable {
         let clock = ContinuousClock()
         let t0 = clock.now
         var event = ProgressEvent(done: 0, total: total * targets.count * k, passed: 0, failed: 0, errored: 0, retries: 0, rateLimited: 0, elapsedSeconds: 0)
-        let digest = inputDigest(job)
+        let goldenSetHex = SHA256Stream.fileHex(job.goldenSetPath)
+        let digest = inputDigest(job, goldenSetHex: goldenSetHex)
         var unsharded = job
         unsharded.shard = nil
-        let setDigest = inputDigest(unsharded)
+        let setDigest = inputDigest(unsharded, goldenSetHex: goldenSetHex)
         // Sized from the validation pass's count (the whole set when sharded or filtered: every case is read).
-        let reader = try GoldenSetReader(path: job.goldenSetPath, expectedCases: job.shard == nil && job.filter == nil ? total : 0)
+        let reader = job.validatedCases != nil ? nil : try GoldenSetReader(path: job.goldenSetPath, expectedCases: job.shard == nil && job.filter == nil ? total : 0)
         var units = EvalUnits(reader: reader, job: job, targets: targets, scorer: scorer)
         var sources: [[ResponseSource]] = []
         var userScorers: UserScorers?
@@ -588,8 +608,9 @@ public struct EvalRunner: Sendable {
 
     /// Digest of what determines a run's results: golden-set bytes, prompt, endpoint identity and
     /// model (one target), or every target (a matrix); repeats, the filter and the shard when set.
-    func inputDigest(_ job: EvalJob) -> String {
-        var identity: [String: JSONValue] = ["golden_set": .string(SHA256Stream.fileHex(job.goldenSetPath) ?? job.goldenSetPath)]
+    /// `goldenSetHex`: the golden set's SHA-256 when already taken (the file is read once for it).
+    func inputDigest(_ job: EvalJob, goldenSetHex: String? = nil) -> String {
+        var identity: [String: JSONValue] = ["golden_set": .string(goldenSetHex ?? SHA256Stream.fileHex(job.goldenSetPath) ?? job.goldenSetPath)]
         let targets = self.targets(for: job)
         func endpoint(_ c: EndpointClient) -> [String: JSONValue] {
             ["endpoint": .string(c.cacheIdentity), "model": .string(c.endpoint.model), "api": .string(c.endpoint.api.rawValue)]

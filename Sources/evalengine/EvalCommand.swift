@@ -195,7 +195,9 @@ struct EvalCommand: AsyncParsableCommand {
         }
         do {
             for (path, name) in zip(prompt, promptNames) { prompts.append(NamedPrompt(name: name, config: try ConfigFiles.loadPrompt(path: path))) }
-            needs = try EvalRunner.inspect(goldenSetPath: golden, prompts: prompts.map(\.config), shard: shardValue, filter: filter.isEmpty ? nil : filter)
+            // Sets up to 16 MiB are read once: the run takes the cases this pass decoded.
+            needs = try EvalRunner.inspect(goldenSetPath: golden, prompts: prompts.map(\.config), shard: shardValue, filter: filter.isEmpty ? nil : filter,
+                                           keepingFilesUpTo: 16 << 20)
             (total, needsEmbeddings) = (needs.cases, needs.needsEmbeddings)
         } catch {
             printError(error.description)
@@ -249,6 +251,7 @@ struct EvalCommand: AsyncParsableCommand {
         job.shard = shardValue
         job.memory = memory.runMemory(store: store)
         job.warn = { printError($0) }
+        job.validatedCases = needs.kept
         // The HTML page is drawn from the JSON report: without --report, one is written aside.
         let jsonReport = report ?? html.map { ($0 as NSString).deletingPathExtension + ".report.json" }
         var targets = ReportTargets(jsonPath: jsonReport, junitPath: junit)

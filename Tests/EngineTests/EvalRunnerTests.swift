@@ -55,6 +55,33 @@ let qaGate: String = {
         #expect(result.summary.metrics["accuracy"]!.mean > 0.9)
     }
 
+    /// A small set is read once: the run takes the cases the validation pass decoded, and its
+    /// records are those of a run that reads the file again. A larger file is not kept.
+    @Test func theValidatedCasesRunAsTheFileWould() async throws {
+        let prompt = try ConfigFiles.loadPrompt(path: qaPrompt)
+        let shard = try #require(Shard(index: 1, count: 2))
+        let kept = try EvalRunner.inspect(goldenSetPath: qaGolden, prompts: [prompt], shard: shard, keepingFilesUpTo: 16 << 20)
+        let all = try GoldenSetReader(path: qaGolden).readAll().filter { shard.contains($0.id) }
+        #expect(kept.kept == all && kept.cases == all.count)
+        #expect(try EvalRunner.inspect(goldenSetPath: qaGolden, prompts: [prompt], keepingFilesUpTo: 100).kept == nil)
+        #expect(try EvalRunner.inspect(goldenSetPath: qaGolden, prompts: [prompt]).kept == nil)
+        var profile = SimulatorProfile()
+        profile.accuracy = 0.9
+        let (fromFile, fromKept) = try await withSimulator(profile) { _, port in
+            try await withClient(EndpointConfig(name: "sim", baseURL: nil, model: "sim-small"), port: port) { client in
+                var job = EvalJob(goldenSetPath: qaGolden, prompt: prompt, concurrency: 16)
+                job.shard = shard
+                var a = MemorySink(), b = MemorySink()
+                _ = try await EvalRunner(client: client).run(job, total: kept.cases, sink: &a)
+                job.validatedCases = kept.kept
+                _ = try await EvalRunner(client: client).run(job, total: kept.cases, sink: &b)
+                return (a.records, b.records)
+            }
+        }
+        let byID = { (records: [CaseRecord]) in Dictionary(uniqueKeysWithValues: records.map { ($0.id, "\($0.status) \($0.output ?? "") \($0.line)") }) }
+        #expect(fromKept.count == all.count && byID(fromKept) == byID(fromFile))
+    }
+
     @Test func aWeakModelFailsTheGateForReal() async throws {
         let prompt = try ConfigFiles.loadPrompt(path: qaPrompt)
         let gate = try ConfigFiles.loadGate(path: qaGate)
