@@ -178,9 +178,21 @@ final class StoreWriter: Sendable {
         signal.yield()
     }
 
-    /// Commits batches until `finish()`; then commits what is left.
+    /// Writes a transaction waits for before it commits a smaller batch (see `run`).
+    static let batchTarget = 256
+    /// How long a transaction waits for more writes: at most this much more finished work is at
+    /// risk from a kill -9 than what is in flight anyway.
+    static let window = Duration.milliseconds(5)
+
+    /// Commits batches until `finish()`; then commits what is left. A batch smaller than
+    /// `batchTarget` waits up to `window` for more: every transaction rewrites the pages it
+    /// touches (b-tree leaves, indexes, the WAL header), so at thousands of cases a second ten
+    /// rows a commit wrote about four times the bytes of fifty.
     func run() async {
-        for await _ in signals { await flush() }
+        for await _ in signals {
+            if pending.withLock({ $0.count }) < StoreWriter.batchTarget { try? await Task.sleep(for: StoreWriter.window) }
+            await flush()
+        }
         await flush()
     }
 

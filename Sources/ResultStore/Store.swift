@@ -74,7 +74,10 @@ public final class Store: Sendable {
     /// Opens (creating if needed) the store. A file that is not a database or is damaged beyond
     /// reading is moved aside to `PATH.corrupt-TIMESTAMP` and a new store is created; `warn` says so.
     /// How a store uses memory. `.run` (the CLI): no memory-mapped I/O and a 16 MiB page cache, so
-    /// a 1,000,000-case run stays under 150 MB RSS (a mapping counts every page read). `.service`:
+    /// a 1,000,000-case run stays under 150 MB RSS (a mapping counts every page read); the WAL is
+    /// checkpointed every 4,000 pages (32 MiB) instead of 1,000: a run's rows land on index pages
+    /// all over the file, and each checkpoint copies every page touched since the last (a
+    /// 20,000-case run: 15 checkpoints and fsyncs instead of 40). `.service`:
     /// a 256 MiB mapping and a 32 MiB cache for a long-lived process serving many jobs, whose
     /// memory plateaus once they are warm (the soak checks it).
     public enum Tuning: Sendable {
@@ -82,7 +85,7 @@ public final class Store: Sendable {
 
         var pragmas: String {
             switch self {
-            case .run: return "PRAGMA mmap_size = 0; PRAGMA cache_size = -16384;"
+            case .run: return "PRAGMA mmap_size = 0; PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 4000;"
             case .service: return "PRAGMA mmap_size = 268435456; PRAGMA cache_size = -32768;"
             }
         }
