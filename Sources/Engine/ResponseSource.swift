@@ -56,7 +56,7 @@ final class ResponseSource: Sendable {
             ResponseSource.hitCounter.increment()
             return (pending, true)
         }
-        if mode.reads, let store {
+        if mode.reads, let store, writer?.mayHoldResponse(key) ?? true {
             do {
                 if let bytes = try store.response(key, maxAge: ttl),
                     let json = try? JSONValue.parse(bytes: bytes), let cached = ModelResponse(cacheJSON: json)
@@ -163,6 +163,13 @@ final class UncommittedResponses: Sendable {
 final class StoreWriter: Sendable {
     let store: Store
     let uncommitted = UncommittedResponses()
+    /// With a response cache that was empty when the run began (a fresh file, as in a new pod),
+    /// the first 8 bytes of every key this run wrote: a key not among them is a miss without a
+    /// read (two SQLite lock calls and a page lookup per case). Only for a CLI run's own store
+    /// (`.run`): the service's jobs share theirs, and one job must see what another committed.
+    /// Another process writing the same fresh file meanwhile is not seen: at worst a call is paid twice.
+    private let tracksWritten: Bool
+    private let written = Mutex<Set<UInt64>>([])
     private let pending = Mutex<[StoreWrite]>([])
     private let failure = Mutex<SQLiteError?>(nil)
     private let signals: AsyncStream<Void>
@@ -170,12 +177,26 @@ final class StoreWriter: Sendable {
 
     init(store: Store) {
         self.store = store
+        tracksWritten = store.tuning == .run && (try? store.hasResponses()) == false
         (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     func enqueue(_ write: StoreWrite) {
+        if tracksWritten, case .response(let key, _) = write { written.withLock { _ = $0.insert(StoreWriter.prefix(key)) } }
         pending.withLock { $0.append(write) }
         signal.yield()
+    }
+
+    /// False when the cache cannot hold an answer for `key` (see `written`): no need to look.
+    func mayHoldResponse(_ key: [UInt8]) -> Bool {
+        guard tracksWritten else { return true }
+        return written.withLock { $0.contains(StoreWriter.prefix(key)) }
+    }
+
+    private static func prefix(_ key: [UInt8]) -> UInt64 {
+        var v: UInt64 = 0
+        for b in key.prefix(8) { v = v << 8 | UInt64(b) }
+        return v
     }
 
     /// Writes a transaction waits for before it commits a smaller batch (see `run`).

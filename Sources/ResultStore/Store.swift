@@ -55,6 +55,8 @@ public struct StoreStats: Sendable {
 /// never a wrong answer.
 public final class Store: Sendable {
     public let path: String
+    /// How it was opened: `.run` for one process's run (the CLI), `.service` for many jobs.
+    public let tuning: Tuning
     /// Writes (and reads inside write transactions).
     let connection: Mutex<SQLiteConnection>
     /// Reads: a connection of their own, so that (WAL) a lookup never waits behind a write that
@@ -108,6 +110,7 @@ public final class Store: Sendable {
 
     private init(path: String, tuning: Tuning) throws(SQLiteError) {
         self.path = path
+        self.tuning = tuning
         let c = try SQLiteConnection(path: path)
         // page_size only matters for a new file; 8 KiB keeps ~1 KiB values off overflow pages.
         try c.execute("PRAGMA busy_timeout = 10000; PRAGMA page_size = 8192;")
@@ -266,6 +269,13 @@ public final class Store: Sendable {
     // MARK: Caches
 
     /// The cached response value for `key`, or nil (absent, older than `maxAge`, or damaged).
+    /// Whether the response cache holds any answer at all.
+    public func hasResponses() throws(SQLiteError) -> Bool {
+        try reader.withLock { c throws(SQLiteError) in
+            try c.withStatement("SELECT 1 FROM responses LIMIT 1") { s throws(SQLiteError) in try s.step() }
+        }
+    }
+
     public func response(_ key: [UInt8], maxAge: Double? = nil) throws(SQLiteError) -> [UInt8]? {
         try lookup("SELECT value, checksum, created_at FROM responses WHERE key = ?1", key, maxAge: maxAge)
     }
