@@ -15,6 +15,12 @@ public enum BLAS {
         set { openblas_set_num_threads(Int32(newValue)) }
     }
 
+    /// Stops OpenBLAS's idle worker threads. It starts them when the library loads, and each spins
+    /// in `sched_yield` for about 0.1 s of CPU before it sleeps — in a run that does no BLAS at all
+    /// (an eval without `similar`) a tenth of a core taken from the run (seen: 8.7% of a warm
+    /// re-run's CPU). The next multi-threaded BLAS call starts them again, as after a fork.
+    public static func stopIdleThreads() { blas_thread_shutdown_() }
+
     /// `C = A · Bᵀ` for row-major Float32 matrices A (m×k) and B (n×k): all pairwise dot products.
     public static func dotProducts(_ a: [Float], rows m: Int, _ b: [Float], rows n: Int, dimensions k: Int) -> [Float] {
         precondition(a.count == m * k && b.count == n * k, "matrix sizes do not match")

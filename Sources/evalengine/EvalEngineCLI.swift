@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import NIOCore
 import NIOPosix
+import VectorSearch
 
 /// The process entry: Swift Concurrency's global executor becomes NIO's event loops before the
 /// first task exists, so a case's task resumes on the loop that read its answer (no hop to
@@ -10,6 +11,7 @@ import NIOPosix
 @main
 enum EvalEngineMain {
     static func main() {
+        BLAS.stopIdleThreads()
         if ProcessInfo.processInfo.environment["EVALENGINE_NIO_EXECUTOR"] != "0" {
             NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         }
