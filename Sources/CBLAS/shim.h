@@ -4,5 +4,3 @@
 char *openblas_get_corename(void);
 int openblas_get_num_threads(void);
 void openblas_set_num_threads(int num_threads);
-// Stops OpenBLAS's worker threads (what it does itself before a fork); the next threaded call starts them again.
-void blas_thread_shutdown_(void);

@@ -1,4 +1,9 @@
 import CBLAS
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The linked BLAS. The vector engine (issue 4) builds on this; for now it proves that OpenBLAS,
 /// not the 50-100x slower reference BLAS, is what the binary links.
@@ -19,7 +24,12 @@ public enum BLAS {
     /// in `sched_yield` for about 0.1 s of CPU before it sleeps — in a run that does no BLAS at all
     /// (an eval without `similar`) a tenth of a core taken from the run (seen: 8.7% of a warm
     /// re-run's CPU). The next multi-threaded BLAS call starts them again, as after a fork.
-    public static func stopIdleThreads() { blas_thread_shutdown_() }
+    /// Looked up at run time: a single-threaded OpenBLAS build has no such function (and no threads).
+    public static func stopIdleThreads() {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "blas_thread_shutdown_") else { return }
+        typealias Shutdown = @convention(c) () -> Int32
+        _ = unsafeBitCast(symbol, to: Shutdown.self)()
+    }
 
     /// `C = A · Bᵀ` for row-major Float32 matrices A (m×k) and B (n×k): all pairwise dot products.
     public static func dotProducts(_ a: [Float], rows m: Int, _ b: [Float], rows n: Int, dimensions k: Int) -> [Float] {
